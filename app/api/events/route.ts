@@ -1,0 +1,57 @@
+import { handleApiError } from "@/lib/api/errors";
+import { getEngine } from "@/lib/engine";
+import type { Change } from "@/lib/engine/change-feed";
+
+export const dynamic = "force-dynamic";
+
+/**
+ * Server-Sent Events of every run, task-run, log, client, flow and statistics change. The UI
+ * revalidates what a change touches; on reconnect it refetches, so nothing is missed.
+ */
+export function GET(req: Request): Response {
+  try {
+    const engine = getEngine();
+    const encoder = new TextEncoder();
+    let unsubscribe = () => {};
+    let keepAlive: NodeJS.Timeout | undefined;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const send = (text: string) => {
+          try {
+            controller.enqueue(encoder.encode(text));
+          } catch {
+            close();
+          }
+        };
+        const close = () => {
+          unsubscribe();
+          clearInterval(keepAlive);
+          try {
+            controller.close();
+          } catch {
+            /* already closed */
+          }
+        };
+        send(`retry: 1000\nevent: hello\ndata: {"ok":true}\n\n`);
+        unsubscribe = engine.feed.subscribe((c: Change) => send(`event: change\ndata: ${JSON.stringify(c)}\n\n`));
+        keepAlive = setInterval(() => send(`: keep-alive\n\n`), 15_000);
+        req.signal.addEventListener("abort", close, { once: true });
+      },
+      cancel() {
+        unsubscribe();
+        clearInterval(keepAlive);
+      },
+    });
+    return new Response(stream, {
+      headers: {
+        "Content-Type": "text/event-stream; charset=utf-8",
+        // no-transform: without it `next start` gzips the stream and buffers events.
+        "Cache-Control": "no-cache, no-transform",
+        Connection: "keep-alive",
+        "X-Accel-Buffering": "no",
+      },
+    });
+  } catch (e) {
+    return handleApiError(e);
+  }
+}

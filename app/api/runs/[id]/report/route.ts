@@ -1,0 +1,25 @@
+import { handleApiError } from "@/lib/api/errors";
+import { getEngine } from "@/lib/engine";
+import { renderRunReport } from "@/lib/report/run-report";
+
+export const dynamic = "force-dynamic";
+
+/** A self-contained HTML report, downloaded as a file; no scripts may run in it at all. */
+export async function GET(_req: Request, ctx: { params: Promise<{ id: string }> }): Promise<Response> {
+  try {
+    const { id } = await ctx.params;
+    const engine = getEngine();
+    const run = engine.getRun(id);
+    const { logs } = engine.listLogs(id, { after: 0, level: [], limit: 100_000 });
+    return new Response(renderRunReport(run, logs, new Date()), {
+      headers: {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Disposition": `attachment; filename="perfect-run-${run.id}.html"`,
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+        "X-Content-Type-Options": "nosniff",
+      },
+    });
+  } catch (e) {
+    return handleApiError(e);
+  }
+}

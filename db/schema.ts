@@ -1,0 +1,177 @@
+/**
+ * Perfect's database schema. Each table is followed by its inferred row types.
+ * Timestamps are integer milliseconds since the epoch (ISO strings only on the wire).
+ * Migrations in db/migrations are generated from this file by drizzle-kit; never edit them.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { LOG_LEVELS, RUN_STATES, SENSITIVITIES, TASK_RUN_STATES, TRIGGERS, WARNINGS } from "../lib/engine/states";
+
+export const clients = sqliteTable("clients", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  sensitivity: text("sensitivity", { enum: SENSITIVITIES }).notNull().default("normal"),
+  lastSeenAt: integer("last_seen_at"),
+});
+export type ClientRow = typeof clients.$inferSelect;
+
+export const workers = sqliteTable(
+  "workers",
+  {
+    id: text("id").primaryKey(),
+    clientId: text("client_id").notNull().references(() => clients.id),
+    hostname: text("hostname"),
+    pid: integer("pid"),
+    sdkVersion: text("sdk_version"),
+    registeredAt: integer("registered_at").notNull(),
+    lastSeenAt: integer("last_seen_at").notNull(),
+  },
+  (t) => [index("workers_client_idx").on(t.clientId)],
+);
+export type WorkerRow = typeof workers.$inferSelect;
+
+export const flows = sqliteTable(
+  "flows",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    clientId: text("client_id").notNull().references(() => clients.id),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    /** JSON object string → string; display only (history filters use run_tags). */
+    tags: text("tags").notNull().default("{}"),
+    /** JSON array of { name, type, default?, required }. */
+    parameters: text("parameters").notNull().default("[]"),
+    registeredAt: integer("registered_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("flows_client_name_idx").on(t.clientId, t.name)],
+);
+export type FlowRow = typeof flows.$inferSelect;
+
+export const flowTasks = sqliteTable(
+  "flow_tasks",
+  {
+    flowId: integer("flow_id").notNull().references(() => flows.id, { onDelete: "cascade" }),
+    position: integer("position").notNull(),
+    name: text("name").notNull(),
+    estimatedTime: integer("estimated_time"),
+    description: text("description").notNull().default(""),
+  },
+  (t) => [primaryKey({ columns: [t.flowId, t.position] })],
+);
+export type FlowTaskRow = typeof flowTasks.$inferSelect;
+
+export const runs = sqliteTable(
+  "runs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    flowId: integer("flow_id").notNull().references(() => flows.id),
+    clientId: text("client_id").notNull().references(() => clients.id),
+    /** Snapshot of the flow name at trigger time, so history reads need no join. */
+    flowName: text("flow_name").notNull(),
+    state: text("state", { enum: RUN_STATES }).notNull(),
+    parameters: text("parameters").notNull().default("{}"),
+    /** Snapshot of the flow's tags at trigger time (JSON); filtering uses run_tags. */
+    tags: text("tags").notNull().default("{}"),
+    trigger: text("trigger", { enum: TRIGGERS }).notNull(),
+    workerId: text("worker_id"),
+    createdAt: integer("created_at").notNull(),
+    claimedAt: integer("claimed_at"),
+    startedAt: integer("started_at"),
+    endedAt: integer("ended_at"),
+    error: text("error"),
+    /** High-water mark of weighted progress: never goes backwards while RUNNING. */
+    progress: real("progress").notNull().default(0),
+    /** Highest worker event sequence number applied (idempotent re-sends). */
+    lastSeq: integer("last_seq").notNull().default(0),
+    cancelRequestedAt: integer("cancel_requested_at"),
+  },
+  (t) => [
+    index("runs_client_state_idx").on(t.clientId, t.state, t.id),
+    index("runs_state_idx").on(t.state, t.id),
+    index("runs_flow_idx").on(t.flowId, t.id),
+    index("runs_created_idx").on(t.createdAt),
+    index("runs_worker_state_idx").on(t.workerId, t.state),
+  ],
+);
+export type RunRow = typeof runs.$inferSelect;
+
+export const runTags = sqliteTable(
+  "run_tags",
+  {
+    runId: integer("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    value: text("value").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.key] }), index("run_tags_kv_idx").on(t.key, t.value, t.runId)],
+);
+export type RunTagRow = typeof runTags.$inferSelect;
+
+export const taskRuns = sqliteTable(
+  "task_runs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    runId: integer("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
+    /** Denormalised from the run so the statistics window is one index range. */
+    flowId: integer("flow_id").notNull(),
+    position: integer("position").notNull(),
+    /** The worker's 0-based invocation index, set when the task starts. */
+    callIndex: integer("call_index"),
+    name: text("name").notNull(),
+    /** The task's weight in ms (its estimatedTime, or the run's fallback weight). */
+    weight: real("weight").notNull(),
+    estimatedTime: integer("estimated_time"),
+    state: text("state", { enum: TASK_RUN_STATES }).notNull(),
+    /** Fraction the SDK reported for this task, or null when it never reported one. */
+    reportedProgress: real("reported_progress"),
+    progressChangedAt: integer("progress_changed_at"),
+    startedAt: integer("started_at"),
+    endedAt: integer("ended_at"),
+    durationMs: integer("duration_ms"),
+    attempt: integer("attempt").notNull().default(1),
+    warning: text("warning", { enum: WARNINGS }),
+    zScore: real("z_score"),
+    threshold: real("threshold"),
+    stalled: integer("stalled", { mode: "boolean" }).notNull().default(false),
+    error: text("error"),
+  },
+  (t) => [
+    uniqueIndex("task_runs_run_pos_idx").on(t.runId, t.position),
+    index("task_runs_stats_idx").on(t.flowId, t.name, t.endedAt).where(sql`state = 'COMPLETED'`),
+    index("task_runs_running_idx").on(t.state).where(sql`state = 'RUNNING'`),
+  ],
+);
+export type TaskRunRow = typeof taskRuns.$inferSelect;
+
+export const logs = sqliteTable(
+  "logs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    runId: integer("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
+    taskRunId: integer("task_run_id"),
+    /** Per-run order: the worker event seq, or a server-side sequence for server lines. */
+    seq: integer("seq").notNull(),
+    level: text("level", { enum: LOG_LEVELS }).notNull(),
+    message: text("message").notNull(),
+    ts: integer("ts").notNull(),
+  },
+  (t) => [index("logs_run_idx").on(t.runId, t.id)],
+);
+export type LogRow = typeof logs.$inferSelect;
+
+export const taskStats = sqliteTable(
+  "task_stats",
+  {
+    flowId: integer("flow_id").notNull().references(() => flows.id, { onDelete: "cascade" }),
+    taskName: text("task_name").notNull(),
+    clientId: text("client_id").notNull(),
+    mean: real("mean").notNull(),
+    stddev: real("stddev").notNull(),
+    samples: integer("samples").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    /** JSON array of the window's durations, oldest first (what the chart draws). */
+    recent: text("recent").notNull().default("[]"),
+  },
+  (t) => [primaryKey({ columns: [t.flowId, t.taskName] })],
+);
+export type TaskStatRow = typeof taskStats.$inferSelect;

@@ -1,0 +1,93 @@
+/** Shared set-up for integration tests: a test engine served over real HTTP. */
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { setEngine } from "../engine";
+import { createTestEngine } from "../testing/test-engine";
+import { startHarness } from "../testing/http-harness";
+
+export type TestEnv = ReturnType<typeof createTestEngine> & { url: string };
+
+/** One harness per file; each test gets a fresh engine (fresh :memory: database). */
+export function useServer(opts: Parameters<typeof createTestEngine>[0] = {}) {
+  const env = {} as TestEnv;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    const h = await startHarness();
+    close = h.close;
+    env.url = h.url;
+  });
+  afterAll(async () => {
+    setEngine(undefined);
+    await close();
+  });
+  const fresh = (over: Parameters<typeof createTestEngine>[0] = {}) => {
+    const made = createTestEngine({ ...opts, ...over });
+    setEngine(made.engine);
+    Object.assign(env, made);
+    return env;
+  };
+  afterEach(() => setEngine(undefined));
+  return { env, fresh };
+}
+
+export function api(env: TestEnv) {
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(env.url + path, {
+      method,
+      headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: any = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return { status: res.status, body: json, headers: res.headers };
+  };
+  const worker = (clientId = "acme", token = "acme-token") => {
+    const auth = { authorization: `Bearer ${token}` };
+    return {
+      register: (flows: unknown[], extra = {}) => call("POST", `/api/worker/${clientId}/register`, { flows, ...extra }, auth),
+      poll: (workerId: string, extra = {}) => call("POST", `/api/worker/${clientId}/poll`, { workerId, waitMs: 0, ...extra }, auth),
+      heartbeat: (workerId: string, runIds: string[] = []) => call("POST", `/api/worker/${clientId}/heartbeat`, { workerId, runIds }, auth),
+      events: (workerId: string, runId: string, events: unknown[], extra = {}) =>
+        call("POST", `/api/worker/${clientId}/runs/${runId}/events`, { workerId, events, ...extra }, auth),
+    };
+  };
+  return {
+    call,
+    worker,
+    get: (path: string) => call("GET", path),
+    post: (path: string, body?: unknown, headers?: Record<string, string>) => call("POST", path, body ?? {}, headers),
+  };
+}
+
+export const ETL_FLOW = {
+  name: "Daily Sales ETL",
+  description: "etl",
+  tags: { team: "data-eng", priority: "high" },
+  tasks: [
+    { name: "extract", estimatedTime: 3000 },
+    { name: "transform", estimatedTime: 2000 },
+    { name: "load", estimatedTime: 1000 },
+  ],
+  parameters: [
+    { name: "day", type: "str", default: "today", required: false },
+    { name: "limit", type: "int", default: 100, required: false },
+  ],
+};
+
+/** Events for a full successful run of ETL_FLOW, seq 1.. */
+export function fullRunEvents(durations = [30, 20, 10]) {
+  const names = ["extract", "transform", "load"];
+  const events: any[] = [];
+  let seq = 1;
+  names.forEach((task, call) => {
+    events.push({ seq: seq++, type: "task_started", call, task });
+    events.push({ seq: seq++, type: "log", call, level: "INFO", message: `${task} running` });
+    events.push({ seq: seq++, type: "task_completed", call, durationMs: durations[call] });
+  });
+  events.push({ seq: seq++, type: "run_completed" });
+  return events;
+}

@@ -1,0 +1,35 @@
+/** Every error answer: one code → status table, one translator, no stack traces on the wire. */
+import { ZodError } from "zod";
+import { PerfectError, type ErrorCode } from "../engine/errors";
+
+export const STATUS: Record<ErrorCode, number> = {
+  validation_error: 400,
+  invalid_json: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  run_finished: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  internal: 500,
+};
+
+export function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+  return { error: details ? { code, message, details } : { code, message } };
+}
+
+export function zodToPerfect(err: ZodError, prefix = ""): PerfectError {
+  const issue = err.issues[0];
+  const field = [prefix, ...issue.path.map(String)].filter(Boolean).join(".") || "(body)";
+  return new PerfectError("validation_error", `${field}: ${issue.message}`, { field });
+}
+
+export function handleApiError(err: unknown): Response {
+  if (err instanceof ZodError) err = zodToPerfect(err);
+  if (err instanceof PerfectError) {
+    return Response.json(errorBody(err.code, err.message, err.details), { status: STATUS[err.code] });
+  }
+  console.error("[perfect] unexpected error:", err);
+  return Response.json(errorBody("internal", "internal server error"), { status: 500 });
+}

@@ -1,0 +1,33 @@
+/** Server configuration from the environment, validated once at start. */
+import { z } from "zod";
+
+const ms = (def: number) => z.coerce.number().int().positive().default(def);
+
+export const configSchema = z.object({
+  PERFECT_DB_PATH: z.string().min(1).default("data/perfect.db"),
+  PERFECT_CLIENTS_FILE: z.string().min(1).default("clients.json"),
+  PERFECT_HEARTBEAT_TIMEOUT_MS: ms(15_000),
+  PERFECT_LONG_POLL_MS: ms(25_000),
+});
+
+export interface ServerConfig {
+  dbPath: string;
+  clientsFile: string;
+  heartbeatTimeoutMs: number;
+  longPollMs: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`invalid configuration: ${issue.path.join(".")}: ${issue.message}`);
+  }
+  const c = parsed.data;
+  return {
+    dbPath: c.PERFECT_DB_PATH,
+    clientsFile: c.PERFECT_CLIENTS_FILE,
+    heartbeatTimeoutMs: c.PERFECT_HEARTBEAT_TIMEOUT_MS,
+    longPollMs: c.PERFECT_LONG_POLL_MS,
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * The dashboard JSON API's wire format: query strings and bodies (parsed with zod in the routes)
+ * and the answer shapes (inferred types the UI uses).
+ */
+import { z } from "zod";
+import { LOG_LEVELS, RUN_STATES, type LogLevel, type RunState, type Sensitivity, type Trigger, type Warning } from "../engine/states";
+import type { ParameterSpec } from "./worker";
+
+export const MAX_PAGE = 200;
+
+const dateParam = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), { message: "expected an ISO date" })
+  .transform((s) => Date.parse(s));
+
+export const tagFilterSchema = z
+  .string()
+  .regex(/^[^:]+:.*$/, { message: "expected key:value" })
+  .transform((s) => {
+    const i = s.indexOf(":");
+    return { key: s.slice(0, i), value: s.slice(i + 1) };
+  });
+
+export const runListQuerySchema = z.object({
+  state: z.array(z.enum(RUN_STATES)).default([]),
+  flow: z.string().max(200).optional(),
+  flowId: z.string().regex(/^\d+$/, { message: "expected a flow id" }).optional(),
+  client: z.string().max(200).optional(),
+  tag: z.array(tagFilterSchema).max(10).default([]),
+  from: dateParam.optional(),
+  to: dateParam.optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
+  cursor: z.string().regex(/^\d+$/, { message: "invalid cursor" }).optional(),
+});
+export type RunListQuery = z.infer<typeof runListQuerySchema>;
+
+export const triggerRunSchema = z.object({
+  parameters: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const logQuerySchema = z.object({
+  after: z.coerce.number().int().min(0).default(0),
+  taskRunId: z.string().regex(/^\d+$/, { message: "expected a task run id" }).optional(),
+  level: z.array(z.enum(LOG_LEVELS)).default([]),
+  limit: z.coerce.number().int().min(1).max(5000).default(1000),
+});
+
+export const flowListQuerySchema = z.object({ name: z.string().max(200).optional() });
+export const statsQuerySchema = z.object({ flow: z.string().max(200).optional(), flowId: z.string().regex(/^\d+$/).optional() });
+
+export interface TaskView { name: string; estimatedTime: number | null; weight: number; description: string }
+export interface RunSummary {
+  id: string;
+  flowId: string;
+  flowName: string;
+  clientId: string;
+  state: RunState;
+  progress: number;
+  eta: string | null;
+  etaMs: number | null;
+  etaLowMs: number | null;
+  etaHighMs: number | null;
+  parameters: Record<string, unknown>;
+  tags: Record<string, string>;
+  trigger: Trigger;
+  workerId: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationMs: number | null;
+  error: string | null;
+  cancelRequested: boolean;
+  warning: Warning | null;
+  stalled: boolean;
+}
+export interface TaskRunView {
+  id: string;
+  name: string;
+  position: number;
+  state: RunState;
+  progress: number;
+  weight: number;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationMs: number | null;
+  attempt: number;
+  warning: Warning | null;
+  zScore: number | null;
+  threshold: number | null;
+  stalled: boolean;
+  error: string | null;
+  expectedMs: number;
+  meanMs: number | null;
+  stddevMs: number | null;
+  samples: number;
+}
+export interface RunView extends RunSummary { taskRuns: TaskRunView[] }
+export interface FlowView {
+  id: string;
+  name: string;
+  description: string;
+  tags: Record<string, string>;
+  clientId: string;
+  clientName: string;
+  online: boolean;
+  tasks: TaskView[];
+  parameters: ParameterSpec[];
+  registeredAt: string;
+  updatedAt: string;
+  lastRun: Pick<RunSummary, "id" | "state" | "createdAt" | "endedAt" | "progress" | "warning"> | null;
+  warnings: number;
+}
+export interface LogView { id: string; runId: string; taskRunId: string | null; taskName: string | null; level: LogLevel; message: string; ts: string; seq: number }
+export interface ClientView {
+  id: string;
+  name: string;
+  performanceSensitivity: Sensitivity;
+  online: boolean;
+  lastSeenAt: string | null;
+  workers: { id: string; hostname: string | null; pid: number | null; online: boolean; lastSeenAt: string }[];
+  flows: number;
+}
+export interface TaskStatView {
+  flowId: string;
+  flowName: string;
+  clientId: string;
+  taskName: string;
+  meanMs: number;
+  stddevMs: number;
+  samples: number;
+  updatedAt: string;
+  sensitivity: Sensitivity;
+  threshold: number | null;
+  slowAtMs: number | null;
+  criticalAtMs: number | null;
+  recentMs: number[];
+}

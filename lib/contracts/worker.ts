@@ -1,0 +1,122 @@
+/**
+ * The worker (client) protocol's wire format: one zod schema per request and answer, shared by
+ * the route handlers, the engine's callers and the tests (which check them against fixtures/).
+ */
+import { z } from "zod";
+import { LOG_LEVELS, RUN_STATES } from "../engine/states";
+
+export const MAX_NAME = 200;
+const name = z.string().trim().min(1).max(MAX_NAME);
+const isoTime = z.iso.datetime({ offset: true });
+
+export const taskDefinitionSchema = z.object({
+  name,
+  estimatedTime: z.number().int().positive().max(7 * 24 * 3600 * 1000).nullish(),
+  description: z.string().max(10_000).nullish(),
+});
+
+export const parameterSpecSchema = z.object({
+  name: z.string().min(1).max(MAX_NAME),
+  type: z.string().max(100).default("any"),
+  default: z.unknown().optional(),
+  required: z.boolean().default(false),
+});
+export type ParameterSpec = z.infer<typeof parameterSpecSchema>;
+
+export const flowDefinitionSchema = z.object({
+  name,
+  description: z.string().max(10_000).nullish(),
+  tags: z.record(z.string().min(1).max(100), z.string().max(1000)).default({}),
+  tasks: z.array(taskDefinitionSchema).max(1000).default([]),
+  parameters: z.array(parameterSpecSchema).max(200).default([]),
+});
+export type FlowDefinition = z.infer<typeof flowDefinitionSchema>;
+
+export const registerRequestSchema = z.object({
+  worker: z
+    .object({
+      hostname: z.string().max(255).nullish(),
+      pid: z.number().int().nullish(),
+      sdkVersion: z.string().max(50).nullish(),
+    })
+    .default({}),
+  flows: z.array(flowDefinitionSchema).max(500),
+});
+export type RegisterRequest = z.infer<typeof registerRequestSchema>;
+
+export const registerResponseSchema = z.object({
+  clientId: z.string(),
+  workerId: z.string(),
+  heartbeatIntervalMs: z.number().int().positive(),
+  longPollMs: z.number().int().nonnegative(),
+  flows: z.array(z.object({ id: z.string(), name: z.string() })),
+});
+
+const workerId = z.string().min(1).max(100);
+
+export const pollRequestSchema = z.object({
+  workerId,
+  maxRuns: z.number().int().min(1).max(50).default(1),
+  waitMs: z.number().int().min(0).optional(),
+});
+export type PollRequest = z.infer<typeof pollRequestSchema>;
+
+export const claimedRunSchema = z.object({
+  id: z.string(),
+  flowId: z.string(),
+  flowName: z.string(),
+  parameters: z.record(z.string(), z.unknown()),
+  createdAt: isoTime,
+});
+export type ClaimedRun = z.infer<typeof claimedRunSchema>;
+export const pollResponseSchema = z.object({ runs: z.array(claimedRunSchema) });
+
+export const heartbeatRequestSchema = z.object({
+  workerId,
+  runIds: z.array(z.string().max(40)).max(1000).default([]),
+});
+export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
+export const heartbeatResponseSchema = z.object({
+  cancelledRunIds: z.array(z.string()),
+  finishedRunIds: z.array(z.string()),
+  heartbeatIntervalMs: z.number().int().positive(),
+});
+
+const seq = z.number().int().positive();
+const call = z.number().int().min(0).max(1_000_000);
+const base = { seq, ts: isoTime.optional() };
+const errorText = z.string().max(100_000);
+
+export const workerEventSchema = z.discriminatedUnion("type", [
+  z.object({ ...base, type: z.literal("task_started"), call, task: name, attempt: z.number().int().min(1).default(1) }),
+  z.object({ ...base, type: z.literal("task_progress"), call, progress: z.number().min(0).max(1) }),
+  z.object({ ...base, type: z.literal("task_retrying"), call, attempt: z.number().int().min(2), error: errorText.nullish() }),
+  z.object({ ...base, type: z.literal("task_completed"), call, durationMs: z.number().min(0).nullish() }),
+  z.object({ ...base, type: z.literal("task_failed"), call, error: errorText.default("task failed"), durationMs: z.number().min(0).nullish() }),
+  // Messages are not capped here: over-long lines are truncated with a marker, not refused.
+  z.object({ ...base, type: z.literal("log"), call: call.nullish(), level: z.enum(LOG_LEVELS), message: z.string() }),
+  z.object({ ...base, type: z.literal("run_completed") }),
+  z.object({ ...base, type: z.literal("run_failed"), error: errorText.default("run failed") }),
+  z.object({ ...base, type: z.literal("run_cancelled") }),
+]);
+export type WorkerEvent = z.infer<typeof workerEventSchema>;
+
+export const eventBatchSchema = z.object({
+  workerId,
+  sentAt: isoTime.optional(),
+  events: z.array(workerEventSchema).min(1).max(5000),
+});
+export type EventBatch = z.infer<typeof eventBatchSchema>;
+
+export const eventBatchResponseSchema = z.object({
+  applied: z.number().int(),
+  duplicates: z.number().int(),
+  lastSeq: z.number().int(),
+  state: z.enum(RUN_STATES),
+  cancelRequested: z.boolean(),
+});
+export type EventBatchResult = z.infer<typeof eventBatchResponseSchema>;
+
+export const errorBodySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
+});

@@ -1,0 +1,54 @@
+/**
+ * Long-poll dispatch: workers wait here for a run of their client; a trigger wakes exactly one
+ * waiter per queued run at once (no sleep-and-recheck loop, no thundering herd of 1,000 pollers).
+ * Behind an interface so a PostgreSQL backend can use LISTEN/NOTIFY across instances.
+ */
+export interface RunNotifier {
+  /** A run became claimable for this client. */
+  runQueued(clientId: string, count?: number): void;
+  /** Resolves true when woken, false on timeout or abort. */
+  waitForRun(clientId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+}
+
+interface Waiter {
+  wake: (woken: boolean) => void;
+}
+
+export class InProcessRunNotifier implements RunNotifier {
+  private readonly waiters = new Map<string, Set<Waiter>>();
+
+  runQueued(clientId: string, count = 1): void {
+    const set = this.waiters.get(clientId);
+    if (!set) return;
+    // Sets iterate in insertion order: the longest-waiting poller is woken first.
+    for (const w of set) {
+      if (count-- <= 0) break;
+      w.wake(true);
+    }
+  }
+
+  waitForRun(clientId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted || timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let set = this.waiters.get(clientId);
+      if (!set) this.waiters.set(clientId, (set = new Set()));
+      const waiter: Waiter = {
+        wake: (woken) => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
+          set!.delete(waiter);
+          if (set!.size === 0 && this.waiters.get(clientId) === set) this.waiters.delete(clientId);
+          resolve(woken);
+        },
+      };
+      const onAbort = () => waiter.wake(false);
+      const timer = setTimeout(() => waiter.wake(false), timeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      set.add(waiter);
+    });
+  }
+
+  waiting(clientId: string): number {
+    return this.waiters.get(clientId)?.size ?? 0;
+  }
+}

@@ -1,0 +1,814 @@
+/**
+ * The run engine: a plain class with its store, clock, notifier and change feed passed in.
+ * Workers *propose* transitions (through events); the engine decides against the transition
+ * table and answers 409 when a run is already final. Every write is one BEGIN IMMEDIATE
+ * transaction, so an acknowledged event is durable and a refused one changes nothing.
+ */
+import crypto from "node:crypto";
+import type { RunRow, TaskRunRow, TaskStatRow } from "../../db/schema";
+import type { ClientRegistry } from "../clients-file";
+import type { ClientView, FlowView, LogView, RunListQuery, RunSummary, RunView, TaskStatView } from "../contracts/dashboard";
+import type {
+  ClaimedRun,
+  EventBatch,
+  EventBatchResult,
+  HeartbeatRequest,
+  PollRequest,
+  RegisterRequest,
+  WorkerEvent,
+} from "../contracts/worker";
+import type { ChangeFeed } from "./change-feed";
+import type { Clock } from "./clock";
+import type { RunNotifier } from "./dispatch";
+import { PerfectError, invalid, notFound } from "./errors";
+import { LivenessTracker } from "./liveness";
+import { STATS_WINDOW, criticalDurationMs, escalate, evaluateDuration, summarize, type Baseline } from "./outliers";
+import { resolveParameters } from "./parameters";
+import { canTransition, isTerminal, type RunState, type Trigger, type Warning } from "./states";
+import type { NewLog, Store } from "./store";
+import { flowView, iso, logView, parseJson, runSummary, taskRunView, taskStatView } from "./views";
+import { estimateRemaining, resolveWeights, runProgress, type TaskProgressInput } from "./weighted-progress";
+import type { ParameterSpec } from "../contracts/worker";
+
+export const HEARTBEAT_LOST = "client heartbeat lost";
+export const MAX_LOG_BYTES = 16 * 1024;
+/** Without a baseline, a task whose reported progress is frozen this long (or 3× its weight) is stalled. */
+export const STALL_FLOOR_MS = 30_000;
+
+export interface EngineConfig {
+  heartbeatTimeoutMs: number;
+  longPollMs: number;
+}
+
+export interface EngineDeps {
+  store: Store;
+  clock: Clock;
+  notifier: RunNotifier;
+  feed: ChangeFeed;
+  clients: ClientRegistry;
+  config: EngineConfig;
+}
+
+export function truncateLog(message: string): string {
+  if (message.length * 3 <= MAX_LOG_BYTES) return message;
+  const buf = Buffer.from(message, "utf8");
+  if (buf.length <= MAX_LOG_BYTES) return message;
+  // Cut on a character boundary: decode the prefix and drop a trailing partial character.
+  const head = buf.subarray(0, MAX_LOG_BYTES).toString("utf8").replace(/\uFFFD$/, "");
+  return `${head}… [truncated ${buf.length - Buffer.byteLength(head)} bytes]`;
+}
+
+const runIdOf = (id: string): number => {
+  if (!/^\d{1,15}$/.test(id)) throw notFound("run", id);
+  return Number(id);
+};
+
+export class Engine {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly notifier: RunNotifier;
+  readonly feed: ChangeFeed;
+  readonly clients: ClientRegistry;
+  readonly config: EngineConfig;
+  readonly liveness: LivenessTracker;
+  private workerClient = new Map<string, string>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(deps: EngineDeps) {
+    this.store = deps.store;
+    this.clock = deps.clock;
+    this.notifier = deps.notifier;
+    this.feed = deps.feed;
+    this.clients = deps.clients;
+    this.config = deps.config;
+    this.liveness = new LivenessTracker(this.clock.now());
+    this.syncClients();
+  }
+
+  get heartbeatIntervalMs(): number {
+    // A third of the timeout: two heartbeats may be lost before a healthy worker is judged dead.
+    return Math.max(Math.floor(this.config.heartbeatTimeoutMs / 3), 1);
+  }
+
+  /** Mirrors clients.json into the database (names and sensitivities shown by the dashboard). */
+  syncClients(): void {
+    this.store.transaction(() => {
+      for (const c of this.clients.all()) this.store.upsertClient({ id: c.id, name: c.name, sensitivity: c.sensitivity });
+    });
+  }
+
+  /** Starts the once-a-second monitor (heartbeats, live outliers, stalls, progress). */
+  start(intervalMs = 1000): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      try {
+        this.tick();
+      } catch (e) {
+        console.error("[perfect] monitor tick failed:", e);
+      }
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  // ---------------------------------------------------------------- worker protocol
+
+  authenticate(clientId: string, token: string | null): void {
+    if (!this.clients.authenticate(clientId, token)) {
+      throw new PerfectError("unauthorized", "missing or wrong bearer token for this client");
+    }
+  }
+
+  private touch(workerId: string, clientId: string): void {
+    const now = this.clock.now();
+    const wasOnline = this.isClientOnline(clientId, now);
+    if (this.liveness.touch(workerId, now)) {
+      this.store.touchWorker(workerId, now);
+      this.store.touchClient(clientId, now);
+    }
+    if (!wasOnline) this.feed.publish({ kind: "client", clientId, online: true });
+  }
+
+  private requireWorker(clientId: string, workerId: string): void {
+    let owner = this.workerClient.get(workerId);
+    if (owner === undefined) {
+      const w = this.store.getWorker(workerId);
+      if (!w) throw notFound("worker", workerId);
+      owner = w.clientId;
+      this.workerClient.set(workerId, owner);
+    }
+    if (owner !== clientId) throw new PerfectError("forbidden", `worker ${workerId} belongs to another client`);
+    this.touch(workerId, clientId);
+  }
+
+  register(clientId: string, req: RegisterRequest) {
+    const now = this.clock.now();
+    const workerId = `wkr_${crypto.randomBytes(9).toString("base64url")}`;
+    const names = new Set<string>();
+    req.flows.forEach((f, i) => {
+      if (names.has(f.name)) throw invalid(`flows.${i}.name`, `duplicate flow name "${f.name}"`);
+      names.add(f.name);
+    });
+    const flows = this.store.transaction(() => {
+      this.store.insertWorker({
+        id: workerId,
+        clientId,
+        hostname: req.worker.hostname ?? null,
+        pid: req.worker.pid ?? null,
+        sdkVersion: req.worker.sdkVersion ?? null,
+        registeredAt: now,
+        lastSeenAt: now,
+      });
+      return req.flows.map((f) => {
+        const id = this.store.upsertFlow({
+          clientId,
+          name: f.name,
+          description: f.description ?? "",
+          tags: JSON.stringify(f.tags),
+          parameters: JSON.stringify(f.parameters),
+          registeredAt: now,
+          updatedAt: now,
+        });
+        this.store.replaceFlowTasks(
+          id,
+          f.tasks.map((t, position) => ({ position, name: t.name, estimatedTime: t.estimatedTime ?? null, description: t.description ?? "" })),
+        );
+        return { id: String(id), name: f.name };
+      });
+    });
+    this.workerClient.set(workerId, clientId);
+    this.touch(workerId, clientId);
+    for (const f of flows) this.feed.publish({ kind: "flow", flowId: f.id, clientId });
+    return { clientId, workerId, heartbeatIntervalMs: this.heartbeatIntervalMs, longPollMs: this.config.longPollMs, flows };
+  }
+
+  claim(clientId: string, workerId: string, max: number): ClaimedRun[] {
+    const now = this.clock.now();
+    const rows = this.store.transaction(() => this.store.claimPendingRuns(clientId, workerId, max, now));
+    for (const r of rows) this.publishRun(r);
+    return rows.map((r) => ({
+      id: String(r.id),
+      flowId: String(r.flowId),
+      flowName: r.flowName,
+      parameters: parseJson(r.parameters, {}),
+      createdAt: iso(r.createdAt)!,
+    }));
+  }
+
+  /** Long poll: answers at once with claimable runs, else waits until woken or waitMs passes. */
+  async poll(clientId: string, req: PollRequest, signal?: AbortSignal): Promise<{ runs: ClaimedRun[] }> {
+    this.requireWorker(clientId, req.workerId);
+    const waitMs = Math.min(req.waitMs ?? this.config.longPollMs, this.config.longPollMs);
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const runs = this.claim(clientId, req.workerId, req.maxRuns);
+      if (runs.length) return { runs };
+      const left = deadline - Date.now();
+      if (left <= 0 || signal?.aborted) return { runs: [] };
+      await this.notifier.waitForRun(clientId, left, signal);
+      if (signal?.aborted) return { runs: [] };
+      this.touch(req.workerId, clientId);
+    }
+  }
+
+  heartbeat(clientId: string, req: HeartbeatRequest) {
+    this.requireWorker(clientId, req.workerId);
+    const ids = req.runIds.filter((id) => /^\d{1,15}$/.test(id)).map(Number);
+    const cancelledRunIds: string[] = [];
+    const finishedRunIds: string[] = [];
+    for (const r of this.store.listRunsOfWorker(req.workerId, ids)) {
+      if (isTerminal(r.state)) finishedRunIds.push(String(r.id));
+      else if (r.cancelRequestedAt !== null) cancelledRunIds.push(String(r.id));
+    }
+    // Ids the worker runs that the server never gave it (another worker's, or a wiped database).
+    const known = new Set([...cancelledRunIds, ...finishedRunIds]);
+    for (const id of req.runIds) {
+      if (!known.has(id) && !this.store.listRunsOfWorker(req.workerId, /^\d{1,15}$/.test(id) ? [Number(id)] : []).length) {
+        finishedRunIds.push(id);
+      }
+    }
+    return { cancelledRunIds, finishedRunIds, heartbeatIntervalMs: this.heartbeatIntervalMs };
+  }
+
+  applyEvents(clientId: string, runIdText: string, batch: EventBatch): EventBatchResult {
+    this.requireWorker(clientId, batch.workerId);
+    const runId = runIdOf(runIdText);
+    const receivedAt = this.clock.now();
+    // Shift worker timestamps by the clock offset seen on this batch (receivedAt − sentAt).
+    const skew = batch.sentAt ? receivedAt - Date.parse(batch.sentAt) : 0;
+    const at = (ts: string | undefined) => (ts ? Math.min(Date.parse(ts) + skew, receivedAt) : receivedAt);
+    const touched = new Set<number>();
+    let logCount = 0;
+    let lastLogSeq = 0;
+    const result = this.store.transaction(() => {
+      const run = this.store.getRun(runId);
+      if (!run) throw notFound("run", runIdText);
+      if (run.clientId !== clientId) throw new PerfectError("forbidden", `run ${runIdText} belongs to another client`);
+      if (run.workerId !== batch.workerId) throw new PerfectError("forbidden", `run ${runIdText} is not claimed by worker ${batch.workerId}`);
+      const fresh = batch.events.filter((e) => e.seq > run.lastSeq).sort((a, b) => a.seq - b.seq);
+      const duplicates = batch.events.length - fresh.length;
+      if (!fresh.length) {
+        return { applied: 0, duplicates, lastSeq: run.lastSeq, state: run.state, cancelRequested: run.cancelRequestedAt !== null };
+      }
+      if (isTerminal(run.state)) {
+        throw new PerfectError("run_finished", `run ${runIdText} is already ${run.state}`, { state: run.state });
+      }
+      const ctx = new RunContext(this, run, this.store.listTaskRuns(run.id));
+      const logs: NewLog[] = [];
+      for (const e of fresh) {
+        const ts = at(e.ts);
+        if (e.type === "log") {
+          const tr = e.call === null || e.call === undefined ? undefined : ctx.byCall.get(e.call);
+          logs.push({ runId: run.id, taskRunId: tr?.id ?? null, seq: e.seq, level: e.level, message: truncateLog(e.message), ts });
+          lastLogSeq = e.seq;
+          continue;
+        }
+        const line = ctx.apply(e, ts);
+        if (line) logs.push({ runId: run.id, taskRunId: line.taskRunId, seq: e.seq, level: line.level, message: line.message, ts });
+      }
+      ctx.flush(receivedAt);
+      for (const id of ctx.dirty) touched.add(id);
+      this.store.insertLogs(logs);
+      logCount = logs.length;
+      const lastSeq = fresh[fresh.length - 1].seq;
+      ctx.run.lastSeq = lastSeq;
+      this.store.updateRun(run.id, {
+        lastSeq,
+        state: ctx.run.state,
+        endedAt: ctx.run.endedAt,
+        error: ctx.run.error,
+        progress: ctx.run.progress,
+      });
+      return { applied: fresh.length, duplicates, lastSeq, state: ctx.run.state, cancelRequested: run.cancelRequestedAt !== null, run: ctx.run };
+    });
+    if ("run" in result && result.run) {
+      const { run, ...answer } = result;
+      this.publishRun(run);
+      for (const id of touched) this.feed.publish({ kind: "taskRun", runId: String(run.id), taskRunId: String(id), state: "" });
+      if (logCount) this.feed.publish({ kind: "log", runId: String(run.id), lastLogId: String(lastLogSeq), count: logCount });
+      return answer;
+    }
+    return result as EventBatchResult;
+  }
+
+  // ---------------------------------------------------------------- dashboard actions
+
+  triggerRun(flowIdText: string, given: Record<string, unknown>, trigger: Trigger): RunView {
+    const flowId = /^\d{1,15}$/.test(flowIdText) ? Number(flowIdText) : -1;
+    const now = this.clock.now();
+    const runId = this.store.transaction(() => {
+      const flow = this.store.getFlow(flowId);
+      if (!flow) throw notFound("flow", flowIdText);
+      const parameters = resolveParameters(parseJson<ParameterSpec[]>(flow.parameters, []), given);
+      const tags = parseJson<Record<string, string>>(flow.tags, {});
+      const id = this.store.insertRun({
+        flowId: flow.id,
+        clientId: flow.clientId,
+        flowName: flow.name,
+        state: "PENDING",
+        parameters: JSON.stringify(parameters),
+        tags: JSON.stringify(tags),
+        trigger,
+        workerId: null,
+        createdAt: now,
+        claimedAt: null,
+        startedAt: null,
+        endedAt: null,
+        error: null,
+        progress: 0,
+        lastSeq: 0,
+        cancelRequestedAt: null,
+      });
+      this.store.insertRunTags(id, tags);
+      const tasks = this.store.listFlowTasks([flow.id]);
+      const weights = resolveWeights(tasks.map((t) => t.estimatedTime));
+      this.store.insertTaskRuns(
+        tasks.map((t, i) => ({
+          runId: id,
+          flowId: flow.id,
+          position: i,
+          callIndex: null,
+          name: t.name,
+          weight: weights[i],
+          estimatedTime: t.estimatedTime,
+          state: "PENDING" as const,
+          reportedProgress: null,
+          progressChangedAt: null,
+          startedAt: null,
+          endedAt: null,
+          durationMs: null,
+          attempt: 1,
+          warning: null,
+          zScore: null,
+          threshold: null,
+          stalled: false,
+          error: null,
+        })),
+      );
+      return id;
+    });
+    const view = this.getRun(String(runId));
+    this.notifier.runQueued(view.clientId);
+    this.feed.publish({ kind: "run", runId: view.id, flowId: view.flowId, state: view.state, progress: 0 });
+    return view;
+  }
+
+  /** PENDING → CANCELLED at once; RUNNING → flagged, the worker stops at its next task boundary. */
+  cancelRun(runIdText: string): RunView {
+    const runId = runIdOf(runIdText);
+    const now = this.clock.now();
+    const run = this.store.transaction(() => {
+      const r = this.store.getRun(runId);
+      if (!r) throw notFound("run", runIdText);
+      if (isTerminal(r.state)) throw new PerfectError("conflict", `run ${runIdText} is already ${r.state}`, { state: r.state });
+      if (r.state === "PENDING") {
+        const ctx = new RunContext(this, r, this.store.listTaskRuns(r.id));
+        ctx.finish("CANCELLED", now, null);
+        ctx.flush(now);
+        this.store.updateRun(r.id, { state: "CANCELLED", endedAt: now, cancelRequestedAt: now });
+        this.insertServerLog(r, "WARNING", "run cancelled before a worker picked it up", now);
+        return { ...r, state: "CANCELLED" as const, endedAt: now, cancelRequestedAt: now };
+      }
+      if (r.cancelRequestedAt === null) {
+        this.store.updateRun(r.id, { cancelRequestedAt: now });
+        this.insertServerLog(r, "WARNING", "cancellation requested: the worker stops at its next task boundary", now);
+      }
+      return { ...r, cancelRequestedAt: r.cancelRequestedAt ?? now };
+    });
+    this.publishRun(run);
+    return this.getRun(runIdText);
+  }
+
+  private insertServerLog(run: RunRow, level: "INFO" | "WARNING" | "ERROR", message: string, now: number): void {
+    this.store.insertLogs([{ runId: run.id, taskRunId: null, seq: run.lastSeq, level, message, ts: now }]);
+    this.feed.publish({ kind: "log", runId: String(run.id), lastLogId: "", count: 1 });
+  }
+
+  // ---------------------------------------------------------------- monitor
+
+  /** One pass of the monitor: dead workers, live outliers and stalls, progress high-water marks. */
+  tick(): void {
+    const now = this.clock.now();
+    this.failSilentWorkers(now);
+    this.evaluateRunning(now);
+  }
+
+  private failSilentWorkers(now: number): void {
+    const timeout = this.config.heartbeatTimeoutMs;
+    for (const r of this.store.listRunsInState("RUNNING")) {
+      // A claimed run whose worker never spoke again is judged from its claim time.
+      const last = Math.max(this.liveness.lastSeen(r.workerId), r.claimedAt ?? 0);
+      if (now - last <= timeout) continue;
+      const failed = this.store.transaction(() => {
+        const cur = this.store.getRun(r.id);
+        if (!cur || cur.state !== "RUNNING") return null;
+        const ctx = new RunContext(this, cur, this.store.listTaskRuns(cur.id));
+        ctx.finish("FAILED", now, HEARTBEAT_LOST);
+        ctx.flush(now);
+        this.store.updateRun(cur.id, { state: "FAILED", endedAt: now, error: HEARTBEAT_LOST });
+        this.store.insertLogs([{
+          runId: cur.id, taskRunId: null, seq: cur.lastSeq, level: "ERROR", ts: now,
+          message: `${HEARTBEAT_LOST}: worker ${cur.workerId ?? "?"} silent for ${now - last} ms (timeout ${timeout} ms)`,
+        }]);
+        return { ...cur, state: "FAILED" as const, endedAt: now, error: HEARTBEAT_LOST };
+      });
+      if (failed) {
+        this.publishRun(failed);
+        this.feed.publish({ kind: "log", runId: String(failed.id), lastLogId: "", count: 1 });
+        this.feed.publish({ kind: "client", clientId: failed.clientId, online: this.isClientOnline(failed.clientId, now) });
+      }
+    }
+  }
+
+  private evaluateRunning(now: number): void {
+    const running = this.store.listRunningTaskRuns();
+    if (!running.length) return;
+    const baselines = new Map<string, TaskStatRow | undefined>();
+    const changedRuns = new Set<number>();
+    this.store.transaction(() => {
+      for (const { taskRun: t, clientId, workerId } of running) {
+        if (t.startedAt === null) continue;
+        const key = `${t.flowId}\u0000${t.name}`;
+        if (!baselines.has(key)) baselines.set(key, this.store.getTaskStat(t.flowId, t.name));
+        const baseline = baselines.get(key);
+        const sensitivity = this.clients.sensitivity(clientId);
+        const ev = evaluateDuration(now - t.startedAt, baseline, sensitivity);
+        const warning = escalate(t.warning, ev?.warning ?? null);
+        const patch: Partial<TaskRunRow> = {};
+        if (ev && warning !== t.warning) Object.assign(patch, { warning, zScore: ev.zScore, threshold: ev.threshold });
+        else if (ev && warning && ev.zScore > (t.zScore ?? -Infinity)) Object.assign(patch, { zScore: ev.zScore, threshold: ev.threshold });
+        const stalled = this.isStalled(t, baseline, sensitivity, workerId, now);
+        if (stalled !== t.stalled) patch.stalled = stalled;
+        if (Object.keys(patch).length) {
+          this.store.updateTaskRun(t.id, patch);
+          changedRuns.add(t.runId);
+          if (patch.warning || patch.stalled !== undefined) {
+            this.feed.publish({ kind: "taskRun", runId: String(t.runId), taskRunId: String(t.id), state: t.state });
+          }
+        }
+      }
+      // Progress moves with time for running tasks: keep the stored high-water mark current.
+      for (const runId of new Set(running.map((r) => r.taskRun.runId))) {
+        const run = this.store.getRun(runId);
+        if (!run || run.state !== "RUNNING") continue;
+        const p = this.computeProgress(run, this.store.listTaskRuns(runId), now);
+        if (p > run.progress + 0.0005) {
+          this.store.updateRun(runId, { progress: p });
+          changedRuns.add(runId);
+        }
+      }
+    });
+    for (const runId of changedRuns) {
+      const run = this.store.getRun(runId);
+      if (run) this.publishRun(run);
+    }
+  }
+
+  /** Frozen progress on a live worker, for longer than the task's CRITICAL duration. */
+  private isStalled(t: TaskRunRow, baseline: Baseline | undefined, sensitivity: Parameters<typeof criticalDurationMs>[1], workerId: string | null, now: number): boolean {
+    if (t.reportedProgress === null || t.progressChangedAt === null) return false;
+    const alive = now - this.liveness.lastSeen(workerId) <= this.config.heartbeatTimeoutMs;
+    if (!alive) return false;
+    const horizon = (baseline && criticalDurationMs(baseline, sensitivity)) ?? Math.max(3 * t.weight, STALL_FLOOR_MS);
+    return now - t.progressChangedAt > horizon;
+  }
+
+  computeProgress(run: RunRow, tasks: TaskRunRow[], now: number, baselines?: Map<string, Baseline>): number {
+    if (run.state === "COMPLETED") return 1;
+    const stats = baselines ?? this.baselinesOf(run.flowId);
+    const p = runProgress(tasks.map((t) => progressInput(t, stats.get(t.name))), now);
+    return Math.max(p, run.progress);
+  }
+
+  private baselinesOf(flowId: number): Map<string, Baseline> {
+    return new Map(this.store.getTaskStats(flowId).map((s) => [s.taskName, s]));
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  isClientOnline(clientId: string, now = this.clock.now()): boolean {
+    for (const [workerId, owner] of this.workerClient) {
+      if (owner === clientId && this.liveness.isOnline(workerId, now, this.config.heartbeatTimeoutMs)) return true;
+    }
+    return false;
+  }
+
+  getRun(idText: string): RunView {
+    const run = this.store.getRun(runIdOf(idText));
+    if (!run) throw notFound("run", idText);
+    const now = this.clock.now();
+    const tasks = this.store.listTaskRuns(run.id);
+    const baselines = this.baselinesOf(run.flowId);
+    const active = run.state === "RUNNING" || run.state === "PENDING";
+    const progress = this.computeProgress(run, tasks, now, baselines);
+    const eta = active ? estimateRemaining(tasks.map((t) => progressInput(t, baselines.get(t.name))), now) : null;
+    const warning = tasks.reduce<Warning | null>((w, t) => escalate(w, t.warning), null);
+    return {
+      ...runSummary(run, { progress, eta, now, warning, stalled: tasks.some((t) => t.stalled) }),
+      taskRuns: tasks.map((t) => taskRunView(t, baselines.get(t.name) ?? null, now)),
+    };
+  }
+
+  listRuns(q: RunListQuery): { runs: RunSummary[]; nextCursor: string | null } {
+    const page = this.store.listRuns(q);
+    const now = this.clock.now();
+    const flags = this.store.countWarnings(page.runs.map((r) => r.id));
+    return {
+      runs: page.runs.map((r) => runSummary(r, { now, warning: flags.get(r.id)?.warning ?? null, stalled: flags.get(r.id)?.stalled ?? false })),
+      nextCursor: page.nextCursor,
+    };
+  }
+
+  listLogs(idText: string, q: { after: number; taskRunId?: string; level: string[]; limit: number }): { logs: LogView[] } {
+    const run = this.store.getRun(runIdOf(idText));
+    if (!run) throw notFound("run", idText);
+    const names = new Map(this.store.listTaskRuns(run.id).map((t) => [t.id, t.name]));
+    const rows = this.store.listLogs(run.id, {
+      after: q.after,
+      taskRunId: q.taskRunId === undefined ? undefined : Number(q.taskRunId),
+      levels: q.level,
+      limit: q.limit,
+    });
+    return { logs: rows.map((l) => logView(l, l.taskRunId === null ? null : (names.get(l.taskRunId) ?? null))) };
+  }
+
+  listFlows(name?: string): { flows: FlowView[] } {
+    const flows = this.store.listFlows(name);
+    const ids = flows.map((f) => f.id);
+    const tasks = this.store.listFlowTasks(ids);
+    const last = new Map(this.store.lastRunsOfFlows(ids).map((r) => [r.flowId, r]));
+    const lastFlags = this.store.countWarnings([...last.values()].map((r) => r.id));
+    const warnCount = new Map<number, number>();
+    for (const s of this.store.listTaskStats(ids)) warnCount.set(s.flowId, warnCount.get(s.flowId) ?? 0);
+    const now = this.clock.now();
+    return {
+      flows: flows.map((f) => {
+        const lr = last.get(f.id);
+        return flowView(
+          f,
+          tasks.filter((t) => t.flowId === f.id),
+          {
+            online: this.isClientOnline(f.clientId, now),
+            clientName: this.clients.get(f.clientId)?.name ?? f.clientId,
+            lastRun: lr,
+            lastRunWarning: lr ? (lastFlags.get(lr.id)?.warning ?? null) : null,
+            warnings: lr ? (lastFlags.get(lr.id)?.warning ? 1 : 0) : 0,
+          },
+        );
+      }),
+    };
+  }
+
+  getFlow(idText: string): FlowView {
+    const id = /^\d{1,15}$/.test(idText) ? Number(idText) : -1;
+    const flow = this.store.getFlow(id);
+    if (!flow) throw notFound("flow", idText);
+    const lr = this.store.lastRunsOfFlows([id])[0];
+    const w = lr ? this.store.countWarnings([lr.id]).get(lr.id)?.warning ?? null : null;
+    return flowView(flow, this.store.listFlowTasks([id]), {
+      online: this.isClientOnline(flow.clientId),
+      clientName: this.clients.get(flow.clientId)?.name ?? flow.clientId,
+      lastRun: lr,
+      lastRunWarning: w,
+      warnings: w ? 1 : 0,
+    });
+  }
+
+  listTaskStats(flowName?: string, flowId?: string): { stats: TaskStatView[] } {
+    let flows = this.store.listFlows(flowName);
+    if (flowId) flows = flows.filter((f) => String(f.id) === flowId);
+    const names = new Map(flows.map((f) => [f.id, f]));
+    const rows = this.store.listTaskStats(flows.map((f) => f.id));
+    return {
+      stats: rows.map((s) => taskStatView(s, names.get(s.flowId)?.name ?? "", this.clients.sensitivity(s.clientId))),
+    };
+  }
+
+  listClients(): { clients: ClientView[] } {
+    const now = this.clock.now();
+    const workers = this.store.listWorkers();
+    const flowCount = new Map<string, number>();
+    for (const f of this.store.listFlows()) flowCount.set(f.clientId, (flowCount.get(f.clientId) ?? 0) + 1);
+    const configured = new Set(this.clients.all().map((c) => c.id));
+    return {
+      clients: this.store
+        .listClients()
+        .filter((c) => configured.has(c.id))
+        .map((c) => {
+          const mine = workers.filter((w) => w.clientId === c.id);
+          const lastSeen = Math.max(c.lastSeenAt ?? 0, ...mine.map((w) => this.liveness.observed(w.id) ?? w.lastSeenAt));
+          return {
+            id: c.id,
+            name: c.name,
+            performanceSensitivity: this.clients.sensitivity(c.id),
+            online: this.isClientOnline(c.id, now),
+            lastSeenAt: lastSeen > 0 ? iso(lastSeen) : null,
+            workers: mine.slice(0, 20).map((w) => ({
+              id: w.id,
+              hostname: w.hostname,
+              pid: w.pid,
+              online: this.liveness.isOnline(w.id, now, this.config.heartbeatTimeoutMs),
+              lastSeenAt: iso(this.liveness.observed(w.id) ?? w.lastSeenAt)!,
+            })),
+            flows: flowCount.get(c.id) ?? 0,
+          };
+        }),
+    };
+  }
+
+  private publishRun(r: RunRow): void {
+    this.feed.publish({ kind: "run", runId: String(r.id), flowId: String(r.flowId), state: r.state, progress: r.state === "COMPLETED" ? 1 : r.progress });
+  }
+
+  /** Used inside RunContext when a task completes: baseline before, then the window after. */
+  recordCompletion(t: TaskRunRow, clientId: string, now: number): void {
+    const before = this.store.getTaskStat(t.flowId, t.name);
+    const ev = evaluateDuration(t.durationMs ?? 0, before, this.clients.sensitivity(clientId));
+    if (ev) {
+      const warning = escalate(t.warning, ev.warning);
+      t.warning = warning;
+      // Keep the z-score that raised the (possibly live) warning when it was higher.
+      if (ev.zScore >= (t.zScore ?? -Infinity) || warning === ev.warning) {
+        t.zScore = ev.zScore;
+        t.threshold = ev.threshold;
+      }
+    }
+    this.store.updateTaskRun(t.id, t);
+    const window = this.store.recentDurations(t.flowId, t.name, STATS_WINDOW);
+    const s = summarize(window);
+    this.store.upsertTaskStat({
+      flowId: t.flowId,
+      taskName: t.name,
+      clientId,
+      mean: s.mean,
+      stddev: s.stddev,
+      samples: s.samples,
+      updatedAt: now,
+      recent: JSON.stringify([...window].reverse()),
+    });
+    this.feed.publish({ kind: "stats", flowId: String(t.flowId), taskName: t.name });
+  }
+}
+
+function progressInput(t: TaskRunRow, baseline: Baseline | undefined): TaskProgressInput {
+  return { state: t.state, weight: t.weight, reportedProgress: t.reportedProgress, startedAt: t.startedAt, baseline };
+}
+
+/**
+ * One run's task runs, loaded once per transaction and written back once: applies worker
+ * events against the transition table.
+ */
+class RunContext {
+  readonly byCall = new Map<number, TaskRunRow>();
+  readonly dirty = new Set<number>();
+  run: RunRow;
+
+  constructor(
+    private readonly engine: Engine,
+    run: RunRow,
+    private readonly tasks: TaskRunRow[],
+  ) {
+    this.run = { ...run };
+    for (const t of tasks) if (t.callIndex !== null) this.byCall.set(t.callIndex, t);
+  }
+
+  private task(call: number, type: string): TaskRunRow {
+    const t = this.byCall.get(call);
+    if (!t) throw invalid("events", `${type} for call ${call} before its task_started`);
+    return t;
+  }
+
+  private move(t: TaskRunRow, to: RunState): void {
+    if (!canTransition(t.state, to)) {
+      throw new PerfectError("conflict", `task run ${t.name} (call ${t.callIndex}) cannot go from ${t.state} to ${to}`, { state: t.state });
+    }
+    t.state = to;
+    this.dirty.add(t.id);
+  }
+
+  apply(e: Exclude<WorkerEvent, { type: "log" }>, ts: number): { level: "INFO" | "WARNING" | "ERROR"; message: string; taskRunId: number | null } | null {
+    switch (e.type) {
+      case "task_started": {
+        let t = this.byCall.get(e.call);
+        if (!t) {
+          t = this.tasks.find((x) => x.callIndex === null && x.state === "PENDING" && x.name === e.task);
+          if (!t) t = this.addUndeclared(e.task);
+          t.callIndex = e.call;
+          this.byCall.set(e.call, t);
+        }
+        this.move(t, "RUNNING");
+        Object.assign(t, { startedAt: ts, attempt: e.attempt, progressChangedAt: ts, reportedProgress: null });
+        return null;
+      }
+      case "task_progress": {
+        const t = this.task(e.call, e.type);
+        if (t.state !== "RUNNING") return null;
+        if (t.reportedProgress !== e.progress) {
+          Object.assign(t, { reportedProgress: e.progress, progressChangedAt: ts, stalled: false });
+          this.dirty.add(t.id);
+        }
+        return null;
+      }
+      case "task_retrying": {
+        const t = this.task(e.call, e.type);
+        this.move(t, "RUNNING");
+        Object.assign(t, { attempt: e.attempt, reportedProgress: null, progressChangedAt: ts });
+        return { level: "WARNING", taskRunId: t.id, message: `${t.name}: attempt ${e.attempt} after error: ${e.error ?? "unknown error"}` };
+      }
+      case "task_completed": {
+        const t = this.task(e.call, e.type);
+        this.move(t, "COMPLETED");
+        const duration = e.durationMs ?? Math.max(ts - (t.startedAt ?? ts), 0);
+        Object.assign(t, { endedAt: ts, durationMs: Math.round(duration), reportedProgress: 1, stalled: false });
+        this.engine.recordCompletion(t, this.run.clientId, ts);
+        this.dirty.delete(t.id);
+        return null;
+      }
+      case "task_failed": {
+        const t = this.task(e.call, e.type);
+        this.move(t, "FAILED");
+        const duration = e.durationMs ?? Math.max(ts - (t.startedAt ?? ts), 0);
+        Object.assign(t, { endedAt: ts, durationMs: Math.round(duration), error: e.error, stalled: false });
+        return null;
+      }
+      case "run_completed":
+        this.finishRun("COMPLETED", ts, null);
+        return null;
+      case "run_failed":
+        this.finishRun("FAILED", ts, e.error);
+        return null;
+      case "run_cancelled":
+        this.finishRun("CANCELLED", ts, null);
+        return { level: "WARNING", taskRunId: null, message: "run cancelled by request" };
+    }
+  }
+
+  private finishRun(to: RunState, ts: number, error: string | null): void {
+    if (isTerminal(this.run.state)) return; // later events of a finished batch change nothing
+    if (!canTransition(this.run.state, to)) {
+      throw new PerfectError("conflict", `run cannot go from ${this.run.state} to ${to}`, { state: this.run.state });
+    }
+    this.finish(to, ts, error);
+    this.run.state = to;
+    this.run.endedAt = ts;
+    this.run.error = error;
+    if (to === "COMPLETED") this.run.progress = 1;
+  }
+
+  /** Closes every unfinished task run the way the run ended. */
+  finish(to: RunState, ts: number, error: string | null): void {
+    for (const t of this.tasks) {
+      if (t.state === "RUNNING") {
+        t.state = to === "FAILED" ? "FAILED" : "CANCELLED";
+        t.endedAt = ts;
+        t.durationMs = t.startedAt !== null ? Math.max(ts - t.startedAt, 0) : null;
+        if (to === "FAILED") t.error = t.error ?? error;
+        this.dirty.add(t.id);
+      } else if (t.state === "PENDING") {
+        t.state = "CANCELLED";
+        this.dirty.add(t.id);
+      }
+    }
+  }
+
+  private addUndeclared(name: string): TaskRunRow {
+    const declared = this.tasks.filter((t) => t.estimatedTime !== null).map((t) => t.estimatedTime);
+    const weight = resolveWeights([...declared, null]).at(-1)!;
+    const row: Omit<TaskRunRow, "id"> = {
+      runId: this.run.id,
+      flowId: this.run.flowId,
+      position: this.tasks.reduce((m, t) => Math.max(m, t.position), -1) + 1,
+      callIndex: null,
+      name,
+      weight,
+      estimatedTime: null,
+      state: "PENDING",
+      reportedProgress: null,
+      progressChangedAt: null,
+      startedAt: null,
+      endedAt: null,
+      durationMs: null,
+      attempt: 1,
+      warning: null,
+      zScore: null,
+      threshold: null,
+      stalled: false,
+      error: null,
+    };
+    const id = this.engine.store.insertTaskRun(row);
+    const t = { ...row, id };
+    this.tasks.push(t);
+    return t;
+  }
+
+  /** Writes changed task runs and refreshes the run's progress high-water mark. */
+  flush(now: number): void {
+    for (const t of this.tasks) if (this.dirty.has(t.id)) this.engine.store.updateTaskRun(t.id, t);
+    if (this.run.state === "RUNNING") this.run.progress = this.engine.computeProgress(this.run, this.tasks, now);
+    if (this.run.state === "COMPLETED") this.run.progress = 1;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Every state and enum of the domain, as one const array each: used by the Drizzle columns,
+ * the zod schemas and the UI, so the three cannot drift.
+ */
+export const RUN_STATES = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export const TASK_RUN_STATES = RUN_STATES;
+export type TaskRunState = RunState;
+
+export const TERMINAL_STATES: readonly RunState[] = ["COMPLETED", "FAILED", "CANCELLED"];
+export function isTerminal(state: RunState): boolean {
+  return state === "COMPLETED" || state === "FAILED" || state === "CANCELLED";
+}
+
+export const TRIGGERS = ["ui", "api"] as const;
+export type Trigger = (typeof TRIGGERS)[number];
+
+export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const WARNINGS = ["SLOW", "CRITICAL"] as const;
+export type Warning = (typeof WARNINGS)[number];
+
+export const SENSITIVITIES = ["conservative", "normal", "aggressive"] as const;
+export type Sensitivity = (typeof SENSITIVITIES)[number];
+
+/**
+ * The one transition table. Workers and users *propose* transitions; the engine accepts only
+ * those listed here. RUNNING → RUNNING is a task retry (a new attempt of the same call).
+ */
+export const TRANSITIONS: Record<RunState, readonly RunState[]> = {
+  PENDING: ["RUNNING", "CANCELLED", "FAILED"],
+  RUNNING: ["RUNNING", "COMPLETED", "FAILED", "CANCELLED"],
+  COMPLETED: [],
+  FAILED: [],
+  CANCELLED: [],
+};
+
+export function canTransition(from: RunState, to: RunState): boolean {
+  return TRANSITIONS[from].includes(to);
+}

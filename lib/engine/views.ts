@@ -1,0 +1,139 @@
+/** Rows → wire shapes (camelCase, ISO times, string ids). Pure; the engine supplies live figures. */
+import type { FlowRow, FlowTaskRow, LogRow, RunRow, TaskRunRow, TaskStatRow } from "../../db/schema";
+import type { FlowView, LogView, RunSummary, TaskRunView, TaskStatView } from "../contracts/dashboard";
+import type { ParameterSpec } from "../contracts/worker";
+import type { Baseline } from "./outliers";
+import { criticalDurationMs, flooredSigma, thresholdFor } from "./outliers";
+import type { Sensitivity, Warning } from "./states";
+import { expectedMs, resolveWeights, taskFraction, type Eta } from "./weighted-progress";
+
+export const iso = (t: number | null | undefined): string | null => (t === null || t === undefined ? null : new Date(t).toISOString());
+
+export function parseJson<T>(text: string, fallback: T): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+export function runSummary(
+  r: RunRow,
+  live: { progress?: number; eta?: Eta | null; now: number; warning?: Warning | null; stalled?: boolean },
+): RunSummary {
+  const eta = live.eta ?? null;
+  return {
+    id: String(r.id),
+    flowId: String(r.flowId),
+    flowName: r.flowName,
+    clientId: r.clientId,
+    state: r.state,
+    progress: r.state === "COMPLETED" ? 1 : (live.progress ?? r.progress),
+    eta: eta ? iso(live.now + eta.remainingMs) : null,
+    etaMs: eta ? Math.round(eta.remainingMs) : null,
+    etaLowMs: eta ? Math.round(eta.lowMs) : null,
+    etaHighMs: eta ? Math.round(eta.highMs) : null,
+    parameters: parseJson(r.parameters, {}),
+    tags: parseJson(r.tags, {}),
+    trigger: r.trigger,
+    workerId: r.workerId,
+    createdAt: iso(r.createdAt)!,
+    startedAt: iso(r.startedAt),
+    endedAt: iso(r.endedAt),
+    durationMs: r.startedAt !== null ? (r.endedAt ?? live.now) - r.startedAt : null,
+    error: r.error,
+    cancelRequested: r.cancelRequestedAt !== null,
+    warning: live.warning ?? null,
+    stalled: live.stalled ?? false,
+  };
+}
+
+export function taskRunView(t: TaskRunRow, baseline: Baseline | null, now: number): TaskRunView {
+  const input = { state: t.state, weight: t.weight, reportedProgress: t.reportedProgress, startedAt: t.startedAt, baseline };
+  return {
+    id: String(t.id),
+    name: t.name,
+    position: t.position,
+    state: t.state,
+    progress: taskFraction(input, now),
+    weight: t.weight,
+    startedAt: iso(t.startedAt),
+    endedAt: iso(t.endedAt),
+    durationMs: t.durationMs ?? (t.state === "RUNNING" && t.startedAt !== null ? now - t.startedAt : null),
+    attempt: t.attempt,
+    warning: t.warning,
+    zScore: t.zScore,
+    threshold: t.threshold,
+    stalled: t.stalled,
+    error: t.error,
+    expectedMs: expectedMs(input),
+    meanMs: baseline ? baseline.mean : null,
+    stddevMs: baseline ? baseline.stddev : null,
+    samples: baseline ? baseline.samples : 0,
+  };
+}
+
+export function flowView(
+  f: FlowRow,
+  tasks: FlowTaskRow[],
+  extra: { online: boolean; clientName: string; lastRun: RunRow | undefined; warnings: number; lastRunWarning: Warning | null },
+): FlowView {
+  const weights = resolveWeights(tasks.map((t) => t.estimatedTime));
+  return {
+    id: String(f.id),
+    name: f.name,
+    description: f.description,
+    tags: parseJson(f.tags, {}),
+    clientId: f.clientId,
+    clientName: extra.clientName,
+    online: extra.online,
+    tasks: tasks.map((t, i) => ({ name: t.name, estimatedTime: t.estimatedTime, weight: weights[i], description: t.description })),
+    parameters: parseJson<ParameterSpec[]>(f.parameters, []),
+    registeredAt: iso(f.registeredAt)!,
+    updatedAt: iso(f.updatedAt)!,
+    lastRun: extra.lastRun
+      ? {
+          id: String(extra.lastRun.id),
+          state: extra.lastRun.state,
+          createdAt: iso(extra.lastRun.createdAt)!,
+          endedAt: iso(extra.lastRun.endedAt),
+          progress: extra.lastRun.state === "COMPLETED" ? 1 : extra.lastRun.progress,
+          warning: extra.lastRunWarning,
+        }
+      : null,
+    warnings: extra.warnings,
+  };
+}
+
+export function logView(l: LogRow, taskName: string | null): LogView {
+  return {
+    id: String(l.id),
+    runId: String(l.runId),
+    taskRunId: l.taskRunId === null ? null : String(l.taskRunId),
+    taskName,
+    level: l.level,
+    message: l.message,
+    ts: iso(l.ts)!,
+    seq: l.seq,
+  };
+}
+
+export function taskStatView(s: TaskStatRow, flowName: string, sensitivity: Sensitivity): TaskStatView {
+  const threshold = thresholdFor(sensitivity, s.samples);
+  const sigma = flooredSigma(s.mean, s.stddev);
+  return {
+    flowId: String(s.flowId),
+    flowName,
+    clientId: s.clientId,
+    taskName: s.taskName,
+    meanMs: s.mean,
+    stddevMs: s.stddev,
+    samples: s.samples,
+    updatedAt: iso(s.updatedAt)!,
+    sensitivity,
+    threshold,
+    slowAtMs: threshold === null ? null : s.mean + threshold * sigma,
+    criticalAtMs: criticalDurationMs(s, sensitivity),
+    recentMs: parseJson<number[]>(s.recent, []),
+  };
+}
