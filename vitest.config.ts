@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     include: ["lib/**/*.test.ts", "bench/**/*.test.ts"],
     environment: "node",
+    // Never let a test fall back to the app's own database file.
+    env: { PERFECT_DB_PATH: ":memory:", PERFECT_CLIENTS_FILE: "clients.json" },
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 60_000,

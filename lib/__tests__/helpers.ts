@@ -1,12 +1,12 @@
 /** Shared set-up for integration tests: a test engine served over real HTTP. */
-import { afterAll, afterEach, beforeAll } from "vitest";
+import { afterAll, beforeAll } from "vitest";
 import { setEngine } from "../engine";
 import { createTestEngine } from "../testing/test-engine";
 import { startHarness } from "../testing/http-harness";
 
 export type TestEnv = ReturnType<typeof createTestEngine> & { url: string };
 
-/** One harness per file; each test gets a fresh engine (fresh :memory: database). */
+/** One harness per file; fresh() installs a new engine (fresh :memory: database) until the next fresh(). */
 export function useServer(opts: Parameters<typeof createTestEngine>[0] = {}) {
   const env = {} as TestEnv;
   let close: () => Promise<void>;
@@ -25,7 +25,6 @@ export function useServer(opts: Parameters<typeof createTestEngine>[0] = {}) {
     Object.assign(env, made);
     return env;
   };
-  afterEach(() => setEngine(undefined));
   return { env, fresh };
 }
 

@@ -1,0 +1,131 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../engine/clock";
+import { HEARTBEAT_LOST } from "../engine/engine";
+import { createTestEngine } from "../testing/test-engine";
+import { ETL_FLOW, api, fullRunEvents, useServer } from "./helpers";
+
+const { fresh } = useServer({ heartbeatTimeoutMs: 15_000 });
+
+async function running(env: ReturnType<typeof fresh>) {
+  const a = api(env);
+  const w = a.worker();
+  const reg = (await w.register([ETL_FLOW])).body;
+  const run = (await a.post(`/api/flows/${reg.flows[0].id}/runs`, {})).body;
+  const claimed = (await w.poll(reg.workerId)).body.runs[0];
+  expect(claimed.id).toBe(run.id);
+  return { a, w, workerId: reg.workerId as string, flowId: reg.flows[0].id as string, runId: run.id as string };
+}
+
+describe("heartbeat monitor (controlled clock, no real waiting)", () => {
+  it("tells the worker its heartbeat interval: a third of the timeout", async () => {
+    const env = fresh({ heartbeatTimeoutMs: 9000 });
+    const reg = (await api(env).worker().register([])).body;
+    expect(reg.heartbeatIntervalMs).toBe(3000);
+  });
+
+  it("fails the RUNNING run of a silent worker with 'client heartbeat lost', keeps PENDING runs queued", async () => {
+    const env = fresh();
+    const clock = env.clock as ManualClock;
+    const { a, w, workerId, flowId, runId } = await running(env);
+    await w.events(workerId, runId, [{ seq: 1, type: "task_started", call: 0, task: "extract" }]);
+    const queued = (await a.post(`/api/flows/${flowId}/runs`, {})).body.id;
+    clock.advance(10_000);
+    await w.heartbeat(workerId, [runId]);
+    clock.advance(14_000);
+    env.engine.tick();
+    expect((await a.get(`/api/runs/${runId}`)).body.state).toBe("RUNNING");
+    clock.advance(1_001);
+    env.engine.tick();
+    const run = (await a.get(`/api/runs/${runId}`)).body;
+    expect(run.state).toBe("FAILED");
+    expect(run.error).toBe(HEARTBEAT_LOST);
+    expect(run.taskRuns.map((t: any) => t.state)).toEqual(["FAILED", "CANCELLED", "CANCELLED"]);
+    const logs = (await a.get(`/api/runs/${runId}/logs`)).body.logs;
+    expect(logs.at(-1).level).toBe("ERROR");
+    expect(logs.at(-1).message).toContain(HEARTBEAT_LOST);
+    expect((await a.get(`/api/runs/${queued}`)).body.state).toBe("PENDING");
+    expect((await a.get("/api/clients")).body.clients.find((c: any) => c.id === "acme").online).toBe(false);
+    // The worker comes back: told its run is finished (heartbeat) and refused (409) on events.
+    const hb = (await w.heartbeat(workerId, [runId])).body;
+    expect(hb.finishedRunIds).toEqual([runId]);
+    const late = await w.events(workerId, runId, [{ seq: 2, type: "task_completed", call: 0 }, { seq: 3, type: "run_completed" }]);
+    expect(late.status).toBe(409);
+    expect((await a.get(`/api/runs/${runId}`)).body.state).toBe("FAILED");
+  });
+
+  it("judges a claimed run whose worker never heartbeats from its claim time", async () => {
+    const env = fresh();
+    const clock = env.clock as ManualClock;
+    const a = api(env);
+    const w = a.worker();
+    const reg = (await w.register([ETL_FLOW])).body;
+    clock.advance(60_000); // long after registration, a run is triggered and claimed
+    const run = (await a.post(`/api/flows/${reg.flows[0].id}/runs`, {})).body;
+    await w.poll(reg.workerId);
+    clock.advance(15_000);
+    env.engine.tick();
+    expect((await a.get(`/api/runs/${run.id}`)).body.state).toBe("RUNNING");
+    clock.advance(1);
+    env.engine.tick();
+    expect((await a.get(`/api/runs/${run.id}`)).body.state).toBe("FAILED");
+  });
+
+  it("every request counts as a sign of life (events keep a worker alive without heartbeats)", async () => {
+    const env = fresh();
+    const clock = env.clock as ManualClock;
+    const { a, w, workerId, runId } = await running(env);
+    for (let i = 1; i <= 5; i++) {
+      clock.advance(10_000);
+      await w.events(workerId, runId, [{ seq: i, type: "log", level: "INFO", message: `tick ${i}` }]);
+      env.engine.tick();
+    }
+    expect((await a.get(`/api/runs/${runId}`)).body.state).toBe("RUNNING");
+  });
+
+  it("a worker clock ten minutes off causes no false failure and records server-corrected times", async () => {
+    const env = fresh();
+    const clock = env.clock as ManualClock;
+    const { a, w, workerId, runId } = await running(env);
+    const skewed = (ms: number) => new Date(clock.now() - 600_000 + ms).toISOString();
+    await w.events(workerId, runId, [{ seq: 1, type: "task_started", call: 0, task: "extract", ts: skewed(0) }], { sentAt: skewed(0) });
+    clock.advance(5_000);
+    env.engine.tick();
+    const run = (await a.get(`/api/runs/${runId}`)).body;
+    expect(run.state).toBe("RUNNING");
+    expect(Math.abs(Date.parse(run.taskRuns[0].startedAt) - (clock.now() - 5_000))).toBeLessThan(5);
+  });
+});
+
+describe("restart on the same file", () => {
+  it("keeps every run, task run and log; clients count as seen at boot", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perfect-restart-"));
+    const file = path.join(dir, "p.db");
+    const clock = new ManualClock();
+    const first = createTestEngine({ file, clock });
+    const reg = first.engine.register("acme", { worker: {}, flows: [ETL_FLOW as any] });
+    const runIds: string[] = [];
+    for (let i = 0; i < 3; i++) runIds.push(first.engine.triggerRun(reg.flows[0].id, {}, "api").id);
+    const [r1, r2] = first.engine.claim("acme", reg.workerId, 2);
+    first.engine.applyEvents("acme", r1.id, { workerId: reg.workerId, events: fullRunEvents() as any });
+    first.engine.applyEvents("acme", r2.id, { workerId: reg.workerId, events: fullRunEvents().slice(0, 4) as any });
+    first.db.$client.close();
+
+    clock.advance(60_000); // the server was down for a minute: longer than the heartbeat timeout
+    const second = createTestEngine({ file, clock });
+    second.engine.tick();
+    expect(second.engine.getRun(r1.id).state).toBe("COMPLETED");
+    expect(second.engine.getRun(r2.id).state).toBe("RUNNING"); // not mass-failed at boot
+    expect(second.engine.getRun(runIds[2]).state).toBe("PENDING");
+    expect(second.engine.listLogs(r1.id, { after: 0, level: [], limit: 100 }).logs).toHaveLength(3);
+    expect(second.engine.listLogs(r2.id, { after: 0, level: [], limit: 100 }).logs).toHaveLength(1);
+    // The worker resumes where it stopped: duplicates skipped, the rest applied.
+    const res = second.engine.applyEvents("acme", r2.id, { workerId: reg.workerId, events: fullRunEvents() as any });
+    expect(res).toMatchObject({ applied: 6, duplicates: 4, state: "COMPLETED" });
+    // Silent past the timeout counted from boot: now it fails.
+    second.db.$client.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
