@@ -271,7 +271,7 @@ export class Engine {
         if (line) logs.push({ runId: run.id, taskRunId: line.taskRunId, seq: e.seq, level: line.level, message: line.message, ts });
       }
       ctx.flush(receivedAt);
-      for (const id of ctx.dirty) touched.add(id);
+      for (const id of ctx.changed) touched.add(id);
       this.store.insertLogs(logs);
       logCount = logs.length;
       const lastSeq = fresh[fresh.length - 1].seq;
@@ -664,7 +664,10 @@ function progressInput(t: TaskRunRow, baseline: Baseline | undefined): TaskProgr
  */
 class RunContext {
   readonly byCall = new Map<number, TaskRunRow>();
+  /** Task runs to write back at flush. */
   readonly dirty = new Set<number>();
+  /** Every task run this context changed (for the change feed), written already or not. */
+  readonly changed = new Set<number>();
   run: RunRow;
 
   constructor(
@@ -688,6 +691,7 @@ class RunContext {
     }
     t.state = to;
     this.dirty.add(t.id);
+    this.changed.add(t.id);
   }
 
   apply(e: Exclude<WorkerEvent, { type: "log" }>, ts: number): { level: "INFO" | "WARNING" | "ERROR"; message: string; taskRunId: number | null } | null {
@@ -710,6 +714,7 @@ class RunContext {
         if (t.reportedProgress !== e.progress) {
           Object.assign(t, { reportedProgress: e.progress, progressChangedAt: ts, stalled: false });
           this.dirty.add(t.id);
+          this.changed.add(t.id);
         }
         return null;
       }
@@ -768,9 +773,11 @@ class RunContext {
         t.durationMs = t.startedAt !== null ? Math.max(ts - t.startedAt, 0) : null;
         if (to === "FAILED") t.error = t.error ?? error;
         this.dirty.add(t.id);
+        this.changed.add(t.id);
       } else if (t.state === "PENDING") {
         t.state = "CANCELLED";
         this.dirty.add(t.id);
+        this.changed.add(t.id);
       }
     }
   }
