@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: every suite, in dependency order, then one closing line "N passed, N failed".
 // Steps: schema/migration check, types, vitest (unit + route integration), production build,
-// Python SDK unittest (including its end-to-end tests against the built server), Playwright.
+// reliability under faults (real processes), Python SDK unittest (including its end-to-end
+// tests against the built server), Playwright.
 // Every step runs even when an earlier one failed, so one run shows everything that is red.
 import { spawn } from "node:child_process";
 
@@ -13,6 +14,7 @@ const steps = [
   { name: "typecheck", cmd: "node_modules/.bin/tsc", args: ["--noEmit", "-p", "."], count: "step" },
   { name: "vitest", cmd: "node_modules/.bin/vitest", args: ["run"], count: "vitest" },
   ...(skipBuild ? [] : [{ name: "build", cmd: "node_modules/.bin/next", args: ["build"], count: "step" }]),
+  { name: "reliability", cmd: "node_modules/.bin/vitest", args: ["run", "-c", "vitest.reliability.config.ts"], count: "vitest" },
   { name: "python", cmd: "python3", args: ["-m", "unittest", "discover", "-s", "tests", "-v"], cwd: "sdk-python", count: "unittest" },
   { name: "e2e", cmd: "node_modules/.bin/playwright", args: ["test"], count: "playwright" },
 ].filter((s) => !only || only.includes(s.name));

@@ -1,6 +1,6 @@
 /** Every error answer: one code → status table, one translator, no stack traces on the wire. */
 import { ZodError } from "zod";
-import { PerfectError, type ErrorCode } from "../engine/errors";
+import { PerfectError, isPerfectError, type ErrorCode } from "../engine/errors";
 
 export const STATUS: Record<ErrorCode, number> = {
   validation_error: 400,
@@ -27,7 +27,7 @@ export function zodToPerfect(err: ZodError, prefix = ""): PerfectError {
 
 export function handleApiError(err: unknown): Response {
   if (err instanceof ZodError) err = zodToPerfect(err);
-  if (err instanceof PerfectError) {
+  if (isPerfectError(err)) {
     return Response.json(errorBody(err.code, err.message, err.details), { status: STATUS[err.code] });
   }
   console.error("[perfect] unexpected error:", err);

@@ -16,7 +16,18 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * A brand instead of `instanceof`: Next bundles lib/ into several server chunks, so the engine
+ * (created once, from instrumentation) and a route can hold two copies of this class.
+ */
+const BRAND = Symbol.for("perfect.error");
+
+export function isPerfectError(e: unknown): e is PerfectError {
+  return typeof e === "object" && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
+}
+
 export class PerfectError extends Error {
+  readonly [BRAND] = true;
   constructor(
     readonly code: ErrorCode,
     message: string,

@@ -1,0 +1,329 @@
+/**
+ * Reliability under faults, against the built server as a real process (npm test builds it
+ * first). Protocol-level workers (fetch) make the counts exact; docs/RELIABILITY.md maps each
+ * scenario to its test.
+ */
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { ProtocolWorker, getJson, trigger } from "../../testing/protocol-worker";
+import { ServerProcess } from "../../testing/server-process";
+
+const TOKEN = "rel-token";
+const CLIENTS = [
+  { id: "perfect_example", name: "Example", performanceSensitivity: "normal", token: TOKEN },
+  { id: "other", name: "Other", performanceSensitivity: "normal", token: "other-token" },
+];
+const FLOW = { name: "Reliable", tags: { team: "sre" }, tasks: [{ name: "step", estimatedTime: 100 }], parameters: [] };
+const servers: ServerProcess[] = [];
+
+async function server(env: Record<string, string> = {}) {
+  const s = new ServerProcess({ clients: CLIENTS, env: { PERFECT_HEARTBEAT_TIMEOUT_MS: "2000", ...env } });
+  servers.push(s);
+  await s.start();
+  return s;
+}
+
+afterAll(async () => {
+  for (const s of servers) {
+    await s.stop();
+    s.cleanup();
+  }
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("scenario 1: kill -9 the server while 20 runs post events and logs", () => {
+  it("keeps every acknowledged event exactly once, in order; integrity ok; runs complete after reconnect", async () => {
+    const s = await server({ PERFECT_HEARTBEAT_TIMEOUT_MS: "15000" });
+    const w = new ProtocolWorker(s.url, "perfect_example", TOKEN);
+    const [flow] = await w.register([FLOW]);
+    const runIds: string[] = [];
+    for (let i = 0; i < 20; i++) runIds.push((await trigger(s.url, flow.id)).id);
+    const claimed: string[] = [];
+    while (claimed.length < 20) claimed.push(...(await w.poll(20)).map((r) => r.id));
+
+    const TOTAL = 60; // log events per run, sent 3 per batch
+    const acked = new Map<string, number>(runIds.map((id) => [id, 0])); // highest acknowledged seq
+    let killed = false;
+    const post = async (runId: string) => {
+      for (let seq = acked.get(runId)! + 1; seq <= TOTAL; seq += 3) {
+        const events = [0, 1, 2].map((k) => ({ seq: seq + k, type: "log", level: "INFO", message: `run ${runId} line ${seq + k}` }));
+        try {
+          const r = await w.events(runId, events);
+          if (r.status !== 200) throw new Error(`unexpected ${r.status}`);
+          acked.set(runId, seq + 2);
+        } catch (e) {
+          if (killed) return; // the server died under us: this batch is unacknowledged
+          throw e;
+        }
+      }
+    };
+    const posting = Promise.all(runIds.map(post));
+    await sleep(300);
+    killed = true;
+    await s.kill9();
+    await posting;
+
+    // Every acknowledged line is on disk.
+    const db = new Database(s.dbPath, { readonly: true });
+    expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
+    for (const id of runIds) {
+      const rows = db.prepare("select seq, message from logs where run_id = ? order by id").all(Number(id)) as { seq: number; message: string }[];
+      const seqs = rows.map((r) => r.seq);
+      expect(seqs.length).toBeGreaterThanOrEqual(acked.get(id)!);
+      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1)); // once each, in order
+    }
+    db.close();
+
+    // Restart on the same file; the worker re-sends from its last acknowledged seq (some
+    // batches were stored but never acknowledged: they are skipped as duplicates).
+    await s.start();
+    await Promise.all(runIds.map(post));
+    for (const id of runIds) {
+      const r = await w.events(id, [{ seq: TOTAL + 1, type: "run_completed" }]);
+      expect(r.status).toBe(200);
+    }
+    const check = new Database(s.dbPath, { readonly: true });
+    for (const id of runIds) {
+      const seqs = (check.prepare("select seq from logs where run_id = ? order by id").all(Number(id)) as { seq: number }[]).map((r) => r.seq);
+      expect(seqs).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
+    }
+    check.close();
+    const done = await getJson(`${s.url}/api/runs?state=COMPLETED&limit=200`);
+    expect(done.runs).toHaveLength(20);
+  }, 120_000);
+});
+
+describe("scenario 3: a worker that dies right after claiming, before any heartbeat", () => {
+  it("its run is FAILED within the timeout counted from the claim", async () => {
+    const s = await server();
+    const w = new ProtocolWorker(s.url, "perfect_example", TOKEN);
+    const [flow] = await w.register([FLOW]);
+    await sleep(2500); // registration is long past the timeout by the time the run is claimed
+    const run = await trigger(s.url, flow.id);
+    const claimedAt = Date.now();
+    expect((await w.poll(1)).map((r) => r.id)).toEqual([run.id]);
+    let state = "RUNNING";
+    while (state === "RUNNING" && Date.now() - claimedAt < 6000) {
+      await sleep(100);
+      state = (await getJson(`${s.url}/api/runs/${run.id}`)).state;
+    }
+    const failedAfter = Date.now() - claimedAt;
+    const view = await getJson(`${s.url}/api/runs/${run.id}`);
+    expect(view.state).toBe("FAILED");
+    expect(view.error).toBe("client heartbeat lost");
+    expect(failedAfter).toBeGreaterThanOrEqual(2000);
+    expect(failedAfter).toBeLessThan(2000 + 2000);
+  }, 60_000);
+});
+
+describe("scenario 6, 7: duplicate batches and a skewed worker clock", () => {
+  it("every batch sent twice stores each event once", async () => {
+    const s = await server();
+    const w = new ProtocolWorker(s.url, "perfect_example", TOKEN);
+    const [flow] = await w.register([FLOW]);
+    const run = await trigger(s.url, flow.id);
+    await w.poll(1);
+    const batches = [
+      [{ seq: 1, type: "task_started", call: 0, task: "step" }, { seq: 2, type: "log", call: 0, level: "INFO", message: "a" }],
+      [{ seq: 3, type: "task_progress", call: 0, progress: 0.5 }, { seq: 4, type: "log", call: 0, level: "INFO", message: "b" }],
+      [{ seq: 5, type: "task_completed", call: 0 }, { seq: 6, type: "log", level: "INFO", message: "c" }, { seq: 7, type: "run_completed" }],
+    ];
+    for (const b of batches) {
+      expect((await w.events(run.id, b)).status).toBe(200);
+      const again = await w.events(run.id, b);
+      expect(again.status).toBe(200);
+      expect(again.body.applied).toBe(0);
+    }
+    const logs = (await getJson(`${s.url}/api/runs/${run.id}/logs`)).logs;
+    expect(logs.map((l: any) => l.message)).toEqual(["a", "b", "c"]);
+    const view = await getJson(`${s.url}/api/runs/${run.id}`);
+    expect(view.taskRuns).toHaveLength(1);
+    expect(view.state).toBe("COMPLETED");
+  }, 60_000);
+
+  it("a worker whose clock is ten minutes off is not failed and its times are corrected", async () => {
+    const s = await server();
+    const w = new ProtocolWorker(s.url, "perfect_example", TOKEN);
+    const [flow] = await w.register([FLOW]);
+    const run = await trigger(s.url, flow.id);
+    await w.poll(1);
+    const skew = -10 * 60_000;
+    const at = () => new Date(Date.now() + skew).toISOString();
+    await w.events(run.id, [{ seq: 1, type: "task_started", call: 0, task: "step", ts: at() }], { sentAt: at() });
+    for (let i = 0; i < 8; i++) {
+      await sleep(500);
+      await w.heartbeat([run.id]);
+    }
+    const view = await getJson(`${s.url}/api/runs/${run.id}`);
+    expect(view.state).toBe("RUNNING");
+    expect(Math.abs(Date.parse(view.taskRuns[0].startedAt) - (Date.now() - 4000))).toBeLessThan(1500);
+  }, 60_000);
+});
+
+describe("scenario 9: 50 concurrent workers writing while the dashboard queries history", () => {
+  it("no SQLITE_BUSY and no 5xx", async () => {
+    const s = await server({ PERFECT_HEARTBEAT_TIMEOUT_MS: "30000" });
+    const workers = Array.from({ length: 50 }, () => new ProtocolWorker(s.url, "perfect_example", TOKEN));
+    const flows = await Promise.all(workers.map((w) => w.register([FLOW])));
+    const flowId = flows[0][0].id;
+    for (let i = 0; i < 50; i++) await trigger(s.url, flowId);
+    const statuses: number[] = [];
+    let querying = true;
+    const dashboard = (async () => {
+      while (querying) {
+        for (const q of ["/api/runs?limit=50", "/api/runs?state=RUNNING", "/api/runs?tag=team:sre", "/api/flows", "/api/stats/tasks"]) {
+          statuses.push((await fetch(s.url + q)).status);
+        }
+      }
+    })();
+    await Promise.all(
+      workers.map(async (w) => {
+        const runs = await w.poll(1, 2000);
+        for (const r of runs) {
+          let seq = 1;
+          for (let b = 0; b < 10; b++) {
+            const events = Array.from({ length: 10 }, () => ({ seq: seq++, type: "log", level: "INFO", message: `line ${seq}` }));
+            statuses.push((await w.events(r.id, events)).status);
+          }
+          statuses.push((await w.events(r.id, [{ seq: seq++, type: "run_completed" }])).status);
+        }
+      }),
+    );
+    querying = false;
+    await dashboard;
+    expect(statuses.filter((x) => x >= 500)).toEqual([]);
+    expect(statuses.filter((x) => x !== 200)).toEqual([]);
+    expect(s.output).not.toMatch(/SQLITE_BUSY|database is locked/);
+    expect((await getJson(`${s.url}/api/runs?state=COMPLETED&limit=200`)).runs).toHaveLength(50);
+  }, 120_000);
+});
+
+describe("scenario 10, 11: auth and cross-site requests", () => {
+  it("every worker route refuses a missing or wrong token with 401 and changes nothing; other clients' runs are 403", async () => {
+    const s = await server();
+    const w = new ProtocolWorker(s.url, "perfect_example", TOKEN);
+    const [flow] = await w.register([FLOW]);
+    const run = await trigger(s.url, flow.id);
+    await w.poll(1);
+    const routes = ["/register", "/poll", "/heartbeat", `/runs/${run.id}/events`];
+    const bodies = [{ flows: [{ name: "Evil" }] }, { workerId: w.workerId }, { workerId: w.workerId }, { workerId: w.workerId, events: [{ seq: 1, type: "run_completed" }] }];
+    for (const [i, route] of routes.entries()) {
+      for (const auth of [undefined, "Bearer wrong", `Bearer ${TOKEN}x`, "Basic abc", `Bearer other-token`]) {
+        const res = await fetch(`${s.url}/api/worker/perfect_example${route}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...(auth ? { authorization: auth } : {}) },
+          body: JSON.stringify(bodies[i]),
+        });
+        expect(res.status).toBe(401);
+        expect((await res.json()).error.code).toBe("unauthorized");
+      }
+    }
+    const view = await getJson(`${s.url}/api/runs/${run.id}`);
+    expect(view.state).toBe("RUNNING");
+    expect((await getJson(`${s.url}/api/flows`)).flows.map((f: any) => f.name)).toEqual(["Reliable"]);
+    const other = new ProtocolWorker(s.url, "other", "other-token");
+    await other.register([]);
+    const cross = await other.events(run.id, [{ seq: 1, type: "run_completed" }]);
+    expect(cross.status).toBe(403);
+    expect((await getJson(`${s.url}/api/runs/${run.id}`)).state).toBe("RUNNING");
+  }, 60_000);
+
+  it("a cross-site form post or foreign Origin cannot trigger or cancel; same-origin JSON works", async () => {
+    const s = await server();
+    const w = new ProtocolWorker(s.url, "perfect_example", TOKEN);
+    const [flow] = await w.register([FLOW]);
+    const run = await trigger(s.url, flow.id);
+    const attempts: { path: string; headers: Record<string, string>; body: string }[] = [
+      { path: `/api/flows/${flow.id}/runs`, headers: { "content-type": "text/plain", origin: "https://evil.example", "sec-fetch-site": "cross-site" }, body: '{"parameters":{}}' },
+      { path: `/api/flows/${flow.id}/runs`, headers: { "content-type": "application/json", origin: "https://evil.example" }, body: "{}" },
+      { path: `/api/runs/${run.id}/cancel`, headers: { "content-type": "text/plain", origin: "https://evil.example", "sec-fetch-site": "cross-site" }, body: "x=1" },
+      { path: `/api/runs/${run.id}/cancel`, headers: { "content-type": "application/json", origin: "http://127.0.0.1:1" }, body: "{}" },
+    ];
+    for (const a of attempts) {
+      const res = await fetch(s.url + a.path, { method: "POST", headers: a.headers, body: a.body });
+      expect(res.status).toBe(403);
+    }
+    expect((await getJson(`${s.url}/api/runs?limit=200`)).runs).toHaveLength(1);
+    expect((await getJson(`${s.url}/api/runs/${run.id}`)).state).toBe("PENDING");
+    const same = await fetch(`${s.url}/api/runs/${run.id}/cancel`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: s.url, "sec-fetch-site": "same-origin" },
+      body: "{}",
+    });
+    expect(same.status).toBe(200);
+    expect((await same.json()).state).toBe("CANCELLED");
+  }, 60_000);
+});
+
+describe("scenario 12, 13: hostile input, headers and oversized bodies", () => {
+  it("stores hostile text faithfully and answers with nosniff", async () => {
+    const s = await server();
+    const w = new ProtocolWorker(s.url, "perfect_example", TOKEN);
+    const evil = `<script>alert(1)</script><img src=x onerror=alert(1)><a href="javascript:alert(1)">x</a>\u0000\u0007\u001b[31m`;
+    const [flow] = await w.register([{ name: `F ${evil}`, description: evil, tags: { team: evil }, tasks: [{ name: "t" }], parameters: [{ name: "p", type: "str", required: false }] }]);
+    const run = await trigger(s.url, flow.id, { p: evil });
+    await w.poll(1);
+    const big = "x".repeat(1024 * 1024 - 4096);
+    await w.events(run.id, [
+      { seq: 1, type: "task_started", call: 0, task: "t" },
+      { seq: 2, type: "log", call: 0, level: "ERROR", message: evil },
+      { seq: 3, type: "log", call: 0, level: "INFO", message: big.slice(0, 900_000) },
+      { seq: 4, type: "run_failed", error: evil },
+    ]);
+    const res = await fetch(`${s.url}/api/runs/${run.id}`);
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    const view = await res.json();
+    expect(view.flowName).toBe(`F ${evil}`);
+    expect(view.tags.team).toBe(evil);
+    expect(view.parameters.p).toBe(evil);
+    expect(view.error).toBe(evil);
+    const logs = (await getJson(`${s.url}/api/runs/${run.id}/logs`)).logs;
+    expect(logs[0].message).toBe(evil);
+    expect(logs[1].message).toMatch(/\[truncated \d+ bytes\]$/);
+    const page = await fetch(`${s.url}/runs/${run.id}`);
+    expect(page.headers.get("x-content-type-options")).toBe("nosniff");
+    const csp = page.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("script-src");
+    expect(csp.match(/script-src[^;]*/)![0]).not.toContain("'unsafe-inline'");
+    expect(await page.text()).not.toContain("<script>alert(1)</script>");
+  }, 60_000);
+
+  it("refuses bodies over 1 MiB with 413 before reading them whole", async () => {
+    const s = await server();
+    const w = new ProtocolWorker(s.url, "perfect_example", TOKEN);
+    await w.register([FLOW]);
+    // Declared too large: answered without the body ever being sent in full.
+    const declared = await fetch(`${s.url}/api/worker/perfect_example/heartbeat`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}`, "content-length": String(50 * 1024 * 1024) },
+      body: "{}".padEnd(50 * 1024 * 1024, " "),
+    }).catch(() => null);
+    if (declared) expect(declared.status).toBe(413);
+    // Chunked, no length: the server stops reading past 1 MiB and answers 413 while the
+    // client still has most of its 32 MiB left to send.
+    let sent = 0;
+    const chunk = new Uint8Array(64 * 1024).fill(32);
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent >= 32 * 1024 * 1024) return controller.close();
+        sent += chunk.byteLength;
+        await sleep(2);
+        controller.enqueue(chunk);
+      },
+    });
+    const res = await fetch(`${s.url}/api/worker/perfect_example/heartbeat`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+      body: stream,
+      // @ts-expect-error: Node's fetch needs duplex for a streamed body
+      duplex: "half",
+    }).catch(() => null);
+    if (res) {
+      expect(res.status).toBe(413);
+      expect((await res.json()).error.code).toBe("payload_too_large");
+    }
+    expect(sent).toBeLessThan(16 * 1024 * 1024);
+    expect((await fetch(`${s.url}/api/health`)).status).toBe(200);
+  }, 60_000);
+});
