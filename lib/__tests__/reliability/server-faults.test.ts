@@ -326,4 +326,42 @@ describe("scenario 12, 13: hostile input, headers and oversized bodies", () => {
     expect(sent).toBeLessThan(16 * 1024 * 1024);
     expect((await fetch(`${s.url}/api/health`)).status).toBe(200);
   }, 60_000);
+
+  it("a flood of heartbeats from one client does not slow another client's dispatch beyond 2x", async () => {
+    const s = await server({ PERFECT_HEARTBEAT_TIMEOUT_MS: "30000" });
+    const noisy = new ProtocolWorker(s.url, "perfect_example", TOKEN);
+    await noisy.register([]);
+    const quiet = new ProtocolWorker(s.url, "other", "other-token");
+    const [flow] = await quiet.register([{ ...FLOW, name: "Quiet" }]);
+    const dispatch = async () => {
+      const waiting = quiet.poll(1, 5000);
+      await sleep(20);
+      const t0 = performance.now();
+      await trigger(s.url, flow.id);
+      const runs = await waiting;
+      const ms = performance.now() - t0;
+      await quiet.events(runs[0].id, [{ seq: 1, type: "run_completed" }]);
+      return ms;
+    };
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    for (let i = 0; i < 5; i++) await dispatch(); // warm-up
+    const base: number[] = [];
+    for (let i = 0; i < 15; i++) base.push(await dispatch());
+    let flooding = true;
+    let sent = 0;
+    const flood = Array.from({ length: 8 }, async () => {
+      while (flooding) {
+        await noisy.heartbeat([]);
+        sent++;
+      }
+    });
+    await sleep(200);
+    const loaded: number[] = [];
+    for (let i = 0; i < 15; i++) loaded.push(await dispatch());
+    flooding = false;
+    await Promise.all(flood);
+    expect(sent).toBeGreaterThanOrEqual(50); // the burst went through, the rest was paced
+    // Medians of 15 trials each, measured side by side; a few ms of slack for timer jitter.
+    expect(median(loaded)).toBeLessThanOrEqual(2 * median(base) + 5);
+  }, 90_000);
 });
