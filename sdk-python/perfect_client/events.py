@@ -1,0 +1,205 @@
+"""Per-run event buffer: sequence numbers, timestamps, batching and progress coalescing.
+
+One ``EventChannel`` exists per run. The run's thread appends events; the sender thread takes
+batches out. A batch that failed to send stays "in flight" and is re-sent unchanged (same events,
+same ``seq``), because the server dedupes by ``seq``: that is what makes retries lossless and
+duplicate-free. Batches of one run are strictly sequential for the same reason: the server skips
+anything at or below the highest ``seq`` it applied.
+"""
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from .protocol import iso_utc
+
+#: Flush a run's buffer once this many events are waiting.
+MAX_BATCH_EVENTS = 100
+#: Rough cap (characters of text) per batch, far below the server's 1 MiB body limit even for
+#: 4-byte UTF-8 characters.
+MAX_BATCH_CHARS = 200000
+#: Events wait at most this long (seconds) for companions before being sent.
+FLUSH_AFTER = 0.05
+#: At most one ``task_progress`` per task call per this many seconds; the latest value wins.
+PROGRESS_INTERVAL = 0.1
+
+_BASE_EVENT_CHARS = 120
+
+
+class EventChannel:
+    """Ordered, batched events of one run (thread-safe).
+
+    ``emit`` is called from the run's thread (and from the worker when it fails a run on
+    shutdown); ``take_batch``/``ack``/``drop`` from the sender thread. ``wake`` is called, outside
+    the channel's lock, whenever the sender should look at this channel sooner than it planned.
+    """
+
+    def __init__(self, run_id, wake=None):
+        # type: (str, Optional[Callable[[], None]]) -> None
+        self.run_id = run_id
+        self._wake = wake or (lambda: None)
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._pending = []  # type: List[Dict[str, Any]]
+        self._sizes = []  # type: List[int]
+        self._oldest = 0.0
+        self._inflight = None  # type: Optional[List[Dict[str, Any]]]
+        self._held_progress = {}  # type: Dict[int, float]
+        self._progress_sent_at = {}  # type: Dict[int, float]
+        self.closed = False
+        self.dropped = False
+        self.sent_events = 0
+
+    # -- producer side -------------------------------------------------------------------------
+
+    def emit(self, event_type, fields=None, terminal=False):
+        # type: (str, Optional[Dict[str, Any]], bool) -> bool
+        """Append an event; ``terminal`` (run_completed/failed/cancelled) closes the channel.
+
+        Returns False when the channel no longer accepts events (run already ended or dropped),
+        so the first terminal event wins a race between the run's thread and a shutdown.
+        """
+        with self._lock:
+            if self.closed or self.dropped:
+                return False
+            was_empty = not self._pending
+            self._append(event_type, fields)
+            if terminal:
+                self.closed = True
+                self._held_progress.clear()
+            notify = terminal or was_empty or len(self._pending) >= MAX_BATCH_EVENTS
+        if notify:
+            self._wake()
+        return True
+
+    def progress(self, call, fraction):
+        # type: (int, float) -> None
+        """Record task progress, sending at most one event per call per ``PROGRESS_INTERVAL``."""
+        with self._lock:
+            if self.closed or self.dropped:
+                return
+            now = time.monotonic()
+            last = self._progress_sent_at.get(call)
+            if last is None or now - last >= PROGRESS_INTERVAL:
+                self._held_progress.pop(call, None)
+                self._progress_sent_at[call] = now
+                was_empty = not self._pending
+                self._append("task_progress", {"call": call, "progress": fraction})
+                notify = was_empty
+            else:
+                # The sender materialises the held value when the interval has passed, so the
+                # last value always goes out even if the task never reports again.
+                notify = call not in self._held_progress
+                self._held_progress[call] = fraction
+        if notify:
+            self._wake()
+
+    def end_task(self, call):
+        # type: (int) -> None
+        """Send any held progress of a task call and forget its throttle state (call before the
+        task's terminal event)."""
+        with self._lock:
+            if call in self._held_progress and not (self.closed or self.dropped):
+                self._append("task_progress", {"call": call, "progress": self._held_progress.pop(call)})
+            self._progress_sent_at.pop(call, None)
+
+    def _append(self, event_type, fields):
+        # type: (str, Optional[Dict[str, Any]]) -> None
+        self._seq += 1
+        event = {"seq": self._seq, "type": event_type, "ts": iso_utc()}
+        size = _BASE_EVENT_CHARS
+        if fields:
+            event.update(fields)
+            text = fields.get("message") or fields.get("error")
+            if text:
+                size += len(text)
+        if not self._pending:
+            self._oldest = time.monotonic()
+        self._pending.append(event)
+        self._sizes.append(size)
+
+    # -- sender side ---------------------------------------------------------------------------
+
+    def due_at(self, force=False):
+        # type: (bool) -> Optional[float]
+        """Monotonic time at which the sender should serve this channel, or None if idle."""
+        with self._lock:
+            if self._inflight is not None:
+                return 0.0
+            due = None  # type: Optional[float]
+            if self._pending:
+                urgent = force or self.closed or len(self._pending) >= MAX_BATCH_EVENTS
+                due = 0.0 if urgent else self._oldest + FLUSH_AFTER
+            for call in self._held_progress:
+                at = self._progress_sent_at.get(call, 0.0) + PROGRESS_INTERVAL
+                due = at if due is None else min(due, at)
+            return due
+
+    def take_batch(self, now, force=False):
+        # type: (float, bool) -> Optional[List[Dict[str, Any]]]
+        """Return the batch to send now (the unacknowledged one first), or None."""
+        with self._lock:
+            if self.dropped:
+                return None
+            if self._inflight is not None:
+                return self._inflight
+            self._release_held_progress(now)
+            if not self._pending:
+                return None
+            urgent = force or self.closed or len(self._pending) >= MAX_BATCH_EVENTS
+            if not urgent and now < self._oldest + FLUSH_AFTER:
+                return None
+            count, chars = 0, 0
+            for size in self._sizes:
+                if count >= MAX_BATCH_EVENTS or (count and chars + size > MAX_BATCH_CHARS):
+                    break
+                count += 1
+                chars += size
+            self._inflight = self._pending[:count]
+            del self._pending[:count]
+            del self._sizes[:count]
+            return self._inflight
+
+    def _release_held_progress(self, now):
+        # type: (float) -> None
+        for call in [c for c in self._held_progress if self._progress_sent_at.get(c, 0.0) + PROGRESS_INTERVAL <= now]:
+            self._progress_sent_at[call] = now
+            self._append("task_progress", {"call": call, "progress": self._held_progress.pop(call)})
+
+    def ack(self):
+        # type: () -> None
+        """The in-flight batch was accepted (or deliberately given up): forget it."""
+        with self._lock:
+            if self._inflight is not None:
+                self.sent_events += len(self._inflight)
+            self._inflight = None
+
+    def drop(self):
+        # type: () -> int
+        """The server will not take this run's events: discard everything; return how many."""
+        with self._lock:
+            lost = len(self._pending) + len(self._inflight or ()) + len(self._held_progress)
+            self.dropped = True
+            self.closed = True
+            self._pending, self._sizes, self._inflight = [], [], None
+            self._held_progress.clear()
+            return lost
+
+    def has_data(self):
+        # type: () -> bool
+        """True while anything is waiting to be sent."""
+        with self._lock:
+            return bool(self._pending or self._inflight is not None or self._held_progress)
+
+    @property
+    def finished(self):
+        # type: () -> bool
+        """Closed and fully delivered (or dropped): the sender can forget this channel."""
+        with self._lock:
+            return self.closed and not (self._pending or self._inflight is not None or self._held_progress)
+
+    @property
+    def last_seq(self):
+        # type: () -> int
+        """The highest sequence number handed out so far."""
+        with self._lock:
+            return self._seq

@@ -1,0 +1,116 @@
+"""Executing one task call: locally (no server) or inside a served run, with retries and the
+``task_*`` events that describe it."""
+import logging
+import time
+import traceback
+from typing import Any, Dict, Tuple
+
+from .context import RunContext, TaskCall, _current_call, current_run
+from .errors import RunInterrupted, describe_exception
+from .log_capture import flush_line_buffer
+
+_local_logger = logging.getLogger("perfect.run")
+
+
+def call_task(task, args, kwargs):
+    # type: (Any, Tuple[Any, ...], Dict[str, Any]) -> Any
+    """Run ``task`` with its retry policy; report it to the server when inside a served run."""
+    run = current_run()
+    if run is None:
+        return _call_locally(task, args, kwargs)
+    return _call_in_run(run, task, args, kwargs)
+
+
+def _call_locally(task, args, kwargs):
+    # type: (Any, Tuple[Any, ...], Dict[str, Any]) -> Any
+    attempt = 1
+    while True:
+        try:
+            return task.func(*args, **kwargs)
+        except Exception as exc:
+            if attempt > task.retries:
+                raise
+            _local_logger.warning(
+                "task %s failed (%s); retry %d of %d in %ss",
+                task.name, describe_exception(exc), attempt, task.retries, task.retry_delay,
+            )
+            attempt += 1
+            if task.retry_delay > 0:
+                time.sleep(task.retry_delay)
+
+
+def _milliseconds_since(start):
+    # type: (float) -> int
+    return int(round((time.monotonic() - start) * 1000))
+
+
+def format_traceback(exc):
+    # type: (BaseException) -> str
+    """The exception's traceback without the SDK's own calling frame."""
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
+
+
+def mark_logged(exc):
+    # type: (BaseException) -> None
+    """Remember that ``exc``'s traceback is already in the run's logs."""
+    try:
+        exc.__perfect_logged__ = True  # type: ignore[attr-defined]
+    except Exception:
+        pass
+
+
+def _call_in_run(run, task, args, kwargs):
+    # type: (RunContext, Any, Tuple[Any, ...], Dict[str, Any]) -> Any
+    run.check_boundary()
+    call = TaskCall(run.next_call(), task.name)
+    channel = run.channel
+    channel.emit("task_started", {"call": call.index, "task": task.name, "attempt": 1})
+    start = time.monotonic()
+    attempt = 1
+    token = _current_call.set(call)
+    try:
+        while True:
+            try:
+                result = task.func(*args, **kwargs)
+                break
+            except RunInterrupted:
+                raise
+            except Exception as exc:
+                if attempt > task.retries:
+                    _fail(run, call, exc, attempt, start)
+                    raise
+                attempt += 1
+                error = describe_exception(exc)
+                run.log("WARNING", "task %s attempt %d failed (%s); retrying in %ss"
+                        % (task.name, attempt - 1, error, task.retry_delay), call.index)
+                channel.emit("task_retrying", {"call": call.index, "attempt": attempt, "error": error})
+                if task.retry_delay > 0:
+                    run.stop_requested.wait(task.retry_delay)
+                # A new attempt is a task boundary too: a cancel during the delay stops here.
+                run.check_boundary()
+            except BaseException as exc:
+                _fail(run, call, exc, attempt, start)
+                raise
+    finally:
+        # Also on a stop request, so a half-printed line is not lost.
+        flush_line_buffer(run, call)
+        _current_call.reset(token)
+    channel.end_task(call.index)
+    channel.emit("task_completed", {"call": call.index, "durationMs": _milliseconds_since(start)})
+    return result
+
+
+def _fail(run, call, exc, attempt, start):
+    # type: (RunContext, TaskCall, BaseException, int, float) -> None
+    flush_line_buffer(run, call)
+    run.channel.end_task(call.index)
+    if not getattr(exc, "__perfect_logged__", False):
+        attempts = " after %d attempts" % attempt if attempt > 1 else ""
+        run.log("ERROR", "task %s failed%s\n%s" % (call.name, attempts, format_traceback(exc)), call.index)
+        mark_logged(exc)
+    run.channel.emit("task_failed", {
+        "call": call.index, "error": describe_exception(exc), "durationMs": _milliseconds_since(start),
+    })

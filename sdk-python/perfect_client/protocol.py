@@ -1,0 +1,128 @@
+"""The worker side of the wire protocol (``docs/API.md``, "Worker protocol").
+
+``WorkerApi`` turns each endpoint into one method and each HTTP status into either a return value
+or a precise exception, so the runner never looks at status codes.
+"""
+import time
+import urllib.parse
+from typing import Any, Dict, List
+
+from .errors import (
+    FatalWorkerError,
+    PerfectError,
+    ServerError,
+    ServerUnreachable,
+    TokenRejected,
+    error_message,
+)
+
+
+class UnknownWorker(PerfectError):
+    """The server does not know this worker id (404 on poll or heartbeat): register again."""
+
+
+class RunGone(PerfectError):
+    """The server will not take more events for a run (409 finished, 404 unknown, 403 not ours).
+
+    ``status`` is the HTTP status and ``state`` the run's terminal state when the server said it.
+    """
+
+    def __init__(self, run_id, status, body):
+        # type: (str, int, Any) -> None
+        self.run_id = run_id
+        self.status = status
+        details = (body or {}).get("error", {}) if isinstance(body, dict) else {}
+        details = details.get("details") if isinstance(details, dict) else None
+        self.state = details.get("state") if isinstance(details, dict) else None
+        super().__init__("run %s refused by the server (HTTP %d: %s)" % (run_id, status, error_message(body)))
+
+
+def is_transient(exc):
+    # type: (BaseException) -> bool
+    """True for failures worth retrying later: no answer, 5xx, 408, 429, or a 2xx that is not a
+    JSON object (a proxy or a server still starting)."""
+    if isinstance(exc, ServerUnreachable):
+        return True
+    return isinstance(exc, ServerError) and (exc.status >= 500 or exc.status in (408, 429) or exc.status < 300)
+
+
+def iso_utc(epoch_seconds=None):
+    # type: (float) -> str
+    """Format a Unix time (default: now) as ISO 8601 UTC with milliseconds, e.g. ``2026-11-25T10:00:00.010Z``."""
+    t = time.time() if epoch_seconds is None else epoch_seconds
+    whole = int(t)
+    return "%s.%03dZ" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)), int((t - whole) * 1000))
+
+
+class WorkerApi:
+    """Typed access to ``/api/worker/{clientId}/...`` over any transport with ``post``."""
+
+    #: Seconds added to a long poll's ``waitMs`` before the client gives up on the answer.
+    POLL_MARGIN = 10.0
+    #: Timeout for the short requests (register, heartbeat, events).
+    REQUEST_TIMEOUT = 15.0
+
+    def __init__(self, transport, client_id):
+        # type: (Any, str) -> None
+        self.transport = transport
+        self.client_id = client_id
+        self._prefix = "/api/worker/%s" % urllib.parse.quote(client_id, safe="")
+
+    def register(self, payload):
+        # type: (Dict[str, Any]) -> Dict[str, Any]
+        """Register the worker and its flows; return the answer (``workerId``, ``heartbeatIntervalMs``, ...)."""
+        status, body = self.transport.post(self._prefix + "/register", payload, self.REQUEST_TIMEOUT)
+        if status == 404:
+            raise FatalWorkerError(
+                "client %r is unknown to the server: check PERFECT_CLIENT_ID and the server's clients.json "
+                "(or PERFECT_URL does not point at a Perfect server)" % self.client_id
+            )
+        if status in (400, 403, 413):
+            # Waiting will not make the server accept these flow definitions.
+            raise FatalWorkerError(
+                "server rejected the registration of client %s: %s" % (self.client_id, error_message(body))
+            )
+        answer = self._check(status, body)
+        if not answer.get("workerId"):
+            raise ServerError(status, body, "register answer has no workerId")
+        return answer
+
+    def poll(self, worker_id, max_runs, wait_ms):
+        # type: (str, int, int) -> List[Dict[str, Any]]
+        """Long-poll for up to ``max_runs`` runs, holding the request up to ``wait_ms``."""
+        body = {"workerId": worker_id, "maxRuns": max_runs, "waitMs": wait_ms}
+        status, answer = self.transport.post(self._prefix + "/poll", body, wait_ms / 1000.0 + self.POLL_MARGIN)
+        if status == 404:
+            raise UnknownWorker(error_message(answer))
+        runs = self._check(status, answer).get("runs")
+        return runs if isinstance(runs, list) else []
+
+    def heartbeat(self, worker_id, run_ids):
+        # type: (str, List[str]) -> Dict[str, Any]
+        """Report liveness and the runs being executed; return cancelled/finished run ids."""
+        body = {"workerId": worker_id, "runIds": list(run_ids)}
+        status, answer = self.transport.post(self._prefix + "/heartbeat", body, self.REQUEST_TIMEOUT)
+        if status == 404:
+            raise UnknownWorker(error_message(answer))
+        return self._check(status, answer)
+
+    def send_events(self, run_id, worker_id, events):
+        # type: (str, str, List[Dict[str, Any]]) -> Dict[str, Any]
+        """Send one batch of a run's events; ``sentAt`` is stamped now so the server can correct clock skew."""
+        body = {"workerId": worker_id, "sentAt": iso_utc(), "events": events}
+        path = "%s/runs/%s/events" % (self._prefix, urllib.parse.quote(run_id, safe=""))
+        status, answer = self.transport.post(path, body, self.REQUEST_TIMEOUT)
+        if status in (403, 404, 409):
+            raise RunGone(run_id, status, answer)
+        return self._check(status, answer)
+
+    def _check(self, status, body):
+        # type: (int, Any) -> Dict[str, Any]
+        if status == 401:
+            raise TokenRejected("token rejected for client %s: check PERFECT_TOKEN" % self.client_id)
+        if not 200 <= status < 300:
+            raise ServerError(status, body)
+        if not isinstance(body, dict):
+            # A 2xx that is not a JSON object is not a Perfect server (or a proxy page): transient.
+            raise ServerError(status, body, "unexpected answer from the server (HTTP %d, not a JSON object)" % status)
+        return body
