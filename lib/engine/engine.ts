@@ -542,8 +542,6 @@ export class Engine {
     const tasks = this.store.listFlowTasks(ids);
     const last = new Map(this.store.lastRunsOfFlows(ids).map((r) => [r.flowId, r]));
     const lastFlags = this.store.countWarnings([...last.values()].map((r) => r.id));
-    const warnCount = new Map<number, number>();
-    for (const s of this.store.listTaskStats(ids)) warnCount.set(s.flowId, warnCount.get(s.flowId) ?? 0);
     const now = this.clock.now();
     return {
       flows: flows.map((f) => {

@@ -91,9 +91,9 @@ describe("scenario 2: kill -9 ten workers mid-task", () => {
       const c = (await getJson(`${s.url}/api/clients`)).clients.find((x: any) => x.id === "perfect_example");
       return c.workers.filter((w: any) => w.online).length >= 10;
     });
-    const doomedRuns = [];
+    const doomedRuns: string[] = [];
     for (let i = 0; i < 10; i++) doomedRuns.push((await trigger(s.url, sleepy, { seconds: 60 })).id);
-    const controlRuns = [];
+    const controlRuns: string[] = [];
     for (let i = 0; i < 10; i++) controlRuns.push((await trigger(s.url, control, { seconds: 8 })).id);
     await until("all 20 runs RUNNING with a task started", async () => {
       const views = await Promise.all([...doomedRuns, ...controlRuns].map((id) => run(s.url, id)));
@@ -131,7 +131,7 @@ describe("scenario 4: the server is down for twice the heartbeat timeout while w
     const s = await server();
     worker(s.url, { REL_FLOWS: "Sleepy", REL_MAX: "3" });
     const sleepy = await flowId(s.url, "Sleepy", "perfect_example");
-    const ids = [];
+    const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await trigger(s.url, sleepy, { seconds: 10 })).id);
     await until("runs started", async () => (await Promise.all(ids.map((id) => run(s.url, id)))).every((v) => v.taskRuns[0].state === "RUNNING"));
     await s.kill9();
