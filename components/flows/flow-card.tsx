@@ -1,0 +1,84 @@
+"use client";
+import Link from "next/link";
+import type { FlowView } from "@/lib/contracts/dashboard";
+import { useNow } from "@/hooks/use-now";
+import { OnlineDot, StateBadge } from "@/components/ui/state-badge";
+import { TagChips } from "@/components/ui/tag-chips";
+import { formatAgo, formatDuration } from "@/components/ui/time-format";
+import { WarningBadge } from "@/components/ui/warning-badge";
+
+/** One registered flow: what it is, its tasks and their weights, who serves it, its last run. */
+export function FlowCard({ flow, onRun }: { flow: FlowView; onRun: () => void }) {
+  const now = useNow(5000);
+  const total = flow.tasks.reduce((s, t) => s + t.weight, 0) || 1;
+  const headingId = `flow-${flow.id}-name`;
+  return (
+    <article className="card flex min-w-0 flex-col gap-4 p-5" data-testid="flow-card" data-flow-name={flow.name} aria-labelledby={headingId}>
+      <div className="flex items-start justify-between gap-3">
+        <div className="min-w-0">
+          <h2 id={headingId} className="text-lg font-bold break-words text-ink" data-testid="flow-name">
+            {flow.name}
+          </h2>
+          {flow.description ? <p className="mt-1 text-sm break-words text-muted">{flow.description}</p> : null}
+        </div>
+        <button type="button" className="btn btn-primary shrink-0" onClick={onRun} data-testid="trigger-button" aria-label={`Run ${flow.name}`}>
+          <span aria-hidden="true">▶</span> Run
+        </button>
+      </div>
+
+      <TagChips tags={flow.tags} />
+
+      <div>
+        <p className="section-title mb-2">Tasks · weight</p>
+        {flow.tasks.length === 0 ? (
+          <p className="text-sm text-faint">No tasks discovered.</p>
+        ) : (
+          <ol className="space-y-1.5" data-testid="flow-tasks">
+            {flow.tasks.map((t, i) => (
+              <li key={`${t.name}-${i}`} className="grid grid-cols-[1.5rem_minmax(0,1fr)_auto] items-center gap-x-2 text-sm" data-testid="flow-task">
+                <span className="mono text-xs text-faint">{i + 1}</span>
+                <span className="min-w-0">
+                  <span className="mono block truncate text-ink" title={t.description || t.name}>
+                    {t.name}
+                  </span>
+                  <span className="bar mt-1 block h-1!" aria-hidden="true">
+                    <span style={{ width: `${(t.weight / total) * 100}%` }} />
+                  </span>
+                </span>
+                <span className="mono text-right text-xs text-muted" title="estimatedTime / weight used for progress">
+                  {t.estimatedTime !== null ? formatDuration(t.estimatedTime) : "—"}
+                  <span className="text-faint"> / </span>
+                  {Math.round((t.weight / total) * 100)}%
+                </span>
+              </li>
+            ))}
+          </ol>
+        )}
+      </div>
+
+      <div className="mt-auto flex flex-wrap items-center justify-between gap-3 border-t border-line pt-3 text-sm">
+        <div className="flex min-w-0 items-center gap-2" data-testid="flow-client">
+          <OnlineDot online={flow.online} testId="flow-client-online" />
+          <span className="truncate text-muted" title={flow.clientId}>
+            {flow.clientName}
+          </span>
+        </div>
+        <div className="flex flex-wrap items-center gap-2" data-testid="flow-last-run">
+          {flow.lastRun ? (
+            <>
+              <span className="text-xs text-faint">last run</span>
+              <Link href={`/runs/${flow.lastRun.id}`} className="flex items-center gap-2 no-underline!" aria-label={`Last run ${flow.lastRun.id}: ${flow.lastRun.state}`}>
+                <StateBadge state={flow.lastRun.state} testId="flow-last-run-state" />
+                <span className="mono text-xs text-accent underline-offset-2 hover:underline">#{flow.lastRun.id}</span>
+              </Link>
+              {flow.lastRun.warning ? <WarningBadge warning={flow.lastRun.warning} testId="flow-last-run-warning" detail="a task of this run was flagged" /> : null}
+              <span className="mono text-xs text-faint">{formatAgo(flow.lastRun.createdAt, now)}</span>
+            </>
+          ) : (
+            <span className="text-xs text-faint">never run</span>
+          )}
+        </div>
+      </div>
+    </article>
+  );
+}

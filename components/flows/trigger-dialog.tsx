@@ -1,0 +1,211 @@
+"use client";
+/**
+ * The trigger panel: a modal form generated from the flow's parameter schema. On success it
+ * opens the new run; a 400 from the server is shown next to the field it names.
+ */
+import { useRouter } from "next/navigation";
+import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from "react";
+import type { FlowView } from "@/lib/contracts/dashboard";
+import { ApiRequestError } from "@/hooks/api-fetch";
+import { triggerRun } from "@/hooks/use-flows";
+import { buildParameters, fieldsOf, initialValues, type FieldModel, type FieldValue } from "./parameter-form-model";
+
+export function TriggerDialog({ flow, onClose }: { flow: FlowView; onClose: () => void }) {
+  const router = useRouter();
+  const dialogRef = useRef<HTMLDialogElement>(null);
+  const formRef = useRef<HTMLFormElement>(null);
+  const fields = useMemo(() => fieldsOf(flow.parameters), [flow.parameters]);
+  const [values, setValues] = useState<Record<string, FieldValue>>(() => initialValues(fields));
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const [submitting, setSubmitting] = useState(false);
+  const titleId = useId();
+
+  useEffect(() => {
+    const d = dialogRef.current;
+    // The dialog is unmounted rather than closed natively: give focus back to its opener.
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    if (d && !d.open) d.showModal();
+    return () => {
+      d?.close();
+      if (opener?.isConnected) opener.focus();
+    };
+  }, []);
+
+  const focusField = (name: string) => {
+    const el = formRef.current?.querySelector<HTMLElement>(`[data-param="${CSS.escape(name)}"]`);
+    el?.focus();
+  };
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (submitting) return;
+    setFormError(null);
+    const { parameters, errors: local } = buildParameters(fields, values);
+    setErrors(local);
+    const firstBad = Object.keys(local)[0];
+    if (firstBad) {
+      focusField(firstBad);
+      return;
+    }
+    setSubmitting(true);
+    try {
+      const run = await triggerRun(flow.id, parameters);
+      router.push(`/runs/${run.id}`);
+      onClose();
+    } catch (err) {
+      setSubmitting(false);
+      if (err instanceof ApiRequestError) {
+        const name = err.field?.startsWith("parameters.") ? err.field.slice("parameters.".length).split(".")[0] : undefined;
+        if (name && fields.some((f) => f.spec.name === name)) {
+          setErrors({ [name]: err.message });
+          focusField(name);
+          return;
+        }
+        setFormError(err.message);
+      } else {
+        setFormError((err as Error).message);
+      }
+    }
+  };
+
+  return (
+    <dialog
+      ref={dialogRef}
+      className="sheet"
+      aria-labelledby={titleId}
+      onClose={onClose}
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+      data-testid="trigger-dialog"
+    >
+      <form ref={formRef} onSubmit={submit} noValidate data-testid="trigger-form" className="flex max-h-[calc(100dvh-2rem)] flex-col">
+        <div className="border-b border-line px-5 py-4">
+          <p className="section-title">Trigger run</p>
+          <h2 id={titleId} className="mt-1 text-lg font-bold break-words text-ink">
+            {flow.name}
+          </h2>
+          {!flow.online ? (
+            <p className="mt-2 text-sm text-st-cancelled">
+              The client <span className="mono">{flow.clientId}</span> is offline: the run waits in PENDING until a worker picks it up.
+            </p>
+          ) : null}
+        </div>
+        <div className="flex-1 space-y-4 overflow-y-auto px-5 py-4">
+          {fields.length === 0 ? <p className="text-sm text-muted">This flow takes no parameters.</p> : null}
+          {fields.map((f) => (
+            <ParameterField
+              key={f.spec.name}
+              field={f}
+              value={values[f.spec.name]}
+              error={errors[f.spec.name]}
+              onChange={(v) => {
+                setValues((old) => ({ ...old, [f.spec.name]: v }));
+                if (errors[f.spec.name]) setErrors(({ [f.spec.name]: _, ...rest }) => rest);
+              }}
+            />
+          ))}
+          {formError ? (
+            <p role="alert" className="rounded-md border border-st-failed/50 bg-st-failed/10 px-3 py-2 text-sm text-st-failed" data-testid="form-error">
+              {formError}
+            </p>
+          ) : null}
+        </div>
+        <div className="flex justify-end gap-2 border-t border-line px-5 py-3">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-primary" disabled={submitting} data-testid="trigger-submit">
+            {submitting ? "Starting…" : "Run flow"}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}
+
+function ParameterField({
+  field,
+  value,
+  error,
+  onChange,
+}: {
+  field: FieldModel;
+  value: FieldValue;
+  error?: string;
+  onChange: (v: FieldValue) => void;
+}) {
+  const { spec, input } = field;
+  const id = useId();
+  const errorId = `${id}-error`;
+  const common = {
+    id,
+    "data-param": spec.name,
+    "data-testid": `param-${spec.name}`,
+    "aria-invalid": error ? true : undefined,
+    "aria-describedby": error ? errorId : undefined,
+    "aria-required": spec.required || undefined,
+  } as const;
+  const label = (
+    <span className="flex flex-wrap items-baseline gap-x-2">
+      <span className="mono text-ink">{spec.name}</span>
+      {spec.required ? (
+        <span className="text-st-critical" title="required">
+          * <span className="sr-only">required</span>
+        </span>
+      ) : null}
+      <span className="mono text-xs font-normal text-faint">{spec.type}</span>
+    </span>
+  );
+  return (
+    <div>
+      {input === "bool" ? (
+        <label htmlFor={id} className="flex items-center gap-3">
+          <input
+            {...common}
+            type="checkbox"
+            className="h-4 w-4 accent-accent"
+            checked={value === true}
+            onChange={(e) => onChange(e.target.checked)}
+          />
+          <span className="label mb-0!">{label}</span>
+        </label>
+      ) : (
+        <>
+          <label htmlFor={id} className="label">
+            {label}
+          </label>
+          {input === "json" ? (
+            <textarea
+              {...common}
+              className="field mono min-h-20 text-xs"
+              rows={Math.min(Math.max(String(value).split("\n").length, 2), 8)}
+              spellCheck={false}
+              placeholder={spec.required ? "JSON value" : "JSON value (empty = default)"}
+              value={String(value)}
+              onChange={(e) => onChange(e.target.value)}
+            />
+          ) : (
+            <input
+              {...common}
+              className={`field ${input === "text" ? "" : "mono"}`}
+              type={input === "text" ? "text" : "number"}
+              step={input === "int" ? 1 : input === "float" ? "any" : undefined}
+              inputMode={input === "int" ? "numeric" : input === "float" ? "decimal" : undefined}
+              placeholder={spec.required ? "" : "default"}
+              value={String(value)}
+              onChange={(e) => onChange(e.target.value)}
+            />
+          )}
+        </>
+      )}
+      {error ? (
+        <p id={errorId} role="alert" className="mt-1 text-sm text-st-failed" data-testid={`param-error-${spec.name}`}>
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}

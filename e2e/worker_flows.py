@@ -1,0 +1,166 @@
+"""Fast, controllable flows for the dashboard's end-to-end tests (served by global-setup.ts).
+
+    PERFECT_URL=... PERFECT_CLIENT_ID=e2e_flows PERFECT_TOKEN=... python3 e2e/worker_flows.py
+
+- "E2E Quick Flow": three short tasks and one parameter of every kind the trigger form draws.
+- the hostile flow: its name, description, tags, a parameter default and its log lines carry
+  HTML/script payloads that the dashboard and the report must show as plain text.
+- "E2E Long Flow": six slow tasks, to cancel and to kill the worker under.
+- "E2E Chatty Flow": a steady stream of log lines, to follow the tail of.
+- "E2E Drift Flow": one task whose duration is its ``delay_ms`` parameter, to build a fast
+  baseline and then run slow enough for SLOW/CRITICAL.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sdk-python"))
+
+from perfect_client import flow, get_logger, progress, serve, task  # noqa: E402
+
+log = get_logger()
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"
+HOSTILE_NAME = "Hostile %s flow %s" % (SCRIPT, IMG)
+
+
+def _sleep(seconds, steps=5):
+    for i in range(steps):
+        time.sleep(seconds / steps)
+        progress((i + 1) / steps)
+
+
+# -- quick ---------------------------------------------------------------------------------------
+
+@task(estimated_time=400)
+def quick_extract(label, limit):
+    """Pretend to read rows."""
+    log.info("quick_extract label=%s limit=%d", label, limit)
+    _sleep(0.4)
+    return list(range(limit))
+
+
+@task(estimated_time=300)
+def quick_transform(rows, ratio):
+    """Keep a share of the rows."""
+    kept = rows[: int(len(rows) * ratio)]
+    print("quick_transform kept %d of %d rows" % (len(kept), len(rows)))
+    _sleep(0.3)
+    return kept
+
+
+@task(estimated_time=300)
+def quick_load(rows, dry_run):
+    """Write the rows (or not)."""
+    _sleep(0.3)
+    log.info("quick_load wrote %d rows (dry_run=%s)", 0 if dry_run else len(rows), dry_run)
+    log.warning("quick_load finished with a harmless warning")
+
+
+@flow(name="E2E Quick Flow", description="Three fast tasks for the end-to-end tests",
+      tags={"suite": "e2e", "kind": "quick"})
+def e2e_quick(label: str = "hello", limit: int = 10, ratio: float = 0.5, dry_run: bool = False,
+              options: dict = None):
+    log.info("options=%r", options)
+    quick_load(quick_transform(quick_extract(label, limit), ratio), dry_run)
+
+
+# -- hostile -------------------------------------------------------------------------------------
+
+@task(estimated_time=300)
+def hostile_step(note):
+    """Logs untrusted text %s"""
+    log.info("hostile log %s %s note=%s", SCRIPT, IMG, note)
+    log.error("error with markup <b>bold</b> %s", IMG)
+    _sleep(0.3)
+
+
+@flow(name=HOSTILE_NAME, description="Description with %s and %s" % (SCRIPT, IMG),
+      tags={"suite": "e2e", "xss": IMG, "kind": SCRIPT})
+def e2e_hostile(note: str = SCRIPT):
+    hostile_step(note)
+
+
+# -- long ----------------------------------------------------------------------------------------
+
+def _long(i, seconds):
+    log.info("long stage %d working for %.1f s", i, seconds)
+    _sleep(seconds, steps=10)
+
+
+@task(estimated_time=3000)
+def long_stage_one(seconds):
+    _long(1, seconds)
+
+
+@task(estimated_time=3000)
+def long_stage_two(seconds):
+    _long(2, seconds)
+
+
+@task(estimated_time=3000)
+def long_stage_three(seconds):
+    _long(3, seconds)
+
+
+@task(estimated_time=3000)
+def long_stage_four(seconds):
+    _long(4, seconds)
+
+
+@task(estimated_time=3000)
+def long_stage_five(seconds):
+    _long(5, seconds)
+
+
+@task(estimated_time=3000)
+def long_stage_six(seconds):
+    _long(6, seconds)
+
+
+@flow(name="E2E Long Flow", description="Six slow stages: cancel me, or kill my worker",
+      tags={"suite": "e2e", "kind": "long"})
+def e2e_long(seconds: float = 3.0):
+    long_stage_one(seconds)
+    long_stage_two(seconds)
+    long_stage_three(seconds)
+    long_stage_four(seconds)
+    long_stage_five(seconds)
+    long_stage_six(seconds)
+
+
+# -- chatty --------------------------------------------------------------------------------------
+
+@task(estimated_time=3000)
+def chatter(lines, interval_ms):
+    """Logs a numbered line every interval_ms."""
+    for i in range(1, lines + 1):
+        log.info("chatter line %04d of %d", i, lines)
+        progress(i / lines)
+        time.sleep(interval_ms / 1000.0)
+
+
+@flow(name="E2E Chatty Flow", description="Many log lines, to follow the tail of",
+      tags={"suite": "e2e", "kind": "chatty"})
+def e2e_chatty(lines: int = 150, interval_ms: int = 40):
+    chatter(lines, interval_ms)
+
+
+# -- drift ---------------------------------------------------------------------------------------
+
+@task(estimated_time=200)
+def drift_step(delay_ms):
+    """Takes exactly delay_ms (without progress reports, so the server times it)."""
+    log.info("drift_step sleeping %d ms", delay_ms)
+    time.sleep(delay_ms / 1000.0)
+
+
+@flow(name="E2E Drift Flow", description="One task as slow as you ask: builds a baseline, then drifts",
+      tags={"suite": "e2e", "kind": "drift"})
+def e2e_drift(delay_ms: int = 200):
+    drift_step(delay_ms)
+
+
+if __name__ == "__main__":
+    serve(e2e_quick, e2e_hostile, e2e_long, e2e_drift, e2e_chatty, max_concurrent_runs=8)

@@ -1,0 +1,63 @@
+/**
+ * The dashboard's only way to talk to the JSON API: typed GET/POST with the server's error
+ * shape ({ error: { code, message, details } }) turned into an ApiRequestError.
+ */
+export class ApiRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = "ApiRequestError";
+  }
+
+  /** No answer at all, or the server failed: worth the "server unreachable" banner. */
+  get unreachable(): boolean {
+    return this.status === 0 || this.status >= 500;
+  }
+
+  /** The field a validation error names, e.g. "parameters.limit". */
+  get field(): string | undefined {
+    const f = this.details?.field;
+    return typeof f === "string" ? f : undefined;
+  }
+}
+
+async function answer<T>(res: Response): Promise<T> {
+  let body: unknown = null;
+  try {
+    body = await res.json();
+  } catch {
+    body = null;
+  }
+  if (!res.ok) {
+    const err = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | null)?.error;
+    throw new ApiRequestError(res.status, err?.code ?? "http_error", err?.message ?? `HTTP ${res.status}`, err?.details);
+  }
+  return body as T;
+}
+
+async function send(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    throw new ApiRequestError(0, "unreachable", `server unreachable (${(e as Error).message})`);
+  }
+}
+
+export async function getJson<T>(url: string): Promise<T> {
+  return answer<T>(await send(url, { headers: { accept: "application/json" }, cache: "no-store" }));
+}
+
+/** Mutations: JSON body and the x-perfect-ui header (the run's trigger is recorded as "ui"). */
+export async function postJson<T>(url: string, body: unknown = {}): Promise<T> {
+  return answer<T>(
+    await send(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", "x-perfect-ui": "1" },
+      body: JSON.stringify(body),
+    }),
+  );
+}

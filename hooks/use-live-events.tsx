@@ -1,0 +1,131 @@
+"use client";
+/**
+ * One shared EventSource on /api/events for the whole dashboard. Each change revalidates the SWR
+ * keys it touches (the hooks own the keys; this maps change kinds to their key matchers).
+ * Changes are coalesced for a few milliseconds so a burst (many logs, many runs) costs one fetch
+ * per key. Whenever the stream (re)opens, everything shown is revalidated: nothing is missed.
+ */
+import { useEffect } from "react";
+import { useSWRConfig } from "swr";
+import type { Change } from "@/lib/engine/change-feed";
+import { connectionHealth } from "./connection-health";
+import { isClientsKey } from "./use-clients";
+import { isFlowsKey } from "./use-flows";
+import { runKey } from "./use-run";
+import { isRunLogsKey } from "./use-run-logs";
+import { isRunListKey } from "./use-runs";
+import { isStatsKey } from "./use-task-stats";
+
+const EVENTS_URL = "/api/events";
+const COALESCE_MS = 40;
+/** The stream counts as down only after this long without reopening (avoids banner flicker). */
+const DOWN_GRACE_MS = 1500;
+
+type KeyMatcher = (key: string) => boolean;
+
+export function matchersFor(change: Change): KeyMatcher[] {
+  switch (change.kind) {
+    case "run": {
+      const k = runKey(change.runId);
+      return [(key) => key === k, isRunListKey, isFlowsKey];
+    }
+    case "taskRun": {
+      const k = runKey(change.runId);
+      return [(key) => key === k];
+    }
+    case "log":
+      return [isRunLogsKey(change.runId)];
+    case "client":
+      return [isClientsKey, isFlowsKey];
+    case "flow":
+      return [isFlowsKey, isStatsKey];
+    case "stats":
+      return [isStatsKey];
+  }
+}
+
+export function LiveEventsProvider() {
+  const { mutate } = useSWRConfig();
+
+  useEffect(() => {
+    let source: EventSource | null = null;
+    let closed = false;
+    let pending: KeyMatcher[] = [];
+    let flushTimer: ReturnType<typeof setTimeout> | null = null;
+    let downTimer: ReturnType<typeof setTimeout> | null = null;
+    let retryTimer: ReturnType<typeof setTimeout> | null = null;
+    let retryDelay = 1000;
+
+    const revalidate = (matchers: KeyMatcher[]) =>
+      mutate((key) => typeof key === "string" && matchers.some((m) => m(key)));
+
+    const flush = () => {
+      flushTimer = null;
+      const matchers = pending;
+      pending = [];
+      if (matchers.length) void revalidate(matchers);
+    };
+
+    const onChange = (ev: MessageEvent<string>) => {
+      let change: Change;
+      try {
+        change = JSON.parse(ev.data) as Change;
+      } catch {
+        return;
+      }
+      const m = matchersFor(change);
+      if (!m) return;
+      pending.push(...m);
+      flushTimer ??= setTimeout(flush, COALESCE_MS);
+    };
+
+    const onOpen = () => {
+      if (downTimer) clearTimeout(downTimer);
+      downTimer = null;
+      retryDelay = 1000;
+      connectionHealth.streamOpen();
+      // Changes made before the stream (re)opened were never announced on it: a drop, or
+      // simply the gap between a page's first fetches and this open. Refetch what is shown.
+      void mutate(() => true);
+    };
+
+    const connect = () => {
+      if (closed) return;
+      source = new EventSource(EVENTS_URL);
+      source.addEventListener("hello", onOpen);
+      source.addEventListener("change", onChange as EventListener);
+      source.onerror = () => {
+        downTimer ??= setTimeout(() => {
+          downTimer = null;
+          connectionHealth.streamDown();
+        }, DOWN_GRACE_MS);
+        // EventSource retries by itself while CONNECTING; a CLOSED source (HTTP error) does not.
+        if (source && source.readyState === EventSource.CLOSED) {
+          source.close();
+          source = null;
+          retryTimer = setTimeout(connect, retryDelay);
+          retryDelay = Math.min(retryDelay * 2, 15_000);
+        }
+      };
+    };
+
+    const onNetwork = () => {
+      connectionHealth.browserOnline(navigator.onLine);
+      if (navigator.onLine) void mutate(() => true);
+    };
+    connectionHealth.browserOnline(navigator.onLine);
+    window.addEventListener("online", onNetwork);
+    window.addEventListener("offline", onNetwork);
+
+    connect();
+    return () => {
+      closed = true;
+      window.removeEventListener("online", onNetwork);
+      window.removeEventListener("offline", onNetwork);
+      source?.close();
+      for (const t of [flushTimer, downTimer, retryTimer]) if (t) clearTimeout(t);
+    };
+  }, [mutate]);
+
+  return null;
+}

@@ -1,0 +1,78 @@
+"use client";
+/**
+ * Run history pages. Filters use the API's own query parameter names (state, flow, client, tag,
+ * from, to), so the page URL and the API URL are the same query string.
+ */
+import useSWR from "swr";
+import type { RunSummary } from "@/lib/contracts/dashboard";
+import { RUN_STATES, type RunState } from "@/lib/engine/states";
+import { getJson } from "./api-fetch";
+
+export interface RunFilters {
+  state: RunState[];
+  flow: string;
+  client: string;
+  /** "key:value" each; every one must match. */
+  tag: string[];
+  /** ISO timestamps on the run's creation time. */
+  from: string;
+  to: string;
+  /** Page size (the API's `limit`, 1..200). */
+  limit: number;
+}
+
+export const PAGE_SIZE = 50;
+export const EMPTY_FILTERS: RunFilters = { state: [], flow: "", client: "", tag: [], from: "", to: "", limit: PAGE_SIZE };
+
+export function filtersFromSearch(params: URLSearchParams): RunFilters {
+  const states = params
+    .getAll("state")
+    .flatMap((s) => s.split(","))
+    .filter((s): s is RunState => (RUN_STATES as readonly string[]).includes(s));
+  return {
+    state: RUN_STATES.filter((s) => states.includes(s)),
+    flow: params.get("flow") ?? "",
+    client: params.get("client") ?? "",
+    tag: params.getAll("tag").filter((t) => /^[^:]+:/.test(t)),
+    from: validDate(params.get("from")),
+    to: validDate(params.get("to")),
+    limit: validLimit(params.get("limit")),
+  };
+}
+
+function validLimit(v: string | null): number {
+  const n = Number(v);
+  return v && Number.isInteger(n) && n >= 1 && n <= 200 ? n : PAGE_SIZE;
+}
+
+function validDate(v: string | null): string {
+  return v && !Number.isNaN(Date.parse(v)) ? v : "";
+}
+
+/** Canonical order, so equal filters give equal URLs (and equal SWR keys). */
+export function searchFromFilters(f: RunFilters): URLSearchParams {
+  const p = new URLSearchParams();
+  for (const s of f.state) p.append("state", s);
+  if (f.flow.trim()) p.set("flow", f.flow.trim());
+  if (f.client) p.set("client", f.client);
+  for (const t of f.tag) p.append("tag", t);
+  if (f.from) p.set("from", f.from);
+  if (f.to) p.set("to", f.to);
+  if (f.limit !== PAGE_SIZE) p.set("limit", String(f.limit));
+  return p;
+}
+
+export const isRunListKey = (key: string): boolean => key.startsWith("/api/runs?");
+
+export function runsKey(filters: RunFilters, cursor: string | null): string {
+  const p = searchFromFilters(filters);
+  p.set("limit", String(filters.limit));
+  if (cursor) p.set("cursor", cursor);
+  return `/api/runs?${p.toString()}`;
+}
+
+export function useRunsPage(filters: RunFilters, cursor: string | null) {
+  return useSWR<{ runs: RunSummary[]; nextCursor: string | null }>(runsKey(filters, cursor), getJson, {
+    keepPreviousData: true,
+  });
+}
