@@ -88,6 +88,8 @@ export const runs = sqliteTable(
   },
   (t) => [
     index("runs_client_state_idx").on(t.clientId, t.state, t.id),
+    // History by client, newest first: without it the planner sorts every run of the client.
+    index("runs_client_idx").on(t.clientId, t.id),
     index("runs_state_idx").on(t.state, t.id),
     index("runs_flow_idx").on(t.flowId, t.id),
     index("runs_created_idx").on(t.createdAt),
@@ -137,7 +139,9 @@ export const taskRuns = sqliteTable(
   },
   (t) => [
     uniqueIndex("task_runs_run_pos_idx").on(t.runId, t.position),
-    index("task_runs_stats_idx").on(t.flowId, t.name, t.endedAt).where(sql`state = 'COMPLETED'`),
+    // Covering for the statistics window (duration_ms included): one index range per task
+    // completion instead of 100 table lookups (profiled at ~6 % of server CPU at 1,000 task runs/s).
+    index("task_runs_stats_idx").on(t.flowId, t.name, t.endedAt, t.durationMs).where(sql`state = 'COMPLETED'`),
     index("task_runs_running_idx").on(t.state).where(sql`state = 'RUNNING'`),
   ],
 );

@@ -129,6 +129,9 @@ describe("dashboard API", () => {
     await new Promise((r) => setTimeout(r, 100));
     controller.abort();
     await pump;
+    const logIds = (await a.get(`/api/runs/${run.id}/logs`)).body.logs.map((l: any) => l.id);
+    expect(seen.filter((c) => c.kind === "log").map((c) => c.lastLogId)).toEqual([logIds.at(-1)]);
+    expect(seen.filter((c) => c.kind === "taskRun").every((c) => c.state === "COMPLETED")).toBe(true);
     const kinds = new Set(seen.map((c) => c.kind));
     expect(kinds).toEqual(new Set(["run", "taskRun", "log", "stats"]));
     expect(seen.filter((c) => c.kind === "run").map((c) => c.state)).toEqual(["PENDING", "RUNNING", "COMPLETED"]);

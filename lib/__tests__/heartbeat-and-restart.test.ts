@@ -56,6 +56,22 @@ describe("heartbeat monitor (controlled clock, no real waiting)", () => {
     expect((await a.get(`/api/runs/${runId}`)).body.state).toBe("FAILED");
   });
 
+  it("publishes a client going offline even when it had no run to fail", async () => {
+    const env = fresh();
+    const clock = env.clock as ManualClock;
+    const changes: any[] = [];
+    env.engine.feed.subscribe((c) => changes.push(c));
+    await api(env).worker().register([]);
+    env.engine.tick();
+    clock.advance(15_001);
+    env.engine.tick();
+    env.engine.tick();
+    expect(changes.filter((c) => c.kind === "client")).toEqual([
+      { kind: "client", clientId: "acme", online: true },
+      { kind: "client", clientId: "acme", online: false },
+    ]);
+  });
+
   it("judges a claimed run whose worker never heartbeats from its claim time", async () => {
     const env = fresh();
     const clock = env.clock as ManualClock;

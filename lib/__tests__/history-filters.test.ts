@@ -81,6 +81,13 @@ describe("history filters and pagination", () => {
     expect(expected).toHaveLength(11);
     expect(ids((await list(`from=${from}&to=${to}&limit=200`)).runs)).toEqual(ids(expected));
   });
+  it("a date-only `to` includes that whole day", async () => {
+    const day = new Date(t0 + 60_000).toISOString().slice(0, 10);
+    const expected = all.filter((r) => r.createdAt.slice(0, 10) <= day);
+    expect(ids((await list(`to=${day}&limit=200`)).runs)).toEqual(ids(expected));
+    expect(ids((await list(`from=${day}&to=${day}&limit=200`)).runs)).toEqual(ids(all.filter((r) => r.createdAt.slice(0, 10) === day)));
+  });
+
   it("combines every filter", async () => {
     const from = new Date(t0).toISOString();
     const expected = all.filter((r) => r.state === "COMPLETED" && /daily/i.test(r.flow) && r.client === "acme" && r.tags.team === "data-eng");

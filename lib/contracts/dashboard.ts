@@ -8,10 +8,12 @@ import type { ParameterSpec } from "./worker";
 
 export const MAX_PAGE = 200;
 
-const dateParam = z
-  .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)), { message: "expected an ISO date" })
-  .transform((s) => Date.parse(s));
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const dateParam = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: "expected an ISO date" });
+/** `from=2026-11-25` starts that day (UTC). */
+const fromParam = dateParam.transform((s) => Date.parse(s));
+/** `to=2026-11-25` includes that whole day (UTC), not just its first millisecond. */
+const toParam = dateParam.transform((s) => (DATE_ONLY.test(s) ? Date.parse(s) + 86_400_000 - 1 : Date.parse(s)));
 
 export const tagFilterSchema = z
   .string()
@@ -27,8 +29,8 @@ export const runListQuerySchema = z.object({
   flowId: z.string().regex(/^\d+$/, { message: "expected a flow id" }).optional(),
   client: z.string().max(200).optional(),
   tag: z.array(tagFilterSchema).max(10).default([]),
-  from: dateParam.optional(),
-  to: dateParam.optional(),
+  from: fromParam.optional(),
+  to: toParam.optional(),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
   cursor: z.string().regex(/^\d+$/, { message: "invalid cursor" }).optional(),
 });

@@ -72,6 +72,8 @@ export class Engine {
   readonly config: EngineConfig;
   readonly liveness: LivenessTracker;
   private workerClient = new Map<string, string>();
+  /** Last online state published per client, so the feed reports each transition once. */
+  private readonly clientOnline = new Map<string, boolean>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(deps: EngineDeps) {
@@ -83,6 +85,7 @@ export class Engine {
     this.config = deps.config;
     this.liveness = new LivenessTracker(this.clock.now());
     this.syncClients();
+    for (const c of this.clients.all()) this.clientOnline.set(c.id, false); // nobody is online at boot
   }
 
   get heartbeatIntervalMs(): number {
@@ -130,7 +133,10 @@ export class Engine {
       this.store.touchWorker(workerId, now);
       this.store.touchClient(clientId, now);
     }
-    if (!wasOnline) this.feed.publish({ kind: "client", clientId, online: true });
+    if (!wasOnline) {
+      this.clientOnline.set(clientId, true);
+      this.feed.publish({ kind: "client", clientId, online: true });
+    }
   }
 
   private requireWorker(clientId: string, workerId: string): void {
@@ -241,9 +247,9 @@ export class Engine {
     // Shift worker timestamps by the clock offset seen on this batch (receivedAt − sentAt).
     const skew = batch.sentAt ? receivedAt - Date.parse(batch.sentAt) : 0;
     const at = (ts: string | undefined) => (ts ? Math.min(Date.parse(ts) + skew, receivedAt) : receivedAt);
-    const touched = new Set<number>();
+    const touched = new Map<number, string>();
     let logCount = 0;
-    let lastLogSeq = 0;
+    let lastLogId = 0;
     const result = this.store.transaction(() => {
       const run = this.store.getRun(runId);
       if (!run) throw notFound("run", runIdText);
@@ -264,15 +270,14 @@ export class Engine {
         if (e.type === "log") {
           const tr = e.call === null || e.call === undefined ? undefined : ctx.byCall.get(e.call);
           logs.push({ runId: run.id, taskRunId: tr?.id ?? null, seq: e.seq, level: e.level, message: truncateLog(e.message), ts });
-          lastLogSeq = e.seq;
           continue;
         }
         const line = ctx.apply(e, ts);
         if (line) logs.push({ runId: run.id, taskRunId: line.taskRunId, seq: e.seq, level: line.level, message: line.message, ts });
       }
       ctx.flush(receivedAt);
-      for (const id of ctx.changed) touched.add(id);
-      this.store.insertLogs(logs);
+      for (const t of ctx.changedTasks()) touched.set(t.id, t.state);
+      lastLogId = this.store.insertLogs(logs);
       logCount = logs.length;
       const lastSeq = fresh[fresh.length - 1].seq;
       ctx.run.lastSeq = lastSeq;
@@ -288,8 +293,8 @@ export class Engine {
     if ("run" in result && result.run) {
       const { run, ...answer } = result;
       this.publishRun(run);
-      for (const id of touched) this.feed.publish({ kind: "taskRun", runId: String(run.id), taskRunId: String(id), state: "" });
-      if (logCount) this.feed.publish({ kind: "log", runId: String(run.id), lastLogId: String(lastLogSeq), count: logCount });
+      for (const [id, state] of touched) this.feed.publish({ kind: "taskRun", runId: String(run.id), taskRunId: String(id), state });
+      if (logCount) this.feed.publish({ kind: "log", runId: String(run.id), lastLogId: String(lastLogId), count: logCount });
       return answer;
     }
     return result as EventBatchResult;
@@ -384,8 +389,8 @@ export class Engine {
   }
 
   private insertServerLog(run: RunRow, level: "INFO" | "WARNING" | "ERROR", message: string, now: number): void {
-    this.store.insertLogs([{ runId: run.id, taskRunId: null, seq: run.lastSeq, level, message, ts: now }]);
-    this.feed.publish({ kind: "log", runId: String(run.id), lastLogId: "", count: 1 });
+    const id = this.store.insertLogs([{ runId: run.id, taskRunId: null, seq: run.lastSeq, level, message, ts: now }]);
+    this.feed.publish({ kind: "log", runId: String(run.id), lastLogId: String(id), count: 1 });
   }
 
   // ---------------------------------------------------------------- monitor
@@ -394,6 +399,7 @@ export class Engine {
   tick(): void {
     const now = this.clock.now();
     this.failSilentWorkers(now);
+    this.publishClientTransitions(now);
     this.evaluateRunning(now);
   }
 
@@ -410,16 +416,28 @@ export class Engine {
         ctx.finish("FAILED", now, HEARTBEAT_LOST);
         ctx.flush(now);
         this.store.updateRun(cur.id, { state: "FAILED", endedAt: now, error: HEARTBEAT_LOST });
-        this.store.insertLogs([{
+        const logId = this.store.insertLogs([{
           runId: cur.id, taskRunId: null, seq: cur.lastSeq, level: "ERROR", ts: now,
           message: `${HEARTBEAT_LOST}: worker ${cur.workerId ?? "?"} silent for ${now - last} ms (timeout ${timeout} ms)`,
         }]);
-        return { ...cur, state: "FAILED" as const, endedAt: now, error: HEARTBEAT_LOST };
+        return { run: { ...cur, state: "FAILED" as const, endedAt: now, error: HEARTBEAT_LOST }, logId, tasks: ctx.changedTasks() };
       });
       if (failed) {
-        this.publishRun(failed);
-        this.feed.publish({ kind: "log", runId: String(failed.id), lastLogId: "", count: 1 });
-        this.feed.publish({ kind: "client", clientId: failed.clientId, online: this.isClientOnline(failed.clientId, now) });
+        const runId = String(failed.run.id);
+        this.publishRun(failed.run);
+        for (const t of failed.tasks) this.feed.publish({ kind: "taskRun", runId, taskRunId: String(t.id), state: t.state });
+        this.feed.publish({ kind: "log", runId, lastLogId: String(failed.logId), count: 1 });
+      }
+    }
+  }
+
+  /** Publishes a client change when it goes offline (or online) without any request or run failing. */
+  private publishClientTransitions(now: number): void {
+    for (const c of this.clients.all()) {
+      const online = this.isClientOnline(c.id, now);
+      if (this.clientOnline.get(c.id) !== online) {
+        this.clientOnline.set(c.id, online);
+        this.feed.publish({ kind: "client", clientId: c.id, online });
       }
     }
   }
@@ -808,6 +826,10 @@ class RunContext {
     const t = { ...row, id };
     this.tasks.push(t);
     return t;
+  }
+
+  changedTasks(): TaskRunRow[] {
+    return this.tasks.filter((t) => this.changed.has(t.id));
   }
 
   /** Writes changed task runs and refreshes the run's progress high-water mark. */

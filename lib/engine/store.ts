@@ -58,7 +58,8 @@ export interface Store {
   listRunningTaskRuns(): RunningTaskRow[];
   countWarnings(runIds: number[]): Map<number, { warning: "SLOW" | "CRITICAL" | null; stalled: boolean }>;
 
-  insertLogs(rows: NewLog[]): void;
+  /** Returns the id of the last row inserted (0 when rows is empty). */
+  insertLogs(rows: NewLog[]): number;
   listLogs(runId: number, opts: { after: number; taskRunId?: number; levels: string[]; limit: number }): LogRow[];
 
   getTaskStat(flowId: number, taskName: string): TaskStatRow | undefined;

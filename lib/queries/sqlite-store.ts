@@ -3,8 +3,9 @@
  * Writes run inside the engine's BEGIN IMMEDIATE transactions (better-sqlite3 is synchronous,
  * so one transaction is one uninterrupted stretch of the event loop).
  */
-import { and, desc, eq, gte, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
-import { alias } from "drizzle-orm/sqlite-core";
+import type { Statement, Transaction } from "better-sqlite3";
+import { and, desc, eq, getTableColumns, inArray, sql, type SQL } from "drizzle-orm";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Db } from "../../db/client";
 import {
   clients,
@@ -12,11 +13,11 @@ import {
   flowTasks,
   logs,
   runs,
-  runTags,
   taskRuns,
   taskStats,
   workers,
   type FlowRow,
+  type FlowTaskRow,
   type RunRow,
   type TaskRunRow,
   type TaskStatRow,
@@ -26,31 +27,88 @@ import type { RunListQuery } from "../contracts/dashboard";
 import type { NewLog, NewRun, NewTaskRun, RunPage, RunningTaskRow, Store } from "../engine/store";
 import type { Sensitivity } from "../engine/states";
 
+/** A history probe counts at most this many matches of one filter: enough to rank them. */
+const PROBE_CAPS = [1000, 5000];
+
 export class SqliteStore implements Store {
   private readonly claimStmt;
   private readonly insertLogStmt;
   private readonly recentStmt;
+  private readonly getRunStmt;
+  private readonly listTaskRunsStmt;
+  private readonly getTaskStatStmt;
+  private readonly getTaskStatsStmt;
+  private readonly getFlowStmt;
+  private readonly listFlowTasksStmt;
+  private readonly insertRunTagStmt;
+  private readonly firstIdFromStmt;
+  private readonly lastIdToStmt;
+  /** Statements built from a row's keys (updates, inserts) and from a history query's shape. */
+  private readonly shaped = new Map<string, Statement>();
+  private readonly txn: Transaction<(fn: () => unknown) => unknown>;
 
   constructor(private readonly db: Db) {
-    // Prepared once: these run on every poll, event batch and task completion.
-    this.claimStmt = db.$client.prepare(
+    const raw = db.$client;
+    this.txn = raw.transaction((fn: () => unknown) => fn());
+    // Prepared once: these run on every poll, trigger, event batch and task completion. Going
+    // through Drizzle's query builder would rebuild the SQL and re-prepare it on every call,
+    // which profiling showed to be most of the engine's time per request.
+    this.claimStmt = raw.prepare(
       `UPDATE runs SET state = 'RUNNING', worker_id = @workerId, claimed_at = @now, started_at = @now
        WHERE id IN (SELECT id FROM runs WHERE client_id = @clientId AND state = 'PENDING' ORDER BY id LIMIT @max)
          AND state = 'PENDING'
        RETURNING *`,
     );
-    this.insertLogStmt = db.$client.prepare(
-      `INSERT INTO logs (run_id, task_run_id, seq, level, message, ts) VALUES (?, ?, ?, ?, ?, ?)`,
-    );
-    this.recentStmt = db.$client.prepare(
+    this.insertLogStmt = raw.prepare(`INSERT INTO logs (run_id, task_run_id, seq, level, message, ts) VALUES (?, ?, ?, ?, ?, ?)`);
+    this.recentStmt = raw.prepare(
       `SELECT duration_ms AS d FROM task_runs
        WHERE flow_id = ? AND name = ? AND state = 'COMPLETED' AND duration_ms IS NOT NULL
        ORDER BY ended_at DESC LIMIT ?`,
+    ).pluck();
+    this.getRunStmt = raw.prepare(`SELECT * FROM runs WHERE id = ?`);
+    this.listTaskRunsStmt = raw.prepare(`SELECT * FROM task_runs WHERE run_id = ? ORDER BY position`);
+    this.getTaskStatStmt = raw.prepare(`SELECT * FROM task_stats WHERE flow_id = ? AND task_name = ?`);
+    this.getTaskStatsStmt = raw.prepare(`SELECT * FROM task_stats WHERE flow_id = ?`);
+    this.getFlowStmt = raw.prepare(`SELECT * FROM flows WHERE id = ?`);
+    this.listFlowTasksStmt = raw.prepare(`SELECT * FROM flow_tasks WHERE flow_id = ? ORDER BY position`);
+    this.insertRunTagStmt = raw.prepare(`INSERT INTO run_tags (run_id, key, value) VALUES (?, ?, ?)`);
+    this.firstIdFromStmt = raw.prepare(`SELECT id FROM runs WHERE created_at >= ? ORDER BY created_at LIMIT 1`).pluck();
+    this.lastIdToStmt = raw.prepare(`SELECT id FROM runs WHERE created_at <= ? ORDER BY created_at DESC LIMIT 1`).pluck();
+  }
+
+  /** A statement cached by a key; the cache is bounded (shapes come from user filters). */
+  private stmt(key: string, build: () => string): Statement {
+    let st = this.shaped.get(key);
+    if (!st) {
+      if (this.shaped.size >= 500) this.shaped.clear();
+      st = this.db.$client.prepare(build());
+      this.shaped.set(key, st);
+    }
+    return st;
+  }
+
+  /** UPDATE table SET <the patch's columns> WHERE id = ?, prepared once per set of columns. */
+  private update<T extends object>(codec: RowCodec<T>, id: number, patch: Partial<T>): void {
+    // Like Drizzle's set(): undefined values and keys that are not columns are left out.
+    const keys = Object.keys(patch).filter((k) => k !== "id" && codec.has(k) && (patch as Record<string, unknown>)[k] !== undefined) as (keyof T & string)[];
+    if (!keys.length) return;
+    const st = this.stmt(`u:${codec.table}:${keys.join(",")}`, () => `UPDATE "${codec.table}" SET ${keys.map((k) => `"${codec.column(k)}" = ?`).join(", ")} WHERE id = ?`);
+    st.run(...keys.map((k) => codec.toDriver(k, patch[k])), id);
+  }
+
+  /** INSERT of one row (every key given), prepared once per set of columns. */
+  private insert<T extends object>(codec: RowCodec<T>, row: Partial<T>, returning: boolean): number {
+    const keys = Object.keys(row).filter((k) => codec.has(k) && (row as Record<string, unknown>)[k] !== undefined) as (keyof T & string)[];
+    const st = this.stmt(`i:${codec.table}:${keys.join(",")}:${returning}`, () =>
+      `INSERT INTO "${codec.table}" (${keys.map((k) => `"${codec.column(k)}"`).join(", ")}) VALUES (${keys.map(() => "?").join(", ")})${returning ? " RETURNING id" : ""}`,
     );
+    const values = keys.map((k) => codec.toDriver(k, row[k]));
+    return returning ? (st.pluck().get(...values) as number) : (st.run(...values), 0);
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(() => fn(), { behavior: "immediate" });
+    // better-sqlite3's own wrapper, made once: BEGIN IMMEDIATE … COMMIT (a savepoint when nested).
+    return this.txn.immediate(fn) as T;
   }
 
   upsertClient(c: { id: string; name: string; sensitivity: Sensitivity }): void {
@@ -97,7 +155,8 @@ export class SqliteStore implements Store {
     if (tasks.length) this.db.insert(flowTasks).values(tasks.map((t) => ({ ...t, flowId }))).run();
   }
   getFlow(id: number) {
-    return this.db.select().from(flows).where(eq(flows.id, id)).get();
+    const r = this.getFlowStmt.get(id) as Record<string, unknown> | undefined;
+    return r && FLOW.fromDriver(r);
   }
   listFlows(nameContains?: string) {
     const where = nameContains ? sql`instr(lower(${flows.name}), lower(${nameContains})) > 0` : undefined;
@@ -105,6 +164,7 @@ export class SqliteStore implements Store {
   }
   listFlowTasks(flowIds: number[]) {
     if (!flowIds.length) return [];
+    if (flowIds.length === 1) return (this.listFlowTasksStmt.all(flowIds[0]) as Record<string, unknown>[]).map((r) => FLOW_TASK.fromDriver(r));
     return this.db.select().from(flowTasks).where(inArray(flowTasks.flowId, flowIds)).orderBy(flowTasks.flowId, flowTasks.position).all();
   }
   lastRunsOfFlows(flowIds: number[]): RunRow[] {
@@ -117,60 +177,141 @@ export class SqliteStore implements Store {
   }
 
   insertRun(run: NewRun): number {
-    return this.db.insert(runs).values(run).returning({ id: runs.id }).get().id;
+    return this.insert(RUN, run, true);
   }
   insertRunTags(runId: number, tags: Record<string, string>): void {
-    const rows = Object.entries(tags).map(([key, value]) => ({ runId, key, value }));
-    if (rows.length) this.db.insert(runTags).values(rows).run();
+    for (const [key, value] of Object.entries(tags)) this.insertRunTagStmt.run(runId, key, value);
   }
   getRun(id: number) {
-    return this.db.select().from(runs).where(eq(runs.id, id)).get();
+    const r = this.getRunStmt.get(id) as Record<string, unknown> | undefined;
+    return r && RUN.fromDriver(r);
   }
   updateRun(id: number, patch: Partial<RunRow>): void {
-    this.db.update(runs).set(patch).where(eq(runs.id, id)).run();
+    this.update(RUN, id, patch);
   }
   claimPendingRuns(clientId: string, workerId: string, max: number, now: number): RunRow[] {
     const rows = this.claimStmt.all({ clientId, workerId, now, max }) as Record<string, unknown>[];
-    return rows.map(rawRunToRow).sort((a, b) => a.id - b.id);
+    return rows.map((r) => RUN.fromDriver(r)).sort((a, b) => a.id - b.id);
   }
 
+  /**
+   * History: newest first, keyset-paginated by id. With a million runs the plan matters more
+   * than anything else, and SQLite's planner (no statistics) guesses wrong both ways: it sorts
+   * every run of a common tag or client (a second), or walks a common tag's index in order
+   * while a rare state filter rejects almost every row. So the driver is chosen here: every
+   * filter with an index that yields its runs in id order — (state, id), (client_id, id),
+   * (flow_id, id), run_tags (key, value, run_id) — is a candidate; with several, a capped
+   * count inside the id window picks the sparsest, and the query is pinned to it (INDEXED BY,
+   * CROSS JOIN). The other filters are checked per row; other tags through the
+   * (run_id, key) primary key. Either way a page reads few rows and never sorts the table.
+   */
   listRuns(q: RunListQuery): RunPage {
-    const where: SQL[] = [];
-    if (q.state.length) where.push(inArray(runs.state, q.state));
-    if (q.client) where.push(eq(runs.clientId, q.client));
-    if (q.flowId) where.push(eq(runs.flowId, Number(q.flowId)));
-    if (q.flow) {
-      const ids = this.listFlows(q.flow).map((f) => f.id);
-      if (!ids.length) return { runs: [], nextCursor: null };
-      where.push(inArray(runs.flowId, ids));
-    }
+    const empty: RunPage = { runs: [], nextCursor: null };
+    // Ids grow with creation time, so date bounds become an id window the indexes can use.
+    let lo = 0;
+    let hi = Number.MAX_SAFE_INTEGER;
     if (q.from !== undefined) {
-      where.push(gte(runs.createdAt, q.from));
-      // Ids grow with creation time, so a date bound becomes an id bound the primary key can use.
-      const first = this.db.select({ id: runs.id }).from(runs).where(gte(runs.createdAt, q.from)).orderBy(runs.createdAt).limit(1).get();
-      if (!first) return { runs: [], nextCursor: null };
-      where.push(gte(runs.id, first.id));
+      const id = this.firstIdFromStmt.get(q.from) as number | undefined;
+      if (id === undefined) return empty;
+      lo = id;
     }
     if (q.to !== undefined) {
-      where.push(lte(runs.createdAt, q.to));
-      const last = this.db.select({ id: runs.id }).from(runs).where(lte(runs.createdAt, q.to)).orderBy(desc(runs.createdAt)).limit(1).get();
-      if (!last) return { runs: [], nextCursor: null };
-      where.push(lte(runs.id, last.id));
+      const id = this.lastIdToStmt.get(q.to) as number | undefined;
+      if (id === undefined) return empty;
+      hi = id;
     }
-    if (q.cursor) where.push(lt(runs.id, Number(q.cursor)));
-    let query = this.db.select({ run: runs }).from(runs).$dynamic();
-    // Each tag is a join on the (key, value, run_id) index, which the planner can walk in
-    // run-id order: a rare tag is a short range, a common one needs no sort either.
-    q.tag.forEach((t, i) => {
-      const rt = alias(runTags, `rt${i}`);
-      query = query.innerJoin(rt, and(eq(rt.runId, runs.id), eq(rt.key, t.key), eq(rt.value, t.value)));
-    });
-    const rows = query
-      .where(where.length ? and(...where) : undefined)
-      .orderBy(desc(runs.id))
-      .limit(q.limit + 1)
-      .all()
-      .map((r) => r.run);
+    if (q.cursor) hi = Math.min(hi, Number(q.cursor) - 1);
+    if (lo > hi) return empty;
+    let flowIds: number[] | null = null;
+    if (q.flow) flowIds = this.listFlows(q.flow).map((f) => f.id);
+    if (q.flowId) flowIds = (flowIds ?? [Number(q.flowId)]).filter((id) => id === Number(q.flowId));
+    if (flowIds && !flowIds.length) return empty;
+    const states = [...new Set(q.state)];
+    const tags = q.tag;
+
+    const marks = (n: number) => Array.from({ length: n }, () => "?").join(", ");
+    type Filter = { index: string | null; sql: string; params: unknown[]; probe?: string; probeParams?: unknown[] };
+    // Each filter: its condition on `runs`, and (when it can drive) its index and capped probe.
+    // Bounds are written as >= / <= : a BETWEEN next to the join term loses its upper bound.
+    const filters: Filter[] = [];
+    if (states.length) {
+      filters.push({
+        index: "runs_state_idx",
+        sql: `runs.state IN (${marks(states.length)})`,
+        params: states,
+        probe: `SELECT 1 FROM runs INDEXED BY runs_state_idx WHERE state IN (${marks(states.length)}) AND id >= ? AND id <= ?`,
+        probeParams: states,
+      });
+    }
+    if (q.client) {
+      filters.push({
+        index: "runs_client_idx",
+        sql: "runs.client_id = ?",
+        params: [q.client],
+        probe: "SELECT 1 FROM runs INDEXED BY runs_client_idx WHERE client_id = ? AND id >= ? AND id <= ?",
+        probeParams: [q.client],
+      });
+    }
+    if (flowIds) {
+      filters.push({
+        index: "runs_flow_idx",
+        sql: `runs.flow_id IN (${marks(flowIds.length)})`,
+        params: flowIds,
+        probe: `SELECT 1 FROM runs INDEXED BY runs_flow_idx WHERE flow_id IN (${marks(flowIds.length)}) AND id >= ? AND id <= ?`,
+        probeParams: flowIds,
+      });
+    }
+    for (const t of tags) {
+      filters.push({
+        index: "run_tags_kv_idx",
+        sql: "EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = runs.id AND t.key = ? AND t.value = ?)",
+        params: [t.key, t.value],
+        probe: "SELECT 1 FROM run_tags INDEXED BY run_tags_kv_idx WHERE key = ? AND value = ? AND run_id >= ? AND run_id <= ?",
+        probeParams: [t.key, t.value],
+      });
+    }
+    const dated: Filter[] = [];
+    if (q.from !== undefined) dated.push({ index: null, sql: "runs.created_at >= ?", params: [q.from] });
+    if (q.to !== undefined) dated.push({ index: null, sql: "runs.created_at <= ?", params: [q.to] });
+
+    // The sparsest candidate inside the window drives; ties keep the order above. Candidates
+    // that all reach the cap are counted again with a larger one (a rare tag of 0.1 % beside a
+    // common one still hits 1,000 in a million runs).
+    let driver = filters.length ? 0 : -1;
+    let contenders = filters.map((_, i) => i);
+    for (const cap of PROBE_CAPS) {
+      if (contenders.length < 2) break;
+      const counts = contenders.map((i) => {
+        const f = filters[i];
+        const st = this.stmt(`probe:${cap}:${f.probe}`, () => `SELECT count(*) FROM (${f.probe} LIMIT ${cap})`).pluck();
+        return st.get(...f.probeParams!, lo, hi) as number;
+      });
+      const least = Math.min(...counts);
+      driver = contenders[counts.indexOf(least)];
+      contenders = least >= cap ? contenders.filter((_, k) => counts[k] >= cap) : [];
+    }
+    const limit = q.limit + 1;
+    let text: string;
+    let params: unknown[];
+    if (driver >= 0 && filters[driver].index === "run_tags_kv_idx") {
+      // A tag drives: walk its (key, value, run_id) range backwards, one runs row per entry.
+      const rest = [...filters.filter((_, i) => i !== driver), ...dated];
+      text =
+        "SELECT runs.* FROM run_tags d INDEXED BY run_tags_kv_idx CROSS JOIN runs NOT INDEXED " +
+        "WHERE d.key = ? AND d.value = ? AND d.run_id >= ? AND d.run_id <= ? AND runs.id = d.run_id" +
+        rest.map((f) => ` AND ${f.sql}`).join("") +
+        " ORDER BY d.run_id DESC LIMIT ?";
+      params = [...filters[driver].params, lo, hi, ...rest.flatMap((f) => f.params), limit];
+    } else {
+      const all = [...filters, ...dated];
+      const from = driver >= 0 ? `runs INDEXED BY ${filters[driver].index}` : "runs";
+      text =
+        `SELECT runs.* FROM ${from} WHERE runs.id >= ? AND runs.id <= ?` +
+        all.map((f) => ` AND ${f.sql}`).join("") +
+        " ORDER BY runs.id DESC LIMIT ?";
+      params = [lo, hi, ...all.flatMap((f) => f.params), limit];
+    }
+    const rows = (this.stmt(`list:${text}`, () => text).all(...params) as Record<string, unknown>[]).map((r) => RUN.fromDriver(r));
     const more = rows.length > q.limit;
     const page = more ? rows.slice(0, q.limit) : rows;
     return { runs: page, nextCursor: more ? String(page[page.length - 1].id) : null };
@@ -184,16 +325,16 @@ export class SqliteStore implements Store {
   }
 
   insertTaskRuns(rows: NewTaskRun[]): void {
-    if (rows.length) this.db.insert(taskRuns).values(rows).run();
+    for (const row of rows) this.insert(TASK_RUN, row, false);
   }
   insertTaskRun(row: NewTaskRun): number {
-    return this.db.insert(taskRuns).values(row).returning({ id: taskRuns.id }).get().id;
+    return this.insert(TASK_RUN, row, true);
   }
   listTaskRuns(runId: number) {
-    return this.db.select().from(taskRuns).where(eq(taskRuns.runId, runId)).orderBy(taskRuns.position).all();
+    return (this.listTaskRunsStmt.all(runId) as Record<string, unknown>[]).map((r) => TASK_RUN.fromDriver(r));
   }
   updateTaskRun(id: number, patch: Partial<TaskRunRow>): void {
-    this.db.update(taskRuns).set(patch).where(eq(taskRuns.id, id)).run();
+    this.update(TASK_RUN, id, patch);
   }
   listRunningTaskRuns(): RunningTaskRow[] {
     return this.db
@@ -221,8 +362,10 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  insertLogs(rows: NewLog[]): void {
-    for (const r of rows) this.insertLogStmt.run(r.runId, r.taskRunId, r.seq, r.level, r.message, r.ts);
+  insertLogs(rows: NewLog[]): number {
+    let last = 0;
+    for (const r of rows) last = Number(this.insertLogStmt.run(r.runId, r.taskRunId, r.seq, r.level, r.message, r.ts).lastInsertRowid);
+    return last;
   }
   listLogs(runId: number, opts: { after: number; taskRunId?: number; levels: string[]; limit: number }) {
     const where: SQL[] = [eq(logs.runId, runId), sql`${logs.id} > ${opts.after}`];
@@ -232,17 +375,22 @@ export class SqliteStore implements Store {
   }
 
   getTaskStat(flowId: number, taskName: string) {
-    return this.db.select().from(taskStats).where(and(eq(taskStats.flowId, flowId), eq(taskStats.taskName, taskName))).get();
+    const r = this.getTaskStatStmt.get(flowId, taskName) as Record<string, unknown> | undefined;
+    return r && TASK_STAT.fromDriver(r);
   }
   getTaskStats(flowId: number) {
-    return this.db.select().from(taskStats).where(eq(taskStats.flowId, flowId)).all();
+    return (this.getTaskStatsStmt.all(flowId) as Record<string, unknown>[]).map((r) => TASK_STAT.fromDriver(r));
   }
   recentDurations(flowId: number, taskName: string, limit: number): number[] {
-    return (this.recentStmt.all(flowId, taskName, limit) as { d: number }[]).map((r) => r.d);
+    return this.recentStmt.all(flowId, taskName, limit) as number[];
   }
   upsertTaskStat(row: TaskStatRow): void {
-    const { flowId, taskName, ...rest } = row;
-    this.db.insert(taskStats).values(row).onConflictDoUpdate({ target: [taskStats.flowId, taskStats.taskName], set: rest }).run();
+    const st = this.stmt("upsertTaskStat", () =>
+      `INSERT INTO task_stats (flow_id, task_name, client_id, mean, stddev, samples, updated_at, recent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (flow_id, task_name) DO UPDATE SET client_id = excluded.client_id, mean = excluded.mean, stddev = excluded.stddev,
+         samples = excluded.samples, updated_at = excluded.updated_at, recent = excluded.recent`,
+    );
+    st.run(row.flowId, row.taskName, row.clientId, row.mean, row.stddev, row.samples, row.updatedAt, row.recent);
   }
   listTaskStats(flowIds?: number[]) {
     const where = flowIds ? inArray(taskStats.flowId, flowIds.length ? flowIds : [-1]) : undefined;
@@ -250,25 +398,48 @@ export class SqliteStore implements Store {
   }
 }
 
-/** RETURNING * from a raw statement gives snake_case columns; map them to the Drizzle row. */
-function rawRunToRow(r: Record<string, unknown>): RunRow {
-  return {
-    id: r.id as number,
-    flowId: r.flow_id as number,
-    clientId: r.client_id as string,
-    flowName: r.flow_name as string,
-    state: r.state as RunRow["state"],
-    parameters: r.parameters as string,
-    tags: r.tags as string,
-    trigger: r.trigger as RunRow["trigger"],
-    workerId: (r.worker_id as string | null) ?? null,
-    createdAt: r.created_at as number,
-    claimedAt: (r.claimed_at as number | null) ?? null,
-    startedAt: (r.started_at as number | null) ?? null,
-    endedAt: (r.ended_at as number | null) ?? null,
-    error: (r.error as string | null) ?? null,
-    progress: r.progress as number,
-    lastSeq: r.last_seq as number,
-    cancelRequestedAt: (r.cancel_requested_at as number | null) ?? null,
-  };
+/**
+ * Maps rows of raw prepared statements (snake_case columns, driver values) to and from the
+ * Drizzle row types, using the schema's own column definitions (so booleans, enums and any
+ * future custom column map exactly as Drizzle would map them).
+ */
+class RowCodec<T extends object> {
+  readonly table: string;
+  private readonly cols: { key: string; name: string; col: { mapFromDriverValue(v: unknown): unknown; mapToDriverValue(v: unknown): unknown } }[];
+  private readonly byKey = new Map<string, RowCodec<T>["cols"][number]>();
+
+  constructor(table: SQLiteTable, name: string) {
+    this.table = name;
+    this.cols = Object.entries(getTableColumns(table)).map(([key, col]) => ({ key, name: col.name, col }));
+    for (const c of this.cols) this.byKey.set(c.key, c);
+  }
+
+  fromDriver(raw: Record<string, unknown>): T {
+    const out: Record<string, unknown> = {};
+    for (const c of this.cols) {
+      const v = raw[c.name];
+      out[c.key] = v === null || v === undefined ? null : c.col.mapFromDriverValue(v);
+    }
+    return out as T;
+  }
+
+  has(key: string): boolean {
+    return this.byKey.has(key);
+  }
+
+  column(key: string): string {
+    const c = this.byKey.get(key);
+    if (!c) throw new Error(`${this.table} has no column for ${key}`);
+    return c.name;
+  }
+
+  toDriver(key: string, value: unknown): unknown {
+    return value === null || value === undefined ? null : this.byKey.get(key)!.col.mapToDriverValue(value);
+  }
 }
+
+const RUN = new RowCodec<RunRow>(runs, "runs");
+const TASK_RUN = new RowCodec<TaskRunRow>(taskRuns, "task_runs");
+const TASK_STAT = new RowCodec<TaskStatRow>(taskStats, "task_stats");
+const FLOW = new RowCodec<FlowRow>(flows, "flows");
+const FLOW_TASK = new RowCodec<FlowTaskRow>(flowTasks, "flow_tasks");

@@ -1,4 +1,5 @@
 import { handleApiError } from "@/lib/api/errors";
+import { trackStream } from "@/lib/api/sse-streams";
 import { getEngine } from "@/lib/engine";
 import type { Change } from "@/lib/engine/change-feed";
 
@@ -13,6 +14,7 @@ export function GET(req: Request): Response {
     const engine = getEngine();
     const encoder = new TextEncoder();
     let unsubscribe = () => {};
+    let untrack = () => {};
     let keepAlive: NodeJS.Timeout | undefined;
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
@@ -25,6 +27,7 @@ export function GET(req: Request): Response {
         };
         const close = () => {
           unsubscribe();
+          untrack();
           clearInterval(keepAlive);
           try {
             controller.close();
@@ -34,11 +37,14 @@ export function GET(req: Request): Response {
         };
         send(`retry: 1000\nevent: hello\ndata: {"ok":true}\n\n`);
         unsubscribe = engine.feed.subscribe((c: Change) => send(`event: change\ndata: ${JSON.stringify(c)}\n\n`));
-        keepAlive = setInterval(() => send(`: keep-alive\n\n`), 15_000);
+        // A named event (not a comment) so the page can tell a live stream from a half-open one.
+        keepAlive = setInterval(() => send(`event: ping\ndata: {}\n\n`), 15_000);
+        untrack = trackStream(close);
         req.signal.addEventListener("abort", close, { once: true });
       },
       cancel() {
         unsubscribe();
+        untrack();
         clearInterval(keepAlive);
       },
     });

@@ -1,0 +1,1 @@
+CREATE INDEX `runs_client_idx` ON `runs` (`client_id`,`id`);
