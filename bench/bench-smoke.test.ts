@@ -1,0 +1,249 @@
+/**
+ * Keeps the benchmark scripts from rotting: each one's core function runs at a tiny size against
+ * the in-process harness (real route handlers over real HTTP, a fresh engine). Only correctness
+ * is asserted (counts, exactly-once, equal answers) — never a timing.
+ *
+ * The history check goes further: on a seeded database, every history query the benchmark makes
+ * (and a spread of filter combinations) must return exactly the runs a brute-force filter finds,
+ * page after page, so the store's planner choices can never change an answer.
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { systemClock } from "../lib/engine/clock";
+import { setEngine } from "../lib/engine";
+import { createTestEngine } from "../lib/testing/test-engine";
+import { startHarness } from "../lib/testing/http-harness";
+
+// The bench scripts are plain ESM run by node; load them untyped.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const load = (name: string): Promise<any> => import(/* @vite-ignore */ new URL(name, import.meta.url).href);
+
+const BENCH = { id: "bench", name: "Bench Client", performanceSensitivity: "normal" as const, token: "bench-token" };
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+
+let url = "";
+let close: () => Promise<void>;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perfect-bench-smoke-"));
+
+beforeAll(async () => {
+  const h = await startHarness();
+  url = h.url;
+  close = h.close;
+});
+afterAll(async () => {
+  setEngine(undefined);
+  await close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function freshEngine(opts: Parameters<typeof createTestEngine>[0] = {}) {
+  const made = createTestEngine({ clock: systemClock, clients: [BENCH], ...opts });
+  setEngine(made.engine);
+  return made;
+}
+
+function hasPython(): boolean {
+  try {
+    execFileSync("python3", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("bench scripts (tiny sizes, correctness only)", () => {
+  it("dispatch: every triggered run reaches exactly one waiting poller", async () => {
+    freshEngine();
+    const { measureDispatch } = await load("./dispatch.mjs");
+    const r = await measureDispatch(url, { pollers: 10, trials: 5, warmup: 1, gapMs: 5, settleMs: 100 });
+    expect(r.exactlyOnce).toBe(true);
+    expect(r.dispatched).toBe(6);
+    expect(r.latencies).toHaveLength(5);
+  });
+
+  it("ingest: batched and single events are all stored, beside the raw baseline", async () => {
+    freshEngine();
+    const { measureIngest } = await load("./ingest.mjs");
+    const r = await measureIngest(url, { trials: 1, concurrency: 2, batchRequests: 4, singleRequests: 10, warmup: false, dir });
+    expect(r.stored).toBe(true);
+    expect(r.sentEvents).toBe(4 * 100 + 10);
+    expect(r.batch.ratio).toHaveLength(1);
+    expect(r.single.ratio).toHaveLength(1);
+    expect(r.single.failed).toBe(0);
+  });
+
+  it("sse: each change reaches every connected dashboard", async () => {
+    freshEngine();
+    const { measureSse } = await load("./sse.mjs");
+    const r = await measureSse(url, { dashboards: 3, trials: 3, warmup: 0, gapMs: 5 });
+    expect(r.missing).toBe(0);
+    expect(r.latencies).toHaveLength(9);
+  });
+
+  describe("on a seeded history", () => {
+    const file = path.join(dir, "seeded.db");
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    let seed: any;
+
+    beforeAll(async () => {
+      seed = await load("./seed.mjs");
+    });
+
+    it("seed: writes the requested runs with task runs, tags, logs and statistics", () => {
+      const r = seed.seedDatabase(file, { runs: 1000 });
+      expect(r.runs).toBe(1000);
+      expect(Object.values(r.states as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(1000);
+      const db = new Database(file, { readonly: true });
+      const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+      expect(count("SELECT count(*) AS n FROM runs")).toBe(1000);
+      expect(count("SELECT count(DISTINCT run_id) AS n FROM task_runs")).toBe(1000);
+      expect(count("SELECT count(*) AS n FROM runs r WHERE (SELECT count(*) FROM task_runs t WHERE t.run_id = r.id) NOT BETWEEN 3 AND 5")).toBe(0);
+      expect(count("SELECT count(*) AS n FROM runs WHERE id > 1 AND created_at < (SELECT created_at FROM runs p WHERE p.id = runs.id - 1)")).toBe(0);
+      expect(count("SELECT count(DISTINCT client_id) AS n FROM runs")).toBe(3);
+      expect(count("SELECT count(*) AS n FROM run_tags")).toBe(r.runTags);
+      expect(count("SELECT count(*) AS n FROM logs")).toBe(r.logs);
+      expect(count("SELECT count(*) AS n FROM task_stats")).toBeGreaterThan(0);
+      db.close();
+    });
+
+    it("history: every benchmark query and filter combination answers exactly what a brute-force filter finds", async () => {
+      freshEngine({ file, clients: [...seed.SEED_CLIENTS, BENCH] });
+      const { describeDatabase, historyQueries, measureHistory } = await load("./history.mjs");
+      const info = describeDatabase(file);
+      const results = await measureHistory(url, info, { reps: 1 });
+      expect(results).toHaveLength(historyQueries(info).length);
+
+      // Brute force: every run with its tags and flow name, newest first.
+      const db = new Database(file, { readonly: true });
+      const all = db.prepare("SELECT id, state, client_id AS client, flow_id AS flowId, flow_name AS flow, created_at AS createdAt FROM runs ORDER BY id DESC").all() as {
+        id: number; state: string; client: string; flowId: number; flow: string; createdAt: number;
+      }[];
+      const tags = new Map<number, Map<string, string>>();
+      for (const t of db.prepare("SELECT run_id AS runId, key, value FROM run_tags").all() as { runId: number; key: string; value: string }[]) {
+        if (!tags.has(t.runId)) tags.set(t.runId, new Map());
+        tags.get(t.runId)!.set(t.key, t.value);
+      }
+      db.close();
+      const expected = (qs: string) => {
+        const p = new URLSearchParams(qs);
+        const states = p.getAll("state");
+        const flow = p.get("flow")?.toLowerCase();
+        const client = p.get("client");
+        const from = p.get("from") ? Date.parse(p.get("from")!) : -Infinity;
+        const to = p.get("to") ? Date.parse(p.get("to")!) : Infinity;
+        const tagFilters = p.getAll("tag").map((t) => [t.slice(0, t.indexOf(":")), t.slice(t.indexOf(":") + 1)]);
+        return all
+          .filter((r) => (!states.length || states.includes(r.state)) && (!flow || r.flow.toLowerCase().includes(flow)) && (!client || r.client === client))
+          .filter((r) => r.createdAt >= from && r.createdAt <= to && tagFilters.every(([k, v]) => tags.get(r.id)?.get(k) === v))
+          .map((r) => String(r.id));
+      };
+      const walk = async (qs: string) => {
+        const ids: string[] = [];
+        let cursor: string | null = null;
+        for (let page = 0; page < 100; page++) {
+          const res = await fetch(`${url}/api/runs?${qs}&limit=37${cursor ? `&cursor=${cursor}` : ""}`);
+          expect(res.status).toBe(200);
+          const body = (await res.json()) as { runs: { id: string }[]; nextCursor: string | null };
+          ids.push(...body.runs.map((r) => r.id));
+          cursor = body.nextCursor;
+          if (!cursor) break;
+        }
+        return ids;
+      };
+      const span = info.maxCreated - info.minCreated;
+      const iso = (f: number) => new Date(info.minCreated + span * f).toISOString();
+      const combos = [
+        ...historyQueries(info).map((q: { path: string }) => new URL(q.path, url).searchParams.toString().replace(/&?(limit|cursor)=[^&]*/g, "")),
+        "state=RUNNING&state=PENDING",
+        "state=COMPLETED&client=acme_etl",
+        "client=infra_ops&tag=team:sre",
+        "tag=team:data-eng&tag=priority:high",
+        "flow=sync&tag=env:prod&state=FAILED",
+        `client=ml_platform&from=${iso(0.2)}&to=${iso(0.7)}`,
+        `tag=backfill:true&from=${iso(0.5)}`,
+        "flow=report&client=acme_etl",
+        "tag=env:nowhere",
+      ];
+      for (const qs of combos) expect(await walk(qs), qs).toEqual(expected(qs));
+    });
+
+    it("memory: samples RSS idle and under ingestion on the seeded history", async () => {
+      freshEngine({ file, clients: [...seed.SEED_CLIENTS, BENCH] });
+      const { measureMemory } = await load("./memory.mjs");
+      const server = { url, rss: () => ({ rss: process.memoryUsage().rss / 2 ** 20 }) };
+      const r = await measureMemory(server, { seconds: 0.5, idleSeconds: 0.3, concurrency: 2 });
+      expect(r.idle.length).toBeGreaterThan(0);
+      expect(r.load.length).toBeGreaterThan(0);
+      expect(r.events).toBeGreaterThan(0);
+    });
+  });
+
+  it.skipIf(!hasPython())("e2e: Python workers dispatch and run every run exactly once; SDK overhead runs", async () => {
+    freshEngine();
+    const { measureDispatchE2E, measureThroughput, measureSdkOverhead } = await load("./e2e.mjs");
+    const d = await measureDispatchE2E(url, { trials: 3, warmup: 1, gapMs: 10 });
+    expect(d.latencies).toHaveLength(3);
+    expect(d.runs).toBe(4);
+    const t = await measureThroughput(url, { runs: 10, trials: 1 });
+    expect(t.exactlyOnce).toBe(true);
+    expect(t.rates).toHaveLength(1);
+    const o = measureSdkOverhead({ trials: 1 });
+    expect(o.medians).toHaveLength(1);
+  });
+
+  // The Chromium benchmarks need the built app and /usr/bin/chromium; skipped without them.
+  const built = fs.existsSync(path.join(ROOT, ".next", "BUILD_ID")) && fs.existsSync("/usr/bin/chromium");
+  it.skipIf(!built)("live-ui and history-ui: the run page and the history page update and page in Chromium", async (ctx) => {
+    const { startServer } = await load("./lib/server.mjs");
+    const seed = await load("./seed.mjs");
+    const file = path.join(dir, "ui.db");
+    seed.seedDatabase(file, { runs: 300 });
+    let server;
+    try {
+      server = await startServer({ dbPath: file, clients: [...seed.SEED_CLIENTS, BENCH], timeoutMs: 30_000, attempts: 1 });
+    } catch {
+      ctx.skip(); // the build is being replaced by a concurrent `next build`
+      return;
+    }
+    try {
+      const { measureLiveUi } = await load("./live-ui.mjs");
+      const live = await measureLiveUi(server.url, { trials: 1, warmup: 0 });
+      expect(live.latencies).toHaveLength(1);
+      const { measureHistoryUi } = await load("./history-ui.mjs");
+      const ui = await measureHistoryUi(server.url, { reps: 0, pages: [{ name: "no filter", q: "" }] });
+      expect(ui.rows["no filter"]).toBe(50);
+    } finally {
+      await server.stop();
+    }
+  }, 90_000);
+
+  it("run-all renders every figure into the benchmarks page", async () => {
+    const { renderMarkdown } = await load("./run-all.mjs");
+    const md: string = renderMarkdown({
+      machine: { cores: 2, cpu: "Test CPU", memoryGb: 4, platform: "Linux", node: "v20" },
+      date: "2026-01-01T00:00:00.000Z",
+      commit: "abc123",
+      seed: null,
+      results: [
+        { id: "a", title: "A", command: "node bench/a.mjs", figures: [{ what: "latency thing", unit: "ms", goal: "p99 ≤ 25 ms", trials: 3, median: 1.5, p99: 3, met: true }] },
+        { id: "b", title: "B", command: "node bench/b.mjs", figures: [{ what: "ratio thing", unit: "×", goal: "≥ 0.5 of the baseline", trials: 3, median: 0.25, p99: 0.2, met: false }] },
+        { id: "c", title: "C", command: "node bench/c.mjs", figures: [{ what: "pending thing", goal: "p99 ≤ 1 ms", trials: 0, median: null, p99: null, met: null }] },
+      ],
+    });
+    expect(md).toContain("| latency thing | p99 ≤ 25 ms | 1.50 ms | 3.00 ms | met |");
+    expect(md).toContain("| ratio thing | ≥ 0.5 of the baseline | 0.25× | 0.20× | **missed** |");
+    expect(md).toContain("| pending thing | p99 ≤ 1 ms | — | — | pending |");
+    expect(md).toContain("2 cores, Test CPU");
+    expect(md).toContain("Rerun: `node bench/a.mjs`");
+  });
+
+  it("every bench script parses (node --check)", () => {
+    for (const f of fs.readdirSync(path.join(ROOT, "bench")).filter((n) => n.endsWith(".mjs"))) {
+      execFileSync(process.execPath, ["--check", path.join(ROOT, "bench", f)]);
+    }
+  });
+});

@@ -1,0 +1,69 @@
+"""A Perfect worker for the end-to-end benchmarks (bench/e2e.mjs), built on the real SDK.
+
+Serves two flows:
+  * "Bench E2E Dispatch": one task that reports, the moment its body starts, the run's token and
+    time.monotonic_ns() (the same CLOCK_MONOTONIC the Node benchmark reads through
+    process.hrtime), so trigger -> first task body can be timed across processes;
+  * "Bench Ten Tasks": ten empty tasks, each reporting (token, index) once, so the benchmark can
+    check that every run and every task executed exactly once across workers.
+
+Reports go to the process's real stdout (print inside a task is captured as a run log), one
+line each: "START <token> <ns>", "TASK <token> <i>". Configuration comes from PERFECT_URL,
+PERFECT_CLIENT_ID, PERFECT_TOKEN and BENCH_MAX_CONCURRENT_RUNS.
+"""
+import os
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "sdk-python"))
+
+from perfect_client import flow, serve, task  # noqa: E402
+
+_out = sys.__stdout__
+_lock = threading.Lock()
+
+
+def report(line):
+    with _lock:
+        _out.write(line + "\n")
+        _out.flush()
+
+
+@task(estimated_time=1)
+def mark(token: str):
+    report("START %s %d" % (token, time.monotonic_ns()))
+
+
+@flow(name="Bench E2E Dispatch", tags={"team": "bench"})
+def dispatch_flow(token: str = ""):
+    mark(token)
+
+
+def _step(index):
+    def body(token: str):
+        report("TASK %s %d" % (token, index))
+    body.__name__ = "step_%d" % index
+    return task(estimated_time=1)(body)
+
+
+s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = (_step(i) for i in range(10))
+
+
+@flow(name="Bench Ten Tasks", tags={"team": "bench"})
+def ten_tasks(token: str = ""):
+    s0(token)
+    s1(token)
+    s2(token)
+    s3(token)
+    s4(token)
+    s5(token)
+    s6(token)
+    s7(token)
+    s8(token)
+    s9(token)
+
+
+if __name__ == "__main__":
+    serve(dispatch_flow, ten_tasks, max_concurrent_runs=int(os.environ.get("BENCH_MAX_CONCURRENT_RUNS", "4")))
