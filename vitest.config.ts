@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   resolve: { alias: { "@": path.resolve(__dirname) } },
   test: {
-    include: ["lib/**/*.test.ts", "bench/**/*.test.ts"],
+    include: ["lib/**/*.test.ts"],
     // The reliability suite needs the production build and real processes: its own step.
     exclude: ["lib/__tests__/reliability/**", "node_modules/**"],
     environment: "node",

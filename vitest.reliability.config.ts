@@ -1,11 +1,12 @@
 import path from "node:path";
 import { defineConfig } from "vitest/config";
 
-/** Real processes (the built server, Python workers) under faults: run after `next build`. */
+/** Real processes (the built server, Python workers, Chromium): run after `next build`. */
 export default defineConfig({
   resolve: { alias: { "@": path.resolve(__dirname) } },
   test: {
-    include: ["lib/__tests__/reliability/**/*.test.ts"],
+    // Plus the benchmark smoke: it drives the built app and Chromium too (correctness only).
+    include: ["lib/__tests__/reliability/**/*.test.ts", "bench/**/*.test.ts"],
     environment: "node",
     pool: "forks",
     fileParallelism: false,

@@ -46,14 +46,6 @@ function freshEngine(opts: Parameters<typeof createTestEngine>[0] = {}) {
   return made;
 }
 
-function hasPython(): boolean {
-  try {
-    execFileSync("python3", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("bench scripts (tiny sizes, correctness only)", () => {
   it("dispatch: every triggered run reaches exactly one waiting poller", async () => {
@@ -182,7 +174,7 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
     });
   });
 
-  it.skipIf(!hasPython())("e2e: Python workers dispatch and run every run exactly once; SDK overhead runs", async () => {
+  it("e2e: Python workers dispatch and run every run exactly once; SDK overhead runs", async () => {
     freshEngine();
     const { measureDispatchE2E, measureThroughput, measureSdkOverhead } = await load("./e2e.mjs");
     const d = await measureDispatchE2E(url, { trials: 3, warmup: 1, gapMs: 10 });
@@ -195,20 +187,14 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
     expect(o.medians).toHaveLength(1);
   });
 
-  // The Chromium benchmarks need the built app and /usr/bin/chromium; skipped without them.
-  const built = fs.existsSync(path.join(ROOT, ".next", "BUILD_ID")) && fs.existsSync("/usr/bin/chromium");
-  it.skipIf(!built)("live-ui and history-ui: the run page and the history page update and page in Chromium", async (ctx) => {
+  // The Chromium benchmarks need the built app and /usr/bin/chromium: this file runs in the
+  // post-build step of npm test (vitest.reliability.config.ts), where both are there.
+  it("live-ui and history-ui: the run page and the history page update and page in Chromium", async () => {
     const { startServer } = await load("./lib/server.mjs");
     const seed = await load("./seed.mjs");
     const file = path.join(dir, "ui.db");
     seed.seedDatabase(file, { runs: 300 });
-    let server;
-    try {
-      server = await startServer({ dbPath: file, clients: [...seed.SEED_CLIENTS, BENCH], timeoutMs: 30_000, attempts: 1 });
-    } catch {
-      ctx.skip(); // the build is being replaced by a concurrent `next build`
-      return;
-    }
+    const server = await startServer({ dbPath: file, clients: [...seed.SEED_CLIENTS, BENCH], timeoutMs: 30_000, attempts: 1 });
     try {
       const { measureLiveUi } = await load("./live-ui.mjs");
       const live = await measureLiveUi(server.url, { trials: 1, warmup: 0 });

@@ -25,7 +25,9 @@ export function openDatabase(file: string): Db {
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
-  sqlite.pragma("cache_size = -65536");
+  // 16 MiB of page cache: measured in bench/ to hold peak RSS under 300 MB with 1M runs while
+  // keeping history queries at a few ms (the indexes, not the cache, make them fast).
+  sqlite.pragma("cache_size = -16384");
   sqlite.pragma("temp_store = MEMORY");
   const db = drizzle(sqlite, { schema }) as Db;
   migrate(db, { migrationsFolder: migrationsFolder() });
