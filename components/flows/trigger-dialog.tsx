@@ -74,7 +74,11 @@ export function TriggerDialog({ flow, onClose }: { flow: FlowView; onClose: () =
       ref={dialogRef}
       className="sheet"
       aria-labelledby={titleId}
-      onClose={onClose}
+      // The close event is queued: in dev, React's StrictMode closes and reopens the dialog on
+      // mount, and that stale event must not unmount a dialog that is open again.
+      onClose={() => {
+        if (!dialogRef.current?.open) onClose();
+      }}
       onCancel={(e) => {
         e.preventDefault();
         onClose();

@@ -115,6 +115,24 @@ describe("heartbeat monitor (controlled clock, no real waiting)", () => {
   });
 });
 
+describe("event times", () => {
+  it("a slow first request is not mistaken for clock skew; a finished task's span equals its duration", async () => {
+    const env = fresh();
+    const clock = env.clock as ManualClock;
+    const { a, w, workerId, runId } = await running(env);
+    const iso = (t: number) => new Date(t).toISOString();
+    // Sent at t0, handled 1.2 s later (a busy server): the event happened at t0, not t0 + 1.2 s.
+    const t0 = clock.now();
+    clock.advance(1200);
+    await w.events(workerId, runId, [{ seq: 1, type: "task_started", call: 0, task: "extract", ts: iso(t0) }], { sentAt: iso(t0) });
+    clock.advance(300);
+    await w.events(workerId, runId, [{ seq: 2, type: "task_completed", call: 0, durationMs: 1490, ts: iso(clock.now() - 5) }], { sentAt: iso(clock.now() - 5) });
+    const t = (await a.get(`/api/runs/${runId}`)).body.taskRuns[0];
+    expect(Date.parse(t.endedAt) - Date.parse(t.startedAt)).toBe(1490);
+    expect(Math.abs(Date.parse(t.startedAt) - t0)).toBeLessThan(20);
+  });
+});
+
 describe("restart on the same file", () => {
   it("keeps every run, task run and log; clients count as seen at boot", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perfect-restart-"));

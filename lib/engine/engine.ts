@@ -72,6 +72,7 @@ export class Engine {
   readonly config: EngineConfig;
   readonly liveness: LivenessTracker;
   private workerClient = new Map<string, string>();
+  private readonly offsets = new Map<string, number[]>();
   /** Last online state published per client, so the feed reports each transition once. */
   private readonly clientOnline = new Map<string, boolean>();
   private timer: NodeJS.Timeout | null = null;
@@ -221,6 +222,19 @@ export class Engine {
     }
   }
 
+  /**
+   * The worker's clock offset: receivedAt − sentAt is the offset plus this request's delay
+   * (network, a busy server, a first request compiling a route in dev), so the smallest value
+   * among the worker's recent batches is the best estimate of the offset alone.
+   */
+  private clockOffset(workerId: string, observed: number): number {
+    let recent = this.offsets.get(workerId);
+    if (!recent) this.offsets.set(workerId, (recent = []));
+    recent.push(observed);
+    if (recent.length > 32) recent.shift();
+    return Math.min(...recent);
+  }
+
   heartbeat(clientId: string, req: HeartbeatRequest) {
     this.requireWorker(clientId, req.workerId);
     const ids = req.runIds.filter((id) => /^\d{1,15}$/.test(id)).map(Number);
@@ -244,8 +258,7 @@ export class Engine {
     this.requireWorker(clientId, batch.workerId);
     const runId = runIdOf(runIdText);
     const receivedAt = this.clock.now();
-    // Shift worker timestamps by the clock offset seen on this batch (receivedAt − sentAt).
-    const skew = batch.sentAt ? receivedAt - Date.parse(batch.sentAt) : 0;
+    const skew = batch.sentAt ? this.clockOffset(batch.workerId, receivedAt - Date.parse(batch.sentAt)) : 0;
     const at = (ts: string | undefined) => (ts ? Math.min(Date.parse(ts) + skew, receivedAt) : receivedAt);
     const touched = new Map<number, string>();
     let logCount = 0;
@@ -744,7 +757,8 @@ class RunContext {
         const t = this.task(e.call, e.type);
         this.move(t, "COMPLETED");
         const duration = e.durationMs ?? Math.max(ts - (t.startedAt ?? ts), 0);
-        Object.assign(t, { endedAt: ts, durationMs: Math.round(duration), reportedProgress: 1, stalled: false });
+        // The worker's monotonic duration is authoritative: the start follows from it.
+        Object.assign(t, { startedAt: ts - Math.round(duration), endedAt: ts, durationMs: Math.round(duration), reportedProgress: 1, stalled: false });
         this.engine.recordCompletion(t, this.run.clientId, ts);
         this.dirty.delete(t.id);
         return null;
@@ -753,7 +767,7 @@ class RunContext {
         const t = this.task(e.call, e.type);
         this.move(t, "FAILED");
         const duration = e.durationMs ?? Math.max(ts - (t.startedAt ?? ts), 0);
-        Object.assign(t, { endedAt: ts, durationMs: Math.round(duration), error: e.error, stalled: false });
+        Object.assign(t, { startedAt: ts - Math.round(duration), endedAt: ts, durationMs: Math.round(duration), error: e.error, stalled: false });
         return null;
       }
       case "run_completed":
