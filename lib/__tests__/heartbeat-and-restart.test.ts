@@ -49,8 +49,8 @@ describe("heartbeat monitor (controlled clock, no real waiting)", () => {
     expect((await a.get(`/api/runs/${queued}`)).body.state).toBe("PENDING");
     expect((await a.get("/api/clients")).body.clients.find((c: any) => c.id === "acme").online).toBe(false);
     // The worker comes back: told its run is finished (heartbeat) and refused (409) on events.
-    const hb = (await w.heartbeat(workerId, [runId])).body;
-    expect(hb.finishedRunIds).toEqual([runId]);
+    const hb = (await w.heartbeat(workerId, [runId, "999999"])).body;
+    expect(hb.finishedRunIds).toEqual([runId, "999999"]); // a run it was never given is over too
     const late = await w.events(workerId, runId, [{ seq: 2, type: "task_completed", call: 0 }, { seq: 3, type: "run_completed" }]);
     expect(late.status).toBe(409);
     expect((await a.get(`/api/runs/${runId}`)).body.state).toBe("FAILED");

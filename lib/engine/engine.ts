@@ -240,17 +240,14 @@ export class Engine {
     const ids = req.runIds.filter((id) => /^\d{1,15}$/.test(id)).map(Number);
     const cancelledRunIds: string[] = [];
     const finishedRunIds: string[] = [];
-    for (const r of this.store.listRunsOfWorker(req.workerId, ids)) {
+    const rows = this.store.listRunsOfWorker(req.workerId, ids);
+    for (const r of rows) {
       if (isTerminal(r.state)) finishedRunIds.push(String(r.id));
       else if (r.cancelRequestedAt !== null) cancelledRunIds.push(String(r.id));
     }
     // Ids the worker runs that the server never gave it (another worker's, or a wiped database).
-    const known = new Set([...cancelledRunIds, ...finishedRunIds]);
-    for (const id of req.runIds) {
-      if (!known.has(id) && !this.store.listRunsOfWorker(req.workerId, /^\d{1,15}$/.test(id) ? [Number(id)] : []).length) {
-        finishedRunIds.push(id);
-      }
-    }
+    const mine = new Set(rows.map((r) => String(r.id)));
+    for (const id of req.runIds) if (!mine.has(id)) finishedRunIds.push(id);
     return { cancelledRunIds, finishedRunIds, heartbeatIntervalMs: this.heartbeatIntervalMs };
   }
 
