@@ -16,12 +16,11 @@ import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
 import { BENCH_CLIENT, startServer, tempDir } from "./lib/server.mjs";
 import { commandOf, ratioFigure, runCli } from "./lib/figures.mjs";
 import { apiClient, closedLoop } from "./lib/http.mjs";
 import { summarize } from "./lib/stats.mjs";
-import { migrateFile } from "./seed.mjs";
+import { openLikeServer } from "./seed.mjs";
 
 export const INGEST_FLOW = { name: "Bench Ingest", description: "", tags: { team: "bench" }, tasks: [{ name: "emit", estimatedTime: 1000 }], parameters: [] };
 
@@ -80,14 +79,7 @@ export async function healthTrial(ctx, { requests, concurrency, maxMs = 60_000 }
 /** Raw better-sqlite3: the same log rows, `batch` per BEGIN IMMEDIATE transaction. */
 export function rawBaseline(dir) {
   const file = path.join(dir, "raw-baseline.db");
-  migrateFile(file);
-  const db = new Database(file);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.pragma("busy_timeout = 5000");
-  db.pragma("foreign_keys = ON");
-  db.pragma("cache_size = -65536");
-  db.pragma("temp_store = MEMORY");
+  const db = openLikeServer(file);
   const now = Date.now();
   db.prepare("INSERT INTO clients (id, name) VALUES ('raw', 'raw')").run();
   const flowId = db.prepare("INSERT INTO flows (client_id, name, registered_at, updated_at) VALUES ('raw', 'raw', ?, ?) RETURNING id").get(now, now).id;

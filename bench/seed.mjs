@@ -75,6 +75,22 @@ export function migrateFile(file) {
 }
 
 /**
+ * Opens a migrated file with the server's own pragmas (db/client.ts), so a bare baseline
+ * measures SQLite as Perfect configures it.
+ */
+export function openLikeServer(file) {
+  migrateFile(file);
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("busy_timeout = 5000");
+  db.pragma("foreign_keys = ON");
+  db.pragma("cache_size = -16384");
+  db.pragma("temp_store = MEMORY");
+  return db;
+}
+
+/**
  * Seeds `file` (created and migrated if needed; must hold no runs yet) with `runs` runs whose
  * creation times end at `endAt`. Returns row counts and the time it took.
  */

@@ -11,19 +11,11 @@
  * answers {"ok":true}. Loopback only.
  */
 import http from "node:http";
-import Database from "better-sqlite3";
-import { migrateFile } from "../seed.mjs";
+import { openLikeServer } from "../seed.mjs";
 
 const file = process.argv[2];
 const TOKEN = "Bearer bench-token";
-migrateFile(file);
-const db = new Database(file);
-db.pragma("journal_mode = WAL");
-db.pragma("synchronous = NORMAL");
-db.pragma("busy_timeout = 5000");
-db.pragma("foreign_keys = ON");
-db.pragma("cache_size = -65536");
-db.pragma("temp_store = MEMORY");
+const db = openLikeServer(file);
 const now = Date.now();
 db.prepare("INSERT OR IGNORE INTO clients (id, name) VALUES ('bench', 'bench')").run();
 const flowId = db.prepare("INSERT INTO flows (client_id, name, registered_at, updated_at) VALUES ('bench', ?, ?, ?) RETURNING id").get(`bare-${now}`, now, now).id;
