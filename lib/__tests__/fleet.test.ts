@@ -28,6 +28,22 @@ describe("routing: a run reaches only a worker that registered its flow", () => 
     expect((await w.poll(rep.workerId, { maxRuns: 5 })).body.runs.map((r: any) => r.id)).toEqual([r1]);
   });
 
+  it("a trigger wakes a waiting poll that serves the run, not the longest-waiting one that does not", async () => {
+    const env = fresh();
+    const a = api(env);
+    const w = a.worker();
+    const etl = (await w.register([ETL_FLOW])).body;
+    const rep = (await w.register([REPORT_FLOW])).body;
+    const etlPoll = w.poll(etl.workerId, { waitMs: 3000 }); // waiting first
+    await new Promise((r) => setTimeout(r, 50));
+    const repPoll = w.poll(rep.workerId, { waitMs: 3000 });
+    await new Promise((r) => setTimeout(r, 50));
+    const run = (await a.post(`/api/flows/${rep.flows[0].id}/runs`, {})).body.id;
+    // Woken by the trigger, not answered empty at the end of its wait.
+    expect((await repPoll).body.runs.map((r: any) => r.id)).toEqual([run]);
+    expect((await etlPoll).body.runs).toEqual([]);
+  });
+
   it("a run whose flow no online worker serves stays PENDING and says it waits for a worker", async () => {
     const env = fresh();
     const clock = env.clock as ManualClock;

@@ -84,6 +84,8 @@ export class Engine {
   private readonly clientOnline = new Map<string, boolean>();
   private timer: NodeJS.Timeout | null = null;
   private lastForget = 0;
+  /** Routes (flow id @ version) each worker serves: which waiting polls a new run wakes. */
+  private readonly served = new Map<string, Set<string>>();
 
   constructor(deps: EngineDeps) {
     this.store = deps.store;
@@ -197,6 +199,7 @@ export class Engine {
         return { id: String(id), name: f.name, flowId: id, version };
       });
       this.store.replaceWorkerFlows(workerId, registered.map((r) => ({ flowId: r.flowId, version: r.version })));
+      this.served.set(workerId, new Set(registered.map((r) => routeOf(r.flowId, r.version))));
       return registered.map(({ id, name }) => ({ id, name }));
     });
     this.workerClient.set(workerId, clientId);
@@ -220,6 +223,16 @@ export class Engine {
     }));
   }
 
+  private servesOf(workerId: string): (route: string) => boolean {
+    let routes = this.served.get(workerId);
+    if (!routes) {
+      routes = new Set(this.store.listFlowsOfWorker(workerId).map((wf) => routeOf(wf.flowId, wf.version)));
+      this.served.set(workerId, routes);
+    }
+    const set = routes;
+    return (route) => set.has(route);
+  }
+
   /** Long poll: answers at once with claimable runs, else waits until woken or waitMs passes. */
   async poll(clientId: string, req: PollRequest, signal?: AbortSignal): Promise<{ runs: ClaimedRun[] }> {
     this.requireWorker(clientId, req.workerId);
@@ -230,7 +243,7 @@ export class Engine {
       if (runs.length) return { runs };
       const left = deadline - Date.now();
       if (left <= 0 || signal?.aborted) return { runs: [] };
-      await this.notifier.waitForRun(clientId, left, signal);
+      await this.notifier.waitForRun(clientId, left, signal, this.servesOf(req.workerId));
       if (signal?.aborted) return { runs: [] };
       this.touch(req.workerId, clientId);
     }
@@ -309,7 +322,7 @@ export class Engine {
     if (!run) return;
     this.publishRun(run.run);
     this.feed.publish({ kind: "log", runId: String(runId), lastLogId: String(run.logId), count: 1 });
-    this.notifier.runQueued(run.run.clientId);
+    this.notifier.runQueued(run.run.clientId, 1, routeOf(run.run.flowId, run.run.flowVersion));
   }
 
   /**
@@ -418,9 +431,11 @@ export class Engine {
   triggerRun(flowIdText: string, given: Record<string, unknown>, trigger: Trigger): RunView {
     const flowId = /^\d{1,15}$/.test(flowIdText) ? Number(flowIdText) : -1;
     const now = this.clock.now();
+    let flowVersion = "";
     const runId = this.store.transaction(() => {
       const flow = this.store.getFlow(flowId);
       if (!flow) throw notFound("flow", flowIdText);
+      flowVersion = flow.version;
       const parameters = resolveParameters(parseJson<ParameterSpec[]>(flow.parameters, []), given);
       const tags = parseJson<Record<string, string>>(flow.tags, {});
       const id = this.store.insertRun({
@@ -452,7 +467,7 @@ export class Engine {
       return id;
     });
     const view = this.getRun(String(runId));
-    this.notifier.runQueued(view.clientId);
+    this.notifier.runQueued(view.clientId, 1, routeOf(Number(view.flowId), flowVersion));
     this.feed.publish({ kind: "run", runId: view.id, flowId: view.flowId, state: view.state, progress: 0 });
     return view;
   }
@@ -520,6 +535,7 @@ export class Engine {
         this.workerClient.delete(id);
         this.offsets.delete(id);
         this.liveness.forget(id);
+        this.served.delete(id);
       }
     }
     if (before > this.liveness.bootTime) {
@@ -527,6 +543,7 @@ export class Engine {
         this.workerClient.delete(id);
         this.offsets.delete(id);
         this.liveness.forget(id);
+        this.served.delete(id);
       }
     }
   }
@@ -827,6 +844,8 @@ function pendingTaskRun(t: Pick<TaskRunRow, "runId" | "flowId" | "position" | "n
     error: null,
   };
 }
+
+const routeOf = (flowId: number, version: string): string => `${flowId}@${version}`;
 
 /** A version for an SDK that sends none: the definition itself (same definition, same version). */
 function definitionVersion(f: RegisterRequest["flows"][number]): string {

@@ -40,6 +40,7 @@ export interface Store {
   /** The flows (and versions) a worker process serves; replaces what it registered before. */
   replaceWorkerFlows(workerId: string, served: { flowId: number; version: string }[]): void;
   listWorkerFlows(flowIds: number[]): WorkerFlowRow[];
+  listFlowsOfWorker(workerId: string): WorkerFlowRow[];
   /** Forgets worker processes last seen before `before` (their routing rows go with them). */
   deleteWorkersSeenBefore(before: number): string[];
   getFlow(id: number): FlowRow | undefined;

@@ -169,6 +169,9 @@ export class SqliteStore implements Store {
     if (!flowIds.length) return [];
     return this.db.select().from(workerFlows).where(inArray(workerFlows.flowId, flowIds)).all();
   }
+  listFlowsOfWorker(workerId: string): WorkerFlowRow[] {
+    return this.db.select().from(workerFlows).where(eq(workerFlows.workerId, workerId)).all();
+  }
   deleteWorkersSeenBefore(before: number): string[] {
     return this.db.delete(workers).where(lt(workers.lastSeenAt, before)).returning({ id: workers.id }).all().map((w) => w.id);
   }
