@@ -16,7 +16,7 @@ export default defineConfig({
   retries: 0,
   timeout: 90_000,
   expect: { timeout: 15_000 },
-  reporter: [["list"], ["html", { open: "never", outputFolder: "test-results/html-report" }]],
+  reporter: [["list"], ["html", { open: "never", outputFolder: "playwright-report" }]],
   use: {
     // Set by the global setup (the port is picked at run time); fixtures read it too.
     baseURL: process.env.PERFECT_E2E_URL,

@@ -133,18 +133,22 @@ def e2e_long(seconds: float = 3.0):
 # -- chatty --------------------------------------------------------------------------------------
 
 @task(estimated_time=3000)
-def chatter(lines, interval_ms):
-    """Logs a numbered line every interval_ms."""
+def chatter(lines, interval_ms, pause_at, gate):
+    """Logs a numbered line every interval_ms; after line `pause_at` it waits for the file `gate`
+    (so a test, not a timer, decides when the rest arrives)."""
     for i in range(1, lines + 1):
         log.info("chatter line %04d of %d", i, lines)
         progress(i / lines)
         time.sleep(interval_ms / 1000.0)
+        if gate and i == pause_at:
+            while not os.path.exists(gate):
+                time.sleep(0.05)
 
 
 @flow(name="E2E Chatty Flow", description="Many log lines, to follow the tail of",
       tags={"suite": "e2e", "kind": "chatty"})
-def e2e_chatty(lines: int = 150, interval_ms: int = 40):
-    chatter(lines, interval_ms)
+def e2e_chatty(lines: int = 150, interval_ms: int = 40, pause_at: int = 0, gate: str = ""):
+    chatter(lines, interval_ms, pause_at, gate)
 
 
 # -- drift ---------------------------------------------------------------------------------------
