@@ -12,10 +12,7 @@ from typing import Optional
 
 from .errors import RunCancelled, RunFinished, WorkerShutdown
 from .events import EventChannel
-
-#: Longest log message sent (characters); the server truncates at 16 KiB anyway, cutting here
-#: keeps batches small.
-MAX_LOG_CHARS = 16 * 1024
+from .wire_text import truncate_log_message
 
 _current_run = contextvars.ContextVar("perfect_run", default=None)  # type: contextvars.ContextVar
 _current_call = contextvars.ContextVar("perfect_task_call", default=None)  # type: contextvars.ContextVar
@@ -85,10 +82,9 @@ class RunContext:
     def log(self, level, message, call=None):
         # type: (str, str, Optional[int]) -> None
         """Send a log line for this run, attributed to task call ``call`` when given."""
-        if len(message) > MAX_LOG_CHARS:
-            cut = len(message) - MAX_LOG_CHARS
-            message = message[:MAX_LOG_CHARS] + "… [truncated %d characters]" % cut
-        fields = {"level": level, "message": message}
+        # Cut to the server's byte limit here, with its own marker, so the count is right and
+        # the server never truncates again; invalid text (lone surrogates) is made safe too.
+        fields = {"level": level, "message": truncate_log_message(message)}
         if call is not None:
             fields["call"] = call
         self.channel.emit("log", fields)

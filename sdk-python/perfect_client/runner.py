@@ -6,6 +6,7 @@ thread heartbeats (so a long task never looks like a dead worker); one thread se
 ``RunContext``/``EventChannel``.
 """
 import atexit
+import collections
 import os
 import signal
 import socket
@@ -22,13 +23,13 @@ from .errors import (
     PerfectError,
     RunCancelled,
     RunFinished,
+    RunsFailed,
+    TokenRejected,
     WorkerShutdown,
-    describe_exception,
 )
-from .execution import format_traceback, mark_logged
-from .log_capture import flush_line_buffer, install_stdout_router, uninstall_stdout_router
-from .parameters import coerce_arguments
+from .log_capture import install_stdout_router, uninstall_stdout_router
 from .protocol import RunGone, UnknownWorker, WorkerApi, is_transient
+from .run_execution import execute_flow
 from .sender import EventSender
 from .transport import HttpTransport
 from .version import __version__
@@ -38,6 +39,8 @@ DEFAULT_CLIENT_ID = "perfect_example"
 DEFAULT_TOKEN = "dev-token"
 #: Error reported for runs still executing when the worker stops.
 INTERRUPTED_ERROR = "worker interrupted"
+TERMINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
+_TERMINAL_EVENTS = ("run_completed", "run_failed", "run_cancelled")
 
 
 class Worker:
@@ -50,10 +53,14 @@ class Worker:
     attempts to reach the server.
     """
 
+    #: How many final outcomes ``results`` keeps (oldest forgotten first), so a worker serving
+    #: for months does not grow without bound.
+    MAX_RESULTS = 1000
+
     def __init__(self, flows, url=None, client_id=None, token=None, max_concurrent_runs=4,
                  exit_when_all_completed=False, transport=None, flush_timeout=10.0, out=None,
-                 retry_initial=0.25, retry_cap=5.0):
-        # type: (Iterable[Flow], Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float) -> None
+                 retry_initial=0.25, retry_cap=5.0, isolation="thread"):
+        # type: (Iterable[Flow], Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float, str) -> None
         self.flows = list(flows)
         if not self.flows:
             raise ValueError("serve() needs at least one @flow")
@@ -66,6 +73,9 @@ class Worker:
             raise ValueError("flow names must be unique, repeated: %s" % ", ".join(duplicates))
         if max_concurrent_runs < 1:
             raise ValueError("max_concurrent_runs must be >= 1")
+        if isolation not in ("thread",):
+            raise ValueError("isolation must be 'thread', got %r" % (isolation,))
+        self.isolation = isolation
         self.url = (url or os.environ.get("PERFECT_URL") or DEFAULT_URL).rstrip("/")
         self.client_id = client_id or os.environ.get("PERFECT_CLIENT_ID") or DEFAULT_CLIENT_ID
         token = token or os.environ.get("PERFECT_TOKEN") or DEFAULT_TOKEN
@@ -80,9 +90,17 @@ class Worker:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._active = {}  # type: Dict[str, RunContext]
-        self._completed_flows = set()  # type: set
-        #: Final local outcome per run id (COMPLETED, FAILED, CANCELLED, FINISHED_BY_SERVER).
-        self.results = {}  # type: Dict[str, str]
+        #: Runs this worker holds, id → flow name: from the poll answer that gave them until
+        #: their final batch is acknowledged (or the run is given up). Heartbeats list exactly
+        #: these, so the server requeues or fails a run the worker no longer reports.
+        self._held = collections.OrderedDict()  # type: Dict[str, str]
+        #: State of the last finished run of each served flow (the server's word when it gave it).
+        self._last_outcome = {}  # type: Dict[str, str]
+        #: Final outcome of the latest ``MAX_RESULTS`` runs (COMPLETED, FAILED, CANCELLED,
+        #: FINISHED_BY_SERVER), the server's state once it acknowledged the run's last batch.
+        self.results = collections.OrderedDict()  # type: Dict[str, str]
+        self._registered_once = False
+        self._token_rejected = False
         self._stop = threading.Event()
         self._heartbeat_stop = threading.Event()
         self._fatal = None  # type: Optional[FatalWorkerError]
@@ -97,6 +115,7 @@ class Worker:
             self.api, lambda: self.worker_id or "", on_run_gone=self._run_gone,
             on_cancel=lambda run_id: self._request_stop(run_id, RunCancelled),
             on_fatal=self._set_fatal, backoff=self._backoff(), out=self._out,
+            on_delivered=self._delivered, on_done=self._release, on_token=self._token_state,
         )
         self._heartbeat_thread = None  # type: Optional[threading.Thread]
 
@@ -131,6 +150,18 @@ class Worker:
         if self._fatal is not None:
             self._say("perfect: " + str(self._fatal))
             raise self._fatal
+        if self.exit_when_all_completed:
+            failed = self.failed_flows()
+            if failed:
+                err = RunsFailed("the last run of %s failed" % ", ".join(repr(n) for n in failed))
+                self._say("perfect: %s; exiting with status 1" % err)
+                raise err
+
+    def failed_flows(self):
+        # type: () -> List[str]
+        """Names of the served flows whose last finished run FAILED."""
+        with self._lock:
+            return [f.name for f in self.flows if self._last_outcome.get(f.name) == "FAILED"]
 
     def stop(self):
         # type: () -> None
@@ -145,6 +176,14 @@ class Worker:
         """Ids of the runs executing now."""
         with self._lock:
             return list(self._active)
+
+    @property
+    def held_run_ids(self):
+        # type: () -> List[str]
+        """Ids of the runs this worker holds (executing, or with events still to deliver):
+        what its heartbeats list."""
+        with self._lock:
+            return list(self._held)
 
     # -- registration and polling ------------------------------------------------------------------
 
@@ -164,6 +203,12 @@ class Worker:
             self._raise_fatal()
             try:
                 answer = self.api.register(self._payload())
+            except TokenRejected as err:
+                if not self._registered_once:
+                    raise  # a wrong token from the start is a configuration error: say so, exit 2
+                self._token_state(True)
+                self._stop.wait(backoff.next_delay())
+                continue
             except PerfectError as err:
                 delay = backoff.next_delay()
                 self._say("perfect: cannot register with the Perfect server at %s (%s); retrying in %.1fs"
@@ -178,6 +223,8 @@ class Worker:
                 if isinstance(entry, dict) and entry.get("name") in self._flows_by_name and entry.get("id"):
                     self._flows_by_id[str(entry["id"])] = self._flows_by_name[entry["name"]]
             self._need_register = False
+            self._registered_once = True
+            self._token_state(False)
             self._say("perfect: serving %d flow(s) for client %s at %s (worker %s)"
                       % (len(self.flows), self.client_id, self.url, self.worker_id))
             return True
@@ -198,7 +245,7 @@ class Worker:
             if self._stop.is_set():
                 return False
             if self.exit_when_all_completed and self._all_flows_completed():
-                self._say("perfect: every flow completed a run, exiting")
+                self._say("perfect: every flow finished a run, exiting")
                 return True
             if self._need_register:
                 if not self._register():
@@ -215,15 +262,27 @@ class Worker:
                 self._say("perfect: the server does not know worker %s any more; registering again" % self.worker_id)
                 self._need_register = True
                 continue
+            except TokenRejected:
+                # A token being rotated in clients.json: keep every run and buffered event and
+                # ask again with backoff until the server takes the token again.
+                self._token_state(True)
+                self._stop.wait(backoff.next_delay())
+                continue
             except PerfectError as err:
                 delay = backoff.next_delay()
                 self._say("perfect: cannot poll the Perfect server at %s (%s); retrying in %.1fs" % (self.url, err, delay))
                 self._stop.wait(delay)
                 continue
             backoff.reset()
+            self._token_state(False)
+            runs = [r for r in runs if isinstance(r, dict) and r.get("id")]
+            with self._lock:
+                # Held from now on, before anything can fail: heartbeats must list every run
+                # the worker was given.
+                for run in runs:
+                    self._held.setdefault(str(run["id"]), str(run.get("flowName") or "?"))
             for run in runs:
-                if isinstance(run, dict) and run.get("id"):
-                    self._start_run(run)
+                self._start_run(run)
 
     def _wait_for_free_slot(self):
         # type: () -> int
@@ -234,8 +293,22 @@ class Worker:
 
     def _all_flows_completed(self):
         # type: () -> bool
+        """Every served flow has finished a run, whatever its outcome (runs still executing
+        are waited for by the graceful shutdown)."""
         with self._lock:
-            return all(f.name in self._completed_flows for f in self.flows)
+            return all(f.name in self._last_outcome for f in self.flows)
+
+    def _token_state(self, rejected):
+        # type: (bool) -> None
+        with self._lock:
+            changed = rejected != self._token_rejected
+            self._token_rejected = rejected
+            held = len(self._held)
+        if changed and rejected:
+            self._say("perfect: token rejected for client %s (HTTP 401): check PERFECT_TOKEN; keeping %d run(s) "
+                      "and their events, retrying with backoff" % (self.client_id, held))
+        elif changed:
+            self._say("perfect: token accepted again for client %s" % self.client_id)
 
     # -- runs --------------------------------------------------------------------------------------
 
@@ -257,54 +330,63 @@ class Worker:
     def _execute(self, context, flow, parameters):
         # type: (RunContext, Optional[Flow], Dict[str, Any]) -> None
         token = _current_run.set(context)
-        channel = context.channel
         started = time.monotonic()
         outcome = "FAILED"
         self._say("perfect: run %s (%s) started" % (context.run_id, context.flow_name))
         try:
-            if flow is None:
-                # Another worker of this client registered it; this process cannot run it.
-                message = "flow %r is not served by this worker" % context.flow_name
-                context.log("ERROR", message)
-                channel.emit("run_failed", {"error": message}, terminal=True)
-                return
-            kwargs = coerce_arguments(flow.func, parameters)
-            ignored = sorted(set(parameters) - set(kwargs))
-            if ignored:
-                context.log("WARNING", "ignored parameters not in the signature of %s: %s"
-                            % (flow.name, ", ".join(ignored)))
-            flow.func(**kwargs)
-        except RunCancelled:
-            flush_line_buffer(context)
-            if channel.emit("run_cancelled", terminal=True):
-                outcome = "CANCELLED"
-        except RunFinished:
-            channel.drop()
-            outcome = "FINISHED_BY_SERVER"
-        except WorkerShutdown:
-            pass  # the shutdown already reported the run FAILED
-        except BaseException as exc:
-            flush_line_buffer(context)
-            if not getattr(exc, "__perfect_logged__", False):
-                context.log("ERROR", "flow %s failed\n%s" % (context.flow_name, format_traceback(exc)))
-                mark_logged(exc)
-            channel.emit("run_failed", {"error": describe_exception(exc)}, terminal=True)
-        else:
-            flush_line_buffer(context)
-            if channel.emit("run_completed", terminal=True):
-                outcome = "COMPLETED"
-            elif context.stop_kind is RunFinished:
-                outcome = "FINISHED_BY_SERVER"
+            outcome = execute_flow(context, flow, parameters)
         finally:
             _current_run.reset(token)
-            with self._changed:
-                self._active.pop(context.run_id, None)
-                self.results.setdefault(context.run_id, outcome)
-                if outcome == "COMPLETED" and flow is not None:
-                    self._completed_flows.add(flow.name)
-                self._changed.notify_all()
-            self._say("perfect: run %s (%s) %s in %.1fs"
-                      % (context.run_id, context.flow_name, self.results[context.run_id], time.monotonic() - started))
+            self._run_ended(context, flow, outcome, started)
+
+    def _run_ended(self, context, flow, outcome, started):
+        # type: (RunContext, Optional[Flow], str, float) -> None
+        if outcome == "INTERRUPTED":
+            outcome = "FAILED"  # the shutdown reported it FAILED (worker interrupted)
+        with self._changed:
+            self._active.pop(context.run_id, None)
+            if context.run_id not in self.results:
+                self._record(context.run_id, outcome)
+            final = self.results[context.run_id]
+            if flow is not None and final in TERMINAL_STATES:
+                self._last_outcome[flow.name] = final
+            self._changed.notify_all()
+        self._say("perfect: run %s (%s) %s in %.1fs"
+                  % (context.run_id, context.flow_name, final, time.monotonic() - started))
+
+    def _record(self, run_id, state):
+        # type: (str, str) -> None
+        """Remember ``state`` as the run's outcome (call with the lock held)."""
+        self.results[run_id] = state
+        self.results.move_to_end(run_id)  # type: ignore[attr-defined]
+        while len(self.results) > self.MAX_RESULTS:
+            self.results.popitem(last=False)  # type: ignore[call-arg]
+
+    def _delivered(self, run_id, answer, batch):
+        # type: (str, Dict[str, Any], List[Dict[str, Any]]) -> None
+        """A batch was acknowledged; when it held the run's end, the answer's state is final."""
+        if not any(e.get("type") in _TERMINAL_EVENTS for e in batch):
+            return
+        state = answer.get("state")
+        if state not in TERMINAL_STATES:
+            return
+        with self._changed:
+            flow_name = self._held.get(run_id)
+            local = self.results.get(run_id)
+            self._record(run_id, state)
+            if flow_name in self._flows_by_name and run_id not in self._active:
+                self._last_outcome[flow_name] = state
+            self._changed.notify_all()
+        if local is not None and local != state:
+            self._say("perfect: run %s ended %s on the server (reported %s%s)"
+                      % (run_id, state, local, ", its cancel was requested" if state == "CANCELLED" else ""))
+
+    def _release(self, run_id):
+        # type: (str) -> None
+        """The run's final batch was acknowledged (or its events dropped): stop reporting it."""
+        with self._changed:
+            self._held.pop(run_id, None)
+            self._changed.notify_all()
 
     def _request_stop(self, run_id, kind):
         # type: (str, type) -> bool
@@ -315,6 +397,7 @@ class Worker:
             channel = self._sender.channel(run_id)
             if channel is not None:
                 channel.drop()
+            self._release(run_id)  # given up: the server fails it when heartbeats stop listing it
         return changed
 
     def _server_finished(self, run_id, state=None):
@@ -341,13 +424,13 @@ class Worker:
             if self._need_register or not self.worker_id:
                 continue
             try:
-                answer = self.api.heartbeat(self.worker_id, self.active_run_ids)
+                answer = self.api.heartbeat(self.worker_id, self.held_run_ids)
             except UnknownWorker:
                 self._need_register = True
                 continue
-            except FatalWorkerError as err:
-                self._set_fatal(err)
-                return
+            except TokenRejected:
+                self._token_state(True)
+                continue  # the next beat tries again; work in flight is kept
             except Exception as err:
                 if not (isinstance(err, PerfectError) and is_transient(err)):
                     self._say("perfect: heartbeat failed: %s" % err)
@@ -421,7 +504,9 @@ class Worker:
             if context.channel.emit("run_failed", {"error": INTERRUPTED_ERROR}, terminal=True):
                 failed += 1
                 with self._lock:
-                    self.results[context.run_id] = "FAILED"
+                    self._record(context.run_id, "FAILED")
+                    if context.flow_name in self._flows_by_name:
+                        self._last_outcome[context.flow_name] = "FAILED"
         if failed:
             self._say("perfect: reported %d running run(s) FAILED (%s)" % (failed, INTERRUPTED_ERROR))
         self._heartbeat_stop.set()
@@ -452,8 +537,8 @@ def _terminate(signum, frame):
 
 def serve(*flows, url=None, client_id=None, token=None, max_concurrent_runs=4,
           exit_when_all_completed=False, transport=None, flush_timeout=10.0, out=None,
-          retry_initial=0.25, retry_cap=5.0):
-    # type: (Any, Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float) -> None
+          retry_initial=0.25, retry_cap=5.0, isolation="thread"):
+    # type: (Any, Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float, str) -> None
     """Serve ``flows`` to a Perfect server until stopped.
 
     Registers the flows (with their tasks and parameters), long-polls for triggered runs and
@@ -473,4 +558,5 @@ def serve(*flows, url=None, client_id=None, token=None, max_concurrent_runs=4,
         flows = tuple(flows[0])
     Worker(flows, url=url, client_id=client_id, token=token, max_concurrent_runs=max_concurrent_runs,
            exit_when_all_completed=exit_when_all_completed, transport=transport,
-           flush_timeout=flush_timeout, out=out, retry_initial=retry_initial, retry_cap=retry_cap).serve()
+           flush_timeout=flush_timeout, out=out, retry_initial=retry_initial, retry_cap=retry_cap,
+           isolation=isolation).serve()
