@@ -8,7 +8,7 @@ import contextvars
 import itertools
 import math
 import threading
-from typing import Optional
+from typing import Any, Optional
 
 from .errors import RunCancelled, RunFinished, WorkerShutdown
 from .events import EventChannel
@@ -21,13 +21,14 @@ _current_call = contextvars.ContextVar("perfect_task_call", default=None)  # typ
 class TaskCall:
     """One invocation of a task inside a run: its 0-based ``index`` and ``name``."""
 
-    __slots__ = ("index", "name", "line_buffer")
+    __slots__ = ("index", "name", "line_buffer", "err_buffer")
 
     def __init__(self, index, name):
         # type: (int, str) -> None
         self.index = index
         self.name = name
         self.line_buffer = ""  # an unfinished print() line
+        self.err_buffer = ""  # an unfinished line written to sys.stderr
 
 
 class RunContext:
@@ -40,6 +41,11 @@ class RunContext:
         self.flow_name = flow_name
         self.channel = channel
         self.line_buffer = ""  # an unfinished print() line outside any task
+        self.err_buffer = ""  # the same for sys.stderr
+        #: Supervisor side of ``isolation="process"``: the run's process and what it is doing.
+        self.process = None  # type: Any
+        self.current_task = None  # type: Any
+        self.hard_stopped = False
         self._calls = itertools.count()
         self._stop = None  # type: Optional[type]
         self._stop_lock = threading.Lock()
@@ -90,10 +96,23 @@ class RunContext:
         self.channel.emit("log", fields)
 
 
+#: Inside a run's own process every thread belongs to that run (threads a flow starts do not
+#: inherit context variables, so this is their way to find it).
+_process_run = None  # type: Optional[RunContext]
+
+
+def set_process_run(run):
+    # type: (Optional[RunContext]) -> None
+    """Make ``run`` the run of every thread of this process (used by a run's own process)."""
+    global _process_run
+    _process_run = run
+
+
 def current_run():
     # type: () -> Optional[RunContext]
     """The run executing in this thread, or None outside a served run."""
-    return _current_run.get()
+    run = _current_run.get()
+    return run if run is not None else _process_run
 
 
 def current_call():
@@ -113,7 +132,7 @@ def progress(fraction):
     call = _current_call.get()
     if call is None:
         return
-    run = _current_run.get()
+    run = current_run()
     if run is None:
         return
     try:

@@ -1,12 +1,20 @@
-"""``serve``: the worker process that registers flows, long-polls for runs and executes them.
+"""``serve``: the worker process that registers flows, long-polls for runs and supervises them.
 
-Threads: the caller's thread registers and polls; one thread per run executes the flow; one
-thread heartbeats (so a long task never looks like a dead worker); one thread sends events
-(``sender``). Everything that crosses threads goes through ``Worker._lock`` or the run's own
+With ``isolation="process"`` (the default) each run executes in a process of its own
+(``process_runtime``, ``child``): the worker itself only registers, polls, heartbeats, delivers
+events and watches its run processes, so nothing a run's code does — a C call holding the GIL
+for minutes, ``os._exit``, a segfault, an OOM kill — can delay a heartbeat or touch another run.
+``isolation="thread"`` runs each flow in a thread of the worker (flows defined inside a function
+always do: a fresh process cannot import them).
+
+Threads: the caller's thread registers and polls; one thread per run executes the flow (thread
+isolation) or watches its process; one thread heartbeats; one thread sends events (``sender``).
+Everything that crosses threads goes through ``Worker._lock`` or the run's own
 ``RunContext``/``EventChannel``.
 """
 import atexit
 import collections
+import multiprocessing
 import os
 import signal
 import socket
@@ -29,6 +37,8 @@ from .errors import (
 )
 from .log_capture import install_stdout_router, uninstall_stdout_router
 from .protocol import RunGone, UnknownWorker, WorkerApi, is_transient
+from . import child as _child
+from .process_runtime import ProcessPool, describe_exit
 from .run_execution import execute_flow
 from .sender import EventSender
 from .transport import HttpTransport
@@ -59,8 +69,9 @@ class Worker:
 
     def __init__(self, flows, url=None, client_id=None, token=None, max_concurrent_runs=4,
                  exit_when_all_completed=False, transport=None, flush_timeout=10.0, out=None,
-                 retry_initial=0.25, retry_cap=5.0, isolation="thread"):
-        # type: (Iterable[Flow], Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float, str) -> None
+                 retry_initial=0.25, retry_cap=5.0, isolation="process", cancel_grace_seconds=10.0,
+                 max_run_memory_mb=None, warm_processes=None):
+        # type: (Iterable[Flow], Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float, str, float, Optional[int], Optional[int]) -> None
         self.flows = list(flows)
         if not self.flows:
             raise ValueError("serve() needs at least one @flow")
@@ -73,9 +84,25 @@ class Worker:
             raise ValueError("flow names must be unique, repeated: %s" % ", ".join(duplicates))
         if max_concurrent_runs < 1:
             raise ValueError("max_concurrent_runs must be >= 1")
-        if isolation not in ("thread",):
-            raise ValueError("isolation must be 'thread', got %r" % (isolation,))
+        if isolation not in ("process", "thread"):
+            raise ValueError("isolation must be 'process' or 'thread', got %r" % (isolation,))
+        if cancel_grace_seconds < 0:
+            raise ValueError("cancel_grace_seconds must be >= 0")
+        if max_run_memory_mb is not None and (isinstance(max_run_memory_mb, bool) or max_run_memory_mb < 16):
+            raise ValueError("max_run_memory_mb must be a number of megabytes >= 16, got %r" % (max_run_memory_mb,))
         self.isolation = isolation
+        self.cancel_grace_seconds = float(cancel_grace_seconds)
+        self.max_run_memory_mb = max_run_memory_mb
+        if warm_processes is None:
+            warm_processes = min(2, max_concurrent_runs)
+        self._pool = None  # type: Optional[ProcessPool]
+        self._warm_processes = warm_processes
+        #: Flows whose runs get their own process (a fresh process can import them).
+        self._isolated = set()  # type: set
+        if isolation == "process":
+            for item in self.flows:
+                if _process_ref(item) is not None:
+                    self._isolated.add(item.name)
         self.url = (url or os.environ.get("PERFECT_URL") or DEFAULT_URL).rstrip("/")
         self.client_id = client_id or os.environ.get("PERFECT_CLIENT_ID") or DEFAULT_CLIENT_ID
         token = token or os.environ.get("PERFECT_TOKEN") or DEFAULT_TOKEN
@@ -133,6 +160,7 @@ class Worker:
         restore = self._install()
         try:
             if self._register():
+                self._start_pool()
                 self._sender.start()
                 self._heartbeat_thread = threading.Thread(
                     target=self._heartbeat_loop, name="perfect-heartbeat", daemon=True)
@@ -230,6 +258,18 @@ class Worker:
             return True
         return False
 
+    def _start_pool(self):
+        # type: () -> None
+        if self.isolation != "process":
+            return
+        for item in self.flows:
+            if item.name not in self._isolated:
+                self._say("perfect: flow %s cannot be imported by a run process (defined inside a function, "
+                          "or in a script run with -c); its runs execute in the worker's threads" % item.name)
+        if self._isolated and self._pool is None:
+            self._pool = ProcessPool(warm=self._warm_processes, max_run_memory_mb=self.max_run_memory_mb)
+            self._pool.start()
+
     def _apply_intervals(self, answer):
         # type: (Dict[str, Any]) -> None
         interval = answer.get("heartbeatIntervalMs")
@@ -323,9 +363,103 @@ class Worker:
                 return
             self._active[run_id] = context
         parameters = run.get("parameters") if isinstance(run.get("parameters"), dict) else {}
-        thread = threading.Thread(target=self._execute, args=(context, flow, parameters),
+        target = self._execute
+        if flow is not None and flow.name in self._isolated and self._pool is not None:
+            target = self._supervise
+        thread = threading.Thread(target=target, args=(context, flow, parameters),
                                   name="perfect-run-" + run_id, daemon=True)
         thread.start()
+
+    def _supervise(self, context, flow, parameters):
+        # type: (RunContext, Flow, Dict[str, Any]) -> None
+        """Execute a run in a process of its own and relay its events until the process ends."""
+        started = time.monotonic()
+        outcome = "FAILED"
+        self._say("perfect: run %s (%s) started" % (context.run_id, context.flow_name))
+        try:
+            outcome = self._watch_process(context, flow, parameters)
+        except BaseException as err:  # a bug here must still end the run, not leave it RUNNING
+            context.log("ERROR", "perfect: supervising the run failed: %r" % (err,))
+            context.channel.emit("run_failed", {"error": "worker error: %r" % (err,)}, terminal=True)
+        finally:
+            self._run_ended(context, flow, outcome, started)
+
+    def _watch_process(self, context, flow, parameters):
+        # type: (RunContext, Flow, Dict[str, Any]) -> str
+        channel = context.channel
+        assert self._pool is not None
+        handover = {"run_id": context.run_id, "flow_name": context.flow_name,
+                    "flow_ref": _process_ref(flow), "parameters": parameters}
+        proc = None
+        for _ in range(3):  # a warm spare may have died while waiting: take another
+            proc = self._pool.take()
+            if proc.assign(handover):
+                break
+            proc.reap(1.0)
+            proc.discard_crash_file()
+            proc = None
+        if proc is None:
+            raise RuntimeError("could not start a run process")
+        context.process = proc
+        stop = context.stop_kind
+        if stop is not None:  # a stop that arrived while the process was being chosen
+            proc.send(("stop", _STOP_NAMES[stop]))
+        terminal = None  # type: Optional[str]
+        outcome = None  # type: Optional[str]
+        while True:
+            try:
+                message = proc.conn.recv()
+            except (EOFError, OSError):
+                break
+            except Exception as err:  # an unpicklable message: say so, keep relaying
+                context.log("WARNING", "perfect: a message of the run process could not be read: %r" % (err,))
+                continue
+            kind = message[0]
+            if kind == "emit":
+                _, event_type, fields, ts, is_terminal = message
+                if event_type == "task_started":
+                    context.current_task = (fields.get("call"), fields.get("task"))
+                elif event_type in ("task_completed", "task_failed"):
+                    context.current_task = None
+                accepted = channel.emit(event_type, fields, terminal=is_terminal, ts=ts)
+                if is_terminal:
+                    terminal = event_type if accepted else "refused"
+            elif kind == "progress":
+                channel.progress(message[1], message[2])
+            elif kind == "end_task":
+                channel.end_task(message[1])
+            elif kind == "done":
+                outcome = message[1]
+        exitcode = proc.reap()
+        try:
+            if terminal is not None:
+                if terminal == "refused":
+                    return "FINISHED_BY_SERVER" if context.stop_kind is RunFinished else "INTERRUPTED"
+                return {"run_completed": "COMPLETED", "run_failed": "FAILED", "run_cancelled": "CANCELLED"}[terminal]
+            if outcome in ("FINISHED_BY_SERVER", "INTERRUPTED"):
+                return outcome
+            stop = context.stop_kind
+            if stop is WorkerShutdown:
+                return "INTERRUPTED"
+            if stop is RunFinished:
+                channel.drop()
+                return "FINISHED_BY_SERVER"
+            if context.hard_stopped and stop is RunCancelled:
+                task = context.current_task
+                what = "task %s" % task[1] if task else "the flow"
+                context.log("WARNING", "cancel: %s was still running %.0f s after the cancel request; its "
+                            "process was terminated" % (what, self.cancel_grace_seconds))
+                return "CANCELLED" if channel.emit("run_cancelled", terminal=True) else "INTERRUPTED"
+            # The process died without reporting the run's end: that run, and only it, failed.
+            error = describe_exit(exitcode, self.max_run_memory_mb)
+            report = proc.crash_report()
+            task = context.current_task
+            where = " during task %s" % task[1] if task else ""
+            context.log("ERROR", "%s%s%s" % (error, where, "\n" + report if report else ""))
+            channel.emit("run_failed", {"error": error}, terminal=True)
+            return "FAILED"
+        finally:
+            proc.discard_crash_file()
 
     def _execute(self, context, flow, parameters):
         # type: (RunContext, Optional[Flow], Dict[str, Any]) -> None
@@ -393,12 +527,30 @@ class Worker:
         with self._lock:
             context = self._active.get(run_id)
         changed = context is not None and context.request_stop(kind)
+        if changed and context is not None and context.process is not None:
+            # The run's process stops at its next task boundary; one that does not get there
+            # within the grace period (a task stuck in a long call) is terminated.
+            context.process.send(("stop", _STOP_NAMES[kind]))
+            if kind in (RunCancelled, RunFinished):
+                timer = threading.Timer(self.cancel_grace_seconds, self._hard_stop, args=(context, kind))
+                timer.daemon = True
+                timer.start()
         if kind is RunFinished:
             channel = self._sender.channel(run_id)
             if channel is not None:
                 channel.drop()
             self._release(run_id)  # given up: the server fails it when heartbeats stop listing it
         return changed
+
+    def _hard_stop(self, context, kind):
+        # type: (RunContext, type) -> None
+        with self._lock:
+            if self._active.get(context.run_id) is not context:
+                return  # it stopped in time
+        proc = context.process
+        if proc is not None and proc.alive():
+            context.hard_stopped = True
+            proc.kill()
 
     def _server_finished(self, run_id, state=None):
         # type: (str, Optional[str]) -> None
@@ -509,6 +661,11 @@ class Worker:
                         self._last_outcome[context.flow_name] = "FAILED"
         if failed:
             self._say("perfect: reported %d running run(s) FAILED (%s)" % (failed, INTERRUPTED_ERROR))
+        for context in remaining:
+            if context.process is not None:
+                context.process.kill()  # its run was reported FAILED above
+        if self._pool is not None:
+            self._pool.close()
         self._heartbeat_stop.set()
         delivered = True
         try:
@@ -530,6 +687,45 @@ class Worker:
             pass
 
 
+_STOP_NAMES = {RunCancelled: "cancel", RunFinished: "finished", WorkerShutdown: "shutdown"}
+
+
+def _process_ref(flow):
+    # type: (Flow) -> Any
+    """``(module, qualname)`` by which a run process finds ``flow``, or None if it cannot."""
+    func = flow.func
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", "")
+    if not module or not qualname or "<locals>" in qualname or "<lambda>" in qualname:
+        return None
+    # The process finds the flow where this one finds it: the module holds the Flow under the
+    # function's (qualified) name when @flow decorated it.
+    target = sys.modules.get(module)
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+    if target is not flow:
+        return None
+    if module == "__main__" and not _main_importable():
+        return None
+    return (module, qualname)
+
+
+def _main_importable():
+    # type: () -> bool
+    """Whether a spawned process can import this script again (not ``python -c`` or a REPL)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and getattr(spec, "name", None):
+        return not spec.name.endswith(".__main__") and spec.name != "__main__"
+    return bool(getattr(main, "__file__", None))
+
+
+def _in_run_process():
+    # type: () -> bool
+    """True while a run process imports the script (``serve()`` there must do nothing)."""
+    return _child.IN_RUN_PROCESS or bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
 def _terminate(signum, frame):
     # SIGTERM (docker stop, systemd) gets the same clean stop as Ctrl-C.
     raise KeyboardInterrupt
@@ -537,8 +733,9 @@ def _terminate(signum, frame):
 
 def serve(*flows, url=None, client_id=None, token=None, max_concurrent_runs=4,
           exit_when_all_completed=False, transport=None, flush_timeout=10.0, out=None,
-          retry_initial=0.25, retry_cap=5.0, isolation="thread"):
-    # type: (Any, Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float, str) -> None
+          retry_initial=0.25, retry_cap=5.0, isolation="process", cancel_grace_seconds=10.0,
+          max_run_memory_mb=None, warm_processes=None):
+    # type: (Any, Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float, str, float, Optional[int], Optional[int]) -> None
     """Serve ``flows`` to a Perfect server until stopped.
 
     Registers the flows (with their tasks and parameters), long-polls for triggered runs and
@@ -554,9 +751,12 @@ def serve(*flows, url=None, client_id=None, token=None, max_concurrent_runs=4,
     which exits the process with status 2. ``transport``, ``out``, ``retry_initial`` and
     ``retry_cap`` are for tests and embedding (see ``Worker``).
     """
+    if _in_run_process():
+        return  # a run process importing the script to find its flows: not a second worker
     if len(flows) == 1 and isinstance(flows[0], (list, tuple)):
         flows = tuple(flows[0])
     Worker(flows, url=url, client_id=client_id, token=token, max_concurrent_runs=max_concurrent_runs,
            exit_when_all_completed=exit_when_all_completed, transport=transport,
            flush_timeout=flush_timeout, out=out, retry_initial=retry_initial, retry_cap=retry_cap,
-           isolation=isolation).serve()
+           isolation=isolation, cancel_grace_seconds=cancel_grace_seconds,
+           max_run_memory_mb=max_run_memory_mb, warm_processes=warm_processes).serve()

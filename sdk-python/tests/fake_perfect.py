@@ -344,6 +344,7 @@ class WorkerThread:
         kwargs.setdefault("transport", fake)
         kwargs.setdefault("client_id", fake.client_id)
         kwargs.setdefault("out", self.out)
+        kwargs.setdefault("isolation", "thread")  # the flows of most tests are local functions
         self.worker = Worker(flows, **kwargs)
         self.error = None  # type: Optional[BaseException]
         self.thread = threading.Thread(target=self._run, name="test-worker", daemon=True)
