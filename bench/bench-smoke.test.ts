@@ -62,6 +62,7 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
     const { measureIngest } = await load("./ingest.mjs");
     const r = await measureIngest(url, { trials: 1, concurrency: 2, batchRequests: 4, singleRequests: 10, warmup: false, dir });
     expect(r.stored).toBe(true);
+    expect(r.missing).toBe(0);
     expect(r.sentEvents).toBe(4 * 100 + 10);
     expect(r.batch.ratio).toHaveLength(1);
     expect(r.single.ratio).toHaveLength(1);
@@ -225,6 +226,26 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
     expect(md).toContain("| pending thing | p99 ≤ 1 ms | — | — | pending |");
     expect(md).toContain("2 cores, Test CPU");
     expect(md).toContain("Rerun: `node bench/a.mjs`");
+  });
+
+  it("run-all keeps the plan's id for every result (a script's own id never replaces it)", async () => {
+    const { plan, resultOf } = await load("./run-all.mjs");
+    const steps = plan({ db: "x.db" });
+    const rows = steps.map((st: { id: string }) => resultOf(st, { id: `${st.id}-server`, figures: [] }, { load: 0, waitedSeconds: 0 }, 1));
+    expect(rows.map((r: { id: string }) => r.id)).toEqual(steps.map((st: { id: string }) => st.id));
+  });
+
+  it("a partial run says so in its header", async () => {
+    const { renderMarkdown } = await load("./run-all.mjs");
+    const md: string = renderMarkdown({
+      machine: { cores: 2, cpu: "Test CPU", memoryGb: 4, platform: "Linux", node: "v20" },
+      date: "2026-01-01T00:00:00.000Z",
+      commit: "abc123",
+      seed: null,
+      results: [],
+      only: ["dispatch"],
+    });
+    expect(md).toContain("**Partial run** (`--only dispatch`)");
   });
 
   it("every bench script parses (node --check)", () => {

@@ -21,15 +21,15 @@ export const DISPATCH_FLOW = {
   parameters: [],
 };
 
-/** Registers `n` workers, `concurrency` at a time. */
-export async function registerWorkers(api, n, concurrency = 25) {
+/** Registers `n` workers serving `flows` (a run is claimed only by a worker that registered its flow), `concurrency` at a time. */
+export async function registerWorkers(api, n, concurrency = 25, flows = [DISPATCH_FLOW]) {
   const ids = new Array(n);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, n) }, async () => {
       while (next < n) {
         const i = next++;
-        ids[i] = (await api.register([], { hostname: `bench-poller-${i}`, pid: i })).workerId;
+        ids[i] = (await api.register(flows, { hostname: `bench-poller-${i}`, pid: i })).workerId;
       }
     }),
   );

@@ -41,6 +41,8 @@ export const flows = sqliteTable(
     tags: text("tags").notNull().default("{}"),
     /** JSON array of { name, type, default?, required }. */
     parameters: text("parameters").notNull().default("[]"),
+    /** The definition's version (the SDK's code hash): runs carry it, so only workers serving it claim them. */
+    version: text("version").notNull().default(""),
     registeredAt: integer("registered_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -61,6 +63,18 @@ export const flowTasks = sqliteTable(
 );
 export type FlowTaskRow = typeof flowTasks.$inferSelect;
 
+/** Which flows (at which version) each worker process registered: the routing table of claims. */
+export const workerFlows = sqliteTable(
+  "worker_flows",
+  {
+    workerId: text("worker_id").notNull().references(() => workers.id, { onDelete: "cascade" }),
+    flowId: integer("flow_id").notNull().references(() => flows.id, { onDelete: "cascade" }),
+    version: text("version").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workerId, t.flowId] }), index("worker_flows_flow_idx").on(t.flowId, t.version)],
+);
+export type WorkerFlowRow = typeof workerFlows.$inferSelect;
+
 export const runs = sqliteTable(
   "runs",
   {
@@ -69,6 +83,8 @@ export const runs = sqliteTable(
     clientId: text("client_id").notNull().references(() => clients.id),
     /** Snapshot of the flow name at trigger time, so history reads need no join. */
     flowName: text("flow_name").notNull(),
+    /** The flow version the run was triggered at: claimed only by a worker serving that version. */
+    flowVersion: text("flow_version").notNull().default(""),
     state: text("state", { enum: RUN_STATES }).notNull(),
     parameters: text("parameters").notNull().default("{}"),
     /** Snapshot of the flow's tags at trigger time (JSON); filtering uses run_tags. */
@@ -85,6 +101,8 @@ export const runs = sqliteTable(
     /** Highest worker event sequence number applied (idempotent re-sends). */
     lastSeq: integer("last_seq").notNull().default(0),
     cancelRequestedAt: integer("cancel_requested_at"),
+    /** Consecutive heartbeats of the claiming worker that did not list this run (lost claims). */
+    unreportedBeats: integer("unreported_beats").notNull().default(0),
   },
   (t) => [
     index("runs_client_state_idx").on(t.clientId, t.state, t.id),
@@ -128,6 +146,8 @@ export const taskRuns = sqliteTable(
     reportedProgress: real("reported_progress"),
     progressChangedAt: integer("progress_changed_at"),
     startedAt: integer("started_at"),
+    /** Start of the current attempt: live outliers and stalls judge this attempt, not its retries. */
+    attemptStartedAt: integer("attempt_started_at"),
     endedAt: integer("ended_at"),
     durationMs: integer("duration_ms"),
     attempt: integer("attempt").notNull().default(1),
@@ -175,6 +195,10 @@ export const taskStats = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
     /** JSON array of the window's durations, oldest first (what the chart draws). */
     recent: text("recent").notNull().default("[]"),
+    /** JSON array of calls per completed run (newest last, ≤ 100): a loop's expected call count. */
+    callsRecent: text("calls_recent").notNull().default("[]"),
+    /** Mean of callsRecent (1 without history). */
+    callsMean: real("calls_mean").notNull().default(1),
   },
   (t) => [primaryKey({ columns: [t.flowId, t.taskName] })],
 );

@@ -23,11 +23,29 @@ const DOWN_GRACE_MS = 1500;
 
 type KeyMatcher = (key: string) => boolean;
 
-export function matchersFor(change: Change): KeyMatcher[] {
+/** What the matchers may ask of the browser's state: what a cached list shows, and each run's last known state. */
+export interface LiveView {
+  /** True when the cached answer of this key lists the run. */
+  listShows(key: string, runId: string): boolean;
+  /** The state this browser last saw the run in (undefined for a run it never saw). */
+  lastState(runId: string): string | undefined;
+}
+
+/** The first page of a run list (no cursor): where a new run, or one that changed state, can appear. */
+const isFirstListPage = (key: string): boolean => isRunListKey(key) && !/[?&]cursor=/.test(key);
+
+/**
+ * The SWR keys a change can affect, and no others: a progress tick of one run refetches that
+ * run and the lists that show it — not every list and the flows page in every browser.
+ */
+export function matchersFor(change: Change, view?: LiveView): KeyMatcher[] {
   switch (change.kind) {
     case "run": {
       const k = runKey(change.runId);
-      return [(key) => key === k, isRunListKey, isFlowsKey];
+      if (!view) return [(key) => key === k, isRunListKey, isFlowsKey];
+      const stateChanged = view.lastState(change.runId) !== change.state;
+      const lists: KeyMatcher = (key) => isRunListKey(key) && (view.listShows(key, change.runId) || (stateChanged && isFirstListPage(key)));
+      return stateChanged ? [(key) => key === k, lists, isFlowsKey] : [(key) => key === k, lists];
     }
     case "taskRun": {
       const k = runKey(change.runId);
@@ -45,7 +63,7 @@ export function matchersFor(change: Change): KeyMatcher[] {
 }
 
 export function LiveEventsProvider() {
-  const { mutate } = useSWRConfig();
+  const { mutate, cache } = useSWRConfig();
 
   useEffect(() => {
     let source: EventSource | null = null;
@@ -55,6 +73,15 @@ export function LiveEventsProvider() {
     let downTimer: ReturnType<typeof setTimeout> | null = null;
     let retryTimer: ReturnType<typeof setTimeout> | null = null;
     let retryDelay = 1000;
+    // Last state seen per run, bounded: only a state change reaches the flows page and first pages.
+    const states = new Map<string, string>();
+    const view: LiveView = {
+      listShows: (key, runId) => {
+        const data = cache.get(key)?.data as { runs?: { id: string }[] } | undefined;
+        return !!data?.runs?.some((r) => r.id === runId);
+      },
+      lastState: (runId) => states.get(runId),
+    };
 
     const revalidate = (matchers: KeyMatcher[]) =>
       mutate((key) => typeof key === "string" && matchers.some((m) => m(key)));
@@ -73,8 +100,12 @@ export function LiveEventsProvider() {
       } catch {
         return;
       }
-      const m = matchersFor(change);
-      if (!m) return;
+      const m = matchersFor(change, view);
+      if (change.kind === "run") {
+        states.delete(change.runId);
+        states.set(change.runId, change.state);
+        if (states.size > 5000) states.delete(states.keys().next().value!);
+      }
       pending.push(...m);
       flushTimer ??= setTimeout(flush, COALESCE_MS);
     };
@@ -125,7 +156,7 @@ export function LiveEventsProvider() {
       source?.close();
       for (const t of [flushTimer, downTimer, retryTimer]) if (t) clearTimeout(t);
     };
-  }, [mutate]);
+  }, [mutate, cache]);
 
   return null;
 }

@@ -93,7 +93,7 @@ export function TriggerDialog({ flow, onClose }: { flow: FlowView; onClose: () =
           </h2>
           {!flow.online ? (
             <p className="mt-2 text-sm text-st-cancelled">
-              The client <span className="mono">{flow.clientId}</span> is offline: the run waits in PENDING until a worker picks it up.
+              No online worker of <span className="mono">{flow.clientId}</span> serves this flow: the run waits in PENDING until one does.
             </p>
           ) : null}
         </div>

@@ -143,6 +143,11 @@ function HistoryRow({ run }: { run: RunSummary }) {
       <td data-label="State">
         <StateBadge state={run.state} testId="history-state" />
         {run.cancelRequested && run.state === "RUNNING" ? <span className="ml-1 text-xs text-st-cancelled">cancelling</span> : null}
+        {run.waitingForWorker ? (
+          <span className="ml-1 text-xs text-st-pending" data-testid="history-waiting" title="No online worker serves this flow yet">
+            waiting for a worker
+          </span>
+        ) : null}
       </td>
       <td data-label="Progress">
         <div className="flex items-center gap-2">

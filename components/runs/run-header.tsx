@@ -33,6 +33,11 @@ export function RunHeader({ run }: { run: RunView }) {
               STALLED
             </span>
           ) : null}
+          {run.waitingForWorker ? (
+            <span className="badge st-PENDING" data-testid="waiting-for-worker" title="No online worker serves this flow at the version this run was triggered with; it starts when one does.">
+              waiting for a worker
+            </span>
+          ) : null}
           {run.cancelRequested && (run.state === "RUNNING" || run.state === "PENDING") ? (
             <span className="badge st-CANCELLED" data-testid="cancel-requested">
               cancel requested

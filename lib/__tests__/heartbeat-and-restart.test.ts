@@ -141,10 +141,11 @@ describe("restart on the same file", () => {
     const first = createTestEngine({ file, clock });
     const reg = first.engine.register("acme", { worker: {}, flows: [ETL_FLOW as any] });
     const runIds: string[] = [];
-    for (let i = 0; i < 3; i++) runIds.push(first.engine.triggerRun(reg.flows[0].id, {}, "api").id);
-    const [r1, r2] = first.engine.claim("acme", reg.workerId, 2);
+    for (let i = 0; i < 4; i++) runIds.push(first.engine.triggerRun(reg.flows[0].id, {}, "api").id);
+    const [r1, r2, r3] = first.engine.claim("acme", reg.workerId, 3);
     first.engine.applyEvents("acme", r1.id, { workerId: reg.workerId, events: fullRunEvents() as any });
     first.engine.applyEvents("acme", r2.id, { workerId: reg.workerId, events: fullRunEvents().slice(0, 4) as any });
+    first.engine.applyEvents("acme", r3.id, { workerId: reg.workerId, events: fullRunEvents().slice(0, 1) as any });
     first.db.$client.close();
 
     clock.advance(60_000); // the server was down for a minute: longer than the heartbeat timeout
@@ -152,13 +153,23 @@ describe("restart on the same file", () => {
     second.engine.tick();
     expect(second.engine.getRun(r1.id).state).toBe("COMPLETED");
     expect(second.engine.getRun(r2.id).state).toBe("RUNNING"); // not mass-failed at boot
-    expect(second.engine.getRun(runIds[2]).state).toBe("PENDING");
+    expect(second.engine.getRun(r3.id).state).toBe("RUNNING");
+    expect(second.engine.getRun(runIds[3]).state).toBe("PENDING");
     expect(second.engine.listLogs(r1.id, { after: 0, level: [], limit: 100 }).logs).toHaveLength(3);
     expect(second.engine.listLogs(r2.id, { after: 0, level: [], limit: 100 }).logs).toHaveLength(1);
     // The worker resumes where it stopped: duplicates skipped, the rest applied.
     const res = second.engine.applyEvents("acme", r2.id, { workerId: reg.workerId, events: fullRunEvents() as any });
     expect(res).toMatchObject({ applied: 6, duplicates: 4, state: "COMPLETED" });
-    // Silent past the timeout counted from boot: now it fails.
+    // r3's worker stays silent: just inside the timeout counted from boot it still runs,
+    // past it the run fails; the completed and the queued runs are untouched.
+    clock.advance(15_000 - 1);
+    second.engine.tick();
+    expect(second.engine.getRun(r3.id).state).toBe("RUNNING");
+    clock.advance(2);
+    second.engine.tick();
+    expect(second.engine.getRun(r3.id)).toMatchObject({ state: "FAILED", error: HEARTBEAT_LOST });
+    expect(second.engine.getRun(r2.id).state).toBe("COMPLETED");
+    expect(second.engine.getRun(runIds[3]).state).toBe("PENDING");
     second.db.$client.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });

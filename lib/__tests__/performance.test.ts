@@ -163,7 +163,7 @@ describe("stall detection", () => {
     engine.heartbeat("acme", { workerId, runIds: [runId] });
     engine.tick();
     expect(engine.getRun(runId).taskRuns[0].stalled).toBe(true);
-    engine.applyEvents("acme", runId, { workerId, events: [{ seq: 20, type: "task_progress", call: 0, progress: 0.95 }] });
+    engine.applyEvents("acme", runId, { workerId, events: [{ seq: 9, type: "task_progress", call: 0, progress: 0.95 }] });
     expect(engine.getRun(runId).taskRuns[0].stalled).toBe(false);
   });
 });

@@ -10,6 +10,8 @@ export const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   run_finished: 409,
+  seq_gap: 409,
+  client_removed: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   internal: 500,

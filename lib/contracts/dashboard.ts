@@ -74,6 +74,8 @@ export interface RunSummary {
   cancelRequested: boolean;
   warning: Warning | null;
   stalled: boolean;
+  /** PENDING, and no online worker serves this flow (at the version it was triggered with). */
+  waitingForWorker: boolean;
 }
 export interface TaskRunView {
   id: string;

@@ -20,6 +20,10 @@ export const parameterSpecSchema = z.object({
   type: z.string().max(100).default("any"),
   default: z.unknown().optional(),
   required: z.boolean().default(false),
+  /** The allowed values of a `Literal[...]` or `Enum` parameter. */
+  choices: z.array(z.union([z.string().max(1000), z.number(), z.boolean(), z.null()])).max(1000).optional(),
+  /** `var_keyword` for `**kwargs`: the flow accepts names beyond the declared ones. */
+  kind: z.enum(["positional", "var_keyword"]).optional(),
 });
 export type ParameterSpec = z.infer<typeof parameterSpecSchema>;
 
@@ -29,6 +33,8 @@ export const flowDefinitionSchema = z.object({
   tags: z.record(z.string().min(1).max(100), z.string().max(1000)).default({}),
   tasks: z.array(taskDefinitionSchema).max(1000).default([]),
   parameters: z.array(parameterSpecSchema).max(200).default([]),
+  /** The definition's version (the SDK sends a hash of the flow's code): routes runs to matching workers. */
+  version: z.string().max(128).nullish(),
 });
 export type FlowDefinition = z.infer<typeof flowDefinitionSchema>;
 

@@ -4,35 +4,43 @@
  * Behind an interface so a PostgreSQL backend can use LISTEN/NOTIFY across instances.
  */
 export interface RunNotifier {
-  /** A run became claimable for this client. */
-  runQueued(clientId: string, count?: number): void;
-  /** Resolves true when woken, false on timeout or abort. */
-  waitForRun(clientId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * A run became claimable for this client; `route` (flow id @ version) says which workers can
+   * take it, so only a waiter that serves it is woken.
+   */
+  runQueued(clientId: string, count?: number, route?: string): void;
+  /** Resolves true when woken, false on timeout or abort. `serves` filters the runs that wake it. */
+  waitForRun(clientId: string, timeoutMs: number, signal?: AbortSignal, serves?: (route: string) => boolean): Promise<boolean>;
 }
 
 interface Waiter {
   wake: (woken: boolean) => void;
+  serves?: (route: string) => boolean;
 }
 
 export class InProcessRunNotifier implements RunNotifier {
   private readonly waiters = new Map<string, Set<Waiter>>();
 
-  runQueued(clientId: string, count = 1): void {
+  runQueued(clientId: string, count = 1, route?: string): void {
     const set = this.waiters.get(clientId);
     if (!set) return;
-    // Sets iterate in insertion order: the longest-waiting poller is woken first.
-    for (const w of set) {
-      if (count-- <= 0) break;
+    // Sets iterate in insertion order: the longest-waiting poller that serves the run is woken
+    // first (waking one that does not would leave the run waiting for the next poll timeout).
+    for (const w of [...set]) {
+      if (count <= 0) break;
+      if (route !== undefined && w.serves && !w.serves(route)) continue;
+      count--;
       w.wake(true);
     }
   }
 
-  waitForRun(clientId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  waitForRun(clientId: string, timeoutMs: number, signal?: AbortSignal, serves?: (route: string) => boolean): Promise<boolean> {
     if (signal?.aborted || timeoutMs <= 0) return Promise.resolve(false);
     return new Promise((resolve) => {
       let set = this.waiters.get(clientId);
       if (!set) this.waiters.set(clientId, (set = new Set()));
       const waiter: Waiter = {
+        serves,
         wake: (woken) => {
           clearTimeout(timer);
           signal?.removeEventListener("abort", onAbort);

@@ -25,12 +25,19 @@ import { LivenessTracker } from "./liveness";
 import { STATS_WINDOW, criticalDurationMs, escalate, evaluateDuration, summarize, type Baseline } from "./outliers";
 import { resolveParameters } from "./parameters";
 import { canTransition, isTerminal, type RunState, type Trigger, type Warning } from "./states";
-import type { NewLog, Store } from "./store";
+import type { NewLog, NewTaskRun, Store } from "./store";
 import { flowView, iso, logView, parseJson, runSummary, taskRunView, taskStatView } from "./views";
 import { estimateRemaining, resolveWeights, runProgress, type TaskProgressInput } from "./weighted-progress";
 import type { ParameterSpec } from "../contracts/worker";
 
 export const HEARTBEAT_LOST = "client heartbeat lost";
+export const RUN_UNREPORTED = "worker stopped reporting this run";
+/** Consecutive heartbeats that must omit a claimed run before the server acts on it. */
+export const UNREPORTED_BEATS = 2;
+/** Worker processes silent this long are forgotten (memory maps and routing rows). */
+export const FORGET_WORKER_MS = 60 * 60 * 1000;
+/** How many completed runs' call counts make a task's expected calls per run. */
+export const CALLS_WINDOW = 100;
 export const MAX_LOG_BYTES = 16 * 1024;
 /** Without a baseline, a task whose reported progress is frozen this long (or 3× its weight) is stalled. */
 export const STALL_FLOOR_MS = 30_000;
@@ -76,6 +83,9 @@ export class Engine {
   /** Last online state published per client, so the feed reports each transition once. */
   private readonly clientOnline = new Map<string, boolean>();
   private timer: NodeJS.Timeout | null = null;
+  private lastForget = 0;
+  /** Routes (flow id @ version) each worker serves: which waiting polls a new run wakes. */
+  private readonly served = new Map<string, Set<string>>();
 
   constructor(deps: EngineDeps) {
     this.store = deps.store;
@@ -170,13 +180,15 @@ export class Engine {
         registeredAt: now,
         lastSeenAt: now,
       });
-      return req.flows.map((f) => {
+      const registered = req.flows.map((f) => {
+        const version = f.version ?? definitionVersion(f);
         const id = this.store.upsertFlow({
           clientId,
           name: f.name,
           description: f.description ?? "",
           tags: JSON.stringify(f.tags),
           parameters: JSON.stringify(f.parameters),
+          version,
           registeredAt: now,
           updatedAt: now,
         });
@@ -184,8 +196,11 @@ export class Engine {
           id,
           f.tasks.map((t, position) => ({ position, name: t.name, estimatedTime: t.estimatedTime ?? null, description: t.description ?? "" })),
         );
-        return { id: String(id), name: f.name };
+        return { id: String(id), name: f.name, flowId: id, version };
       });
+      this.store.replaceWorkerFlows(workerId, registered.map((r) => ({ flowId: r.flowId, version: r.version })));
+      this.served.set(workerId, new Set(registered.map((r) => routeOf(r.flowId, r.version))));
+      return registered.map(({ id, name }) => ({ id, name }));
     });
     this.workerClient.set(workerId, clientId);
     this.touch(workerId, clientId);
@@ -194,6 +209,8 @@ export class Engine {
   }
 
   claim(clientId: string, workerId: string, max: number): ClaimedRun[] {
+    // A client removed from clients.json while its poll was waiting gets no new work.
+    if (!this.clients.get(clientId)) return [];
     const now = this.clock.now();
     const rows = this.store.transaction(() => this.store.claimPendingRuns(clientId, workerId, max, now));
     for (const r of rows) this.publishRun(r);
@@ -206,6 +223,16 @@ export class Engine {
     }));
   }
 
+  private servesOf(workerId: string): (route: string) => boolean {
+    let routes = this.served.get(workerId);
+    if (!routes) {
+      routes = new Set(this.store.listFlowsOfWorker(workerId).map((wf) => routeOf(wf.flowId, wf.version)));
+      this.served.set(workerId, routes);
+    }
+    const set = routes;
+    return (route) => set.has(route);
+  }
+
   /** Long poll: answers at once with claimable runs, else waits until woken or waitMs passes. */
   async poll(clientId: string, req: PollRequest, signal?: AbortSignal): Promise<{ runs: ClaimedRun[] }> {
     this.requireWorker(clientId, req.workerId);
@@ -216,7 +243,7 @@ export class Engine {
       if (runs.length) return { runs };
       const left = deadline - Date.now();
       if (left <= 0 || signal?.aborted) return { runs: [] };
-      await this.notifier.waitForRun(clientId, left, signal);
+      await this.notifier.waitForRun(clientId, left, signal, this.servesOf(req.workerId));
       if (signal?.aborted) return { runs: [] };
       this.touch(req.workerId, clientId);
     }
@@ -237,6 +264,7 @@ export class Engine {
 
   heartbeat(clientId: string, req: HeartbeatRequest) {
     this.requireWorker(clientId, req.workerId);
+    const now = this.clock.now();
     const ids = req.runIds.filter((id) => /^\d{1,15}$/.test(id)).map(Number);
     const cancelledRunIds: string[] = [];
     const finishedRunIds: string[] = [];
@@ -248,7 +276,86 @@ export class Engine {
     // Ids the worker runs that the server never gave it (another worker's, or a wiped database).
     const mine = new Set(rows.map((r) => String(r.id)));
     for (const id of req.runIds) if (!mine.has(id)) finishedRunIds.push(id);
+    this.judgeUnreported(req.workerId, new Set(ids), now);
     return { cancelledRunIds, finishedRunIds, heartbeatIntervalMs: this.heartbeatIntervalMs };
+  }
+
+  /**
+   * A heartbeat lists every run its worker holds. A RUNNING run of this worker that
+   * UNREPORTED_BEATS heartbeats in a row leave out is not being executed: the first omission
+   * may be a heartbeat composed just before the claim's answer arrived, the second cannot be.
+   * A claim that never reached the worker (no event yet) goes back to the queue; a run the
+   * worker dropped after starting it is FAILED with a reason that says so.
+   */
+  private judgeUnreported(workerId: string, reported: Set<number>, now: number): void {
+    const active = this.store.listActiveRunsOfWorker(workerId);
+    for (const r of active) {
+      if (reported.has(r.id)) {
+        if (r.unreportedBeats !== 0) this.store.updateRun(r.id, { unreportedBeats: 0 });
+        continue;
+      }
+      const beats = r.unreportedBeats + 1;
+      if (beats < UNREPORTED_BEATS) {
+        this.store.updateRun(r.id, { unreportedBeats: beats });
+      } else if (r.lastSeq === 0) {
+        this.requeue(r.id, workerId, now);
+      } else {
+        this.finishOnServer(r.id, "FAILED", RUN_UNREPORTED, now, `${RUN_UNREPORTED}: worker ${workerId} no longer lists it in its heartbeats`);
+      }
+    }
+  }
+
+  /** Gives a claim back to the queue: the run is PENDING again, for any worker that serves it. */
+  private requeue(runId: number, workerId: string, now: number): void {
+    const run = this.store.transaction(() => {
+      const cur = this.store.getRun(runId);
+      if (!cur || cur.state !== "RUNNING" || cur.workerId !== workerId || cur.lastSeq !== 0) return null;
+      if (!canTransition(cur.state, "PENDING")) return null;
+      const patch = { state: "PENDING" as const, workerId: null, claimedAt: null, startedAt: null, unreportedBeats: 0 };
+      this.store.updateRun(cur.id, patch);
+      const logId = this.store.insertLogs([{
+        runId: cur.id, taskRunId: null, seq: 0, level: "WARNING", ts: now,
+        message: `worker ${workerId} never received this run: it is queued again`,
+      }]);
+      return { run: { ...cur, ...patch }, logId };
+    });
+    if (!run) return;
+    this.publishRun(run.run);
+    this.feed.publish({ kind: "log", runId: String(runId), lastLogId: String(run.logId), count: 1 });
+    this.notifier.runQueued(run.run.clientId, 1, routeOf(run.run.flowId, run.run.flowVersion));
+  }
+
+  /**
+   * The one way the server itself ends a RUNNING (or PENDING) run: the monitor's heartbeat
+   * loss, an unreported run, a cancel before pickup. Conditional on the state it read, so a
+   * run is finished once however many paths reach it.
+   */
+  private finishOnServer(runId: number, to: "FAILED" | "CANCELLED", error: string | null, now: number, message: string, from: RunState = "RUNNING"): RunRow | null {
+    const done = this.store.transaction(() => {
+      const cur = this.store.getRun(runId);
+      if (!cur || cur.state !== from || !canTransition(cur.state, to)) return null;
+      const ctx = new RunContext(this, cur, this.store.listTaskRuns(cur.id));
+      ctx.finish(to, now, error);
+      ctx.flush(now);
+      const patch = {
+        state: to, endedAt: now, error, progress: ctx.run.progress,
+        ...(to === "CANCELLED" ? { cancelRequestedAt: cur.cancelRequestedAt ?? now } : {}),
+      };
+      this.store.updateRun(cur.id, patch);
+      const logId = this.store.insertLogs([{ runId: cur.id, taskRunId: null, seq: cur.lastSeq, level: to === "FAILED" ? "ERROR" : "WARNING", ts: now, message }]);
+      return { run: { ...cur, ...patch }, logId, tasks: ctx.changedTasks() };
+    });
+    if (!done) return null;
+    this.publishRunChanges(done.run, done.tasks, done.logId, 1);
+    return done.run;
+  }
+
+  /** Publishes what one unit of work changed in a run: the run, its task runs, its new logs. */
+  private publishRunChanges(run: RunRow, tasks: { id: number; state: RunState }[], lastLogId: number, logCount: number): void {
+    const runId = String(run.id);
+    this.publishRun(run);
+    for (const t of tasks) this.feed.publish({ kind: "taskRun", runId, taskRunId: String(t.id), state: t.state });
+    if (logCount) this.feed.publish({ kind: "log", runId, lastLogId: String(lastLogId), count: logCount });
   }
 
   applyEvents(clientId: string, runIdText: string, batch: EventBatch): EventBatchResult {
@@ -265,13 +372,24 @@ export class Engine {
       if (!run) throw notFound("run", runIdText);
       if (run.clientId !== clientId) throw new PerfectError("forbidden", `run ${runIdText} belongs to another client`);
       if (run.workerId !== batch.workerId) throw new PerfectError("forbidden", `run ${runIdText} is not claimed by worker ${batch.workerId}`);
-      const fresh = batch.events.filter((e) => e.seq > run.lastSeq).sort((a, b) => a.seq - b.seq);
+      // Events apply in seq order, each once: a seq already applied (or repeated within this
+      // batch) is a duplicate; a gap means an earlier batch is missing, and applying past it
+      // would later discard that batch as a "duplicate", so it is refused with the seq expected.
+      const bySeq = new Map<number, WorkerEvent>();
+      for (const e of batch.events) if (e.seq > run.lastSeq && !bySeq.has(e.seq)) bySeq.set(e.seq, e);
+      const fresh = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
       const duplicates = batch.events.length - fresh.length;
       if (!fresh.length) {
         return { applied: 0, duplicates, lastSeq: run.lastSeq, state: run.state, cancelRequested: run.cancelRequestedAt !== null };
       }
       if (isTerminal(run.state)) {
         throw new PerfectError("run_finished", `run ${runIdText} is already ${run.state}`, { state: run.state });
+      }
+      for (let i = 0; i < fresh.length; i++) {
+        const expected = run.lastSeq + 1 + i;
+        if (fresh[i].seq !== expected) {
+          throw new PerfectError("seq_gap", `events for run ${runIdText} must continue at seq ${expected}; got ${fresh[i].seq}`, { expectedSeq: expected });
+        }
       }
       const ctx = new RunContext(this, run, this.store.listTaskRuns(run.id));
       const logs: NewLog[] = [];
@@ -302,9 +420,7 @@ export class Engine {
     });
     if ("run" in result && result.run) {
       const { run, ...answer } = result;
-      this.publishRun(run);
-      for (const [id, state] of touched) this.feed.publish({ kind: "taskRun", runId: String(run.id), taskRunId: String(id), state });
-      if (logCount) this.feed.publish({ kind: "log", runId: String(run.id), lastLogId: String(lastLogId), count: logCount });
+      this.publishRunChanges(run, [...touched].map(([id, state]) => ({ id, state: state as RunState })), lastLogId, logCount);
       return answer;
     }
     return result as EventBatchResult;
@@ -315,15 +431,18 @@ export class Engine {
   triggerRun(flowIdText: string, given: Record<string, unknown>, trigger: Trigger): RunView {
     const flowId = /^\d{1,15}$/.test(flowIdText) ? Number(flowIdText) : -1;
     const now = this.clock.now();
+    let flowVersion = "";
     const runId = this.store.transaction(() => {
       const flow = this.store.getFlow(flowId);
       if (!flow) throw notFound("flow", flowIdText);
+      flowVersion = flow.version;
       const parameters = resolveParameters(parseJson<ParameterSpec[]>(flow.parameters, []), given);
       const tags = parseJson<Record<string, string>>(flow.tags, {});
       const id = this.store.insertRun({
         flowId: flow.id,
         clientId: flow.clientId,
         flowName: flow.name,
+        flowVersion: flow.version,
         state: "PENDING",
         parameters: JSON.stringify(parameters),
         tags: JSON.stringify(tags),
@@ -337,37 +456,18 @@ export class Engine {
         progress: 0,
         lastSeq: 0,
         cancelRequestedAt: null,
+        unreportedBeats: 0,
       });
       this.store.insertRunTags(id, tags);
       const tasks = this.store.listFlowTasks([flow.id]);
       const weights = resolveWeights(tasks.map((t) => t.estimatedTime));
       this.store.insertTaskRuns(
-        tasks.map((t, i) => ({
-          runId: id,
-          flowId: flow.id,
-          position: i,
-          callIndex: null,
-          name: t.name,
-          weight: weights[i],
-          estimatedTime: t.estimatedTime,
-          state: "PENDING" as const,
-          reportedProgress: null,
-          progressChangedAt: null,
-          startedAt: null,
-          endedAt: null,
-          durationMs: null,
-          attempt: 1,
-          warning: null,
-          zScore: null,
-          threshold: null,
-          stalled: false,
-          error: null,
-        })),
+        tasks.map((t, i) => pendingTaskRun({ runId: id, flowId: flow.id, position: i, name: t.name, weight: weights[i], estimatedTime: t.estimatedTime })),
       );
       return id;
     });
     const view = this.getRun(String(runId));
-    this.notifier.runQueued(view.clientId);
+    this.notifier.runQueued(view.clientId, 1, routeOf(Number(view.flowId), flowVersion));
     this.feed.publish({ kind: "run", runId: view.id, flowId: view.flowId, state: view.state, progress: 0 });
     return view;
   }
@@ -380,21 +480,18 @@ export class Engine {
       const r = this.store.getRun(runId);
       if (!r) throw notFound("run", runIdText);
       if (isTerminal(r.state)) throw new PerfectError("conflict", `run ${runIdText} is already ${r.state}`, { state: r.state });
-      if (r.state === "PENDING") {
-        const ctx = new RunContext(this, r, this.store.listTaskRuns(r.id));
-        ctx.finish("CANCELLED", now, null);
-        ctx.flush(now);
-        this.store.updateRun(r.id, { state: "CANCELLED", endedAt: now, cancelRequestedAt: now });
-        this.insertServerLog(r, "WARNING", "run cancelled before a worker picked it up", now);
-        return { ...r, state: "CANCELLED" as const, endedAt: now, cancelRequestedAt: now };
-      }
+      if (r.state === "PENDING") return null;
       if (r.cancelRequestedAt === null) {
         this.store.updateRun(r.id, { cancelRequestedAt: now });
         this.insertServerLog(r, "WARNING", "cancellation requested: the worker stops at its next task boundary", now);
       }
       return { ...r, cancelRequestedAt: r.cancelRequestedAt ?? now };
     });
-    this.publishRun(run);
+    if (run) this.publishRun(run);
+    else if (!this.finishOnServer(runId, "CANCELLED", null, now, "run cancelled before a worker picked it up", "PENDING")) {
+      // Claimed between the read and the cancel: ask the worker instead.
+      return this.cancelRun(runIdText);
+    }
     return this.getRun(runIdText);
   }
 
@@ -408,6 +505,7 @@ export class Engine {
   /** One pass of the monitor: dead workers, live outliers and stalls, progress high-water marks. */
   tick(): void {
     const now = this.clock.now();
+    this.forgetGoneWorkers(now);
     this.failSilentWorkers(now);
     this.publishClientTransitions(now);
     this.evaluateRunning(now);
@@ -419,24 +517,33 @@ export class Engine {
       // A claimed run whose worker never spoke again is judged from its claim time.
       const last = Math.max(this.liveness.lastSeen(r.workerId), r.claimedAt ?? 0);
       if (now - last <= timeout) continue;
-      const failed = this.store.transaction(() => {
-        const cur = this.store.getRun(r.id);
-        if (!cur || cur.state !== "RUNNING") return null;
-        const ctx = new RunContext(this, cur, this.store.listTaskRuns(cur.id));
-        ctx.finish("FAILED", now, HEARTBEAT_LOST);
-        ctx.flush(now);
-        this.store.updateRun(cur.id, { state: "FAILED", endedAt: now, error: HEARTBEAT_LOST });
-        const logId = this.store.insertLogs([{
-          runId: cur.id, taskRunId: null, seq: cur.lastSeq, level: "ERROR", ts: now,
-          message: `${HEARTBEAT_LOST}: worker ${cur.workerId ?? "?"} silent for ${now - last} ms (timeout ${timeout} ms)`,
-        }]);
-        return { run: { ...cur, state: "FAILED" as const, endedAt: now, error: HEARTBEAT_LOST }, logId, tasks: ctx.changedTasks() };
-      });
-      if (failed) {
-        const runId = String(failed.run.id);
-        this.publishRun(failed.run);
-        for (const t of failed.tasks) this.feed.publish({ kind: "taskRun", runId, taskRunId: String(t.id), state: t.state });
-        this.feed.publish({ kind: "log", runId, lastLogId: String(failed.logId), count: 1 });
+      this.finishOnServer(r.id, "FAILED", HEARTBEAT_LOST, now,
+        `${HEARTBEAT_LOST}: worker ${r.workerId ?? "?"} silent for ${now - last} ms (timeout ${timeout} ms)`);
+    }
+  }
+
+  /**
+   * Memory stays bounded however many workers come and go: a worker process silent for
+   * FORGET_WORKER_MS leaves every map keyed by worker id, and its routing rows go too.
+   */
+  private forgetGoneWorkers(now: number): void {
+    if (now - this.lastForget < 60_000) return;
+    this.lastForget = now;
+    const before = now - FORGET_WORKER_MS;
+    for (const id of this.workerClient.keys()) {
+      if (this.liveness.lastSeen(id) < before) {
+        this.workerClient.delete(id);
+        this.offsets.delete(id);
+        this.liveness.forget(id);
+        this.served.delete(id);
+      }
+    }
+    if (before > this.liveness.bootTime) {
+      for (const id of this.store.transaction(() => this.store.deleteWorkersSeenBefore(before))) {
+        this.workerClient.delete(id);
+        this.offsets.delete(id);
+        this.liveness.forget(id);
+        this.served.delete(id);
       }
     }
   }
@@ -459,12 +566,13 @@ export class Engine {
     const changedRuns = new Set<number>();
     this.store.transaction(() => {
       for (const { taskRun: t, clientId, workerId } of running) {
-        if (t.startedAt === null) continue;
+        const attemptStart = t.attemptStartedAt ?? t.startedAt;
+        if (attemptStart === null) continue;
         const key = `${t.flowId}\u0000${t.name}`;
         if (!baselines.has(key)) baselines.set(key, this.store.getTaskStat(t.flowId, t.name));
         const baseline = baselines.get(key);
         const sensitivity = this.clients.sensitivity(clientId);
-        const ev = evaluateDuration(now - t.startedAt, baseline, sensitivity);
+        const ev = evaluateDuration(now - attemptStart, baseline, sensitivity);
         const warning = escalate(t.warning, ev?.warning ?? null);
         const patch: Partial<TaskRunRow> = {};
         if (ev && warning !== t.warning) Object.assign(patch, { warning, zScore: ev.zScore, threshold: ev.threshold });
@@ -505,15 +613,24 @@ export class Engine {
     return now - t.progressChangedAt > horizon;
   }
 
-  computeProgress(run: RunRow, tasks: TaskRunRow[], now: number, baselines?: Map<string, Baseline>): number {
+  /** Live weighted progress of an active run (never below its high-water mark); an ended run keeps what it reached. */
+  computeProgress(run: RunRow, tasks: TaskRunRow[], now: number, baselines?: Map<string, TaskStatRow>): number {
     if (run.state === "COMPLETED") return 1;
+    if (isTerminal(run.state)) return run.progress;
     const stats = baselines ?? this.baselinesOf(run.flowId);
-    const p = runProgress(tasks.map((t) => progressInput(t, stats.get(t.name))), now);
+    const p = runProgress(tasks.map((t) => progressInput(t, stats.get(t.name))), now, expectedCallsOf(stats));
     return Math.max(p, run.progress);
   }
 
-  private baselinesOf(flowId: number): Map<string, Baseline> {
+  private baselinesOf(flowId: number): Map<string, TaskStatRow> {
     return new Map(this.store.getTaskStats(flowId).map((s) => [s.taskName, s]));
+  }
+
+  /** A completed run teaches each task's usual number of calls per run. */
+  recordCalls(run: RunRow, tasks: TaskRunRow[], now: number): void {
+    const calls = new Map<string, number>();
+    for (const t of tasks) calls.set(t.name, (calls.get(t.name) ?? 0) + (t.callIndex !== null ? 1 : 0));
+    for (const [name, n] of calls) this.store.recordTaskCalls(run.flowId, name, run.clientId, n, CALLS_WINDOW, now);
   }
 
   // ---------------------------------------------------------------- reads
@@ -525,6 +642,22 @@ export class Engine {
     return false;
   }
 
+  /** Flow versions that at least one online worker serves, per flow. */
+  private servedOnline(flowIds: number[], now: number): Map<number, Set<string>> {
+    const out = new Map<number, Set<string>>();
+    for (const wf of this.store.listWorkerFlows([...new Set(flowIds)])) {
+      if (!this.liveness.isOnline(wf.workerId, now, this.config.heartbeatTimeoutMs)) continue;
+      let set = out.get(wf.flowId);
+      if (!set) out.set(wf.flowId, (set = new Set()));
+      set.add(wf.version);
+    }
+    return out;
+  }
+
+  private waitingForWorker(r: RunRow, served: Map<number, Set<string>>): boolean {
+    return r.state === "PENDING" && !served.get(r.flowId)?.has(r.flowVersion);
+  }
+
   getRun(idText: string): RunView {
     const run = this.store.getRun(runIdOf(idText));
     if (!run) throw notFound("run", idText);
@@ -533,10 +666,13 @@ export class Engine {
     const baselines = this.baselinesOf(run.flowId);
     const active = run.state === "RUNNING" || run.state === "PENDING";
     const progress = this.computeProgress(run, tasks, now, baselines);
-    const eta = active ? estimateRemaining(tasks.map((t) => progressInput(t, baselines.get(t.name))), now) : null;
+    const eta = active ? estimateRemaining(tasks.map((t) => progressInput(t, baselines.get(t.name))), now, expectedCallsOf(baselines)) : null;
     const warning = tasks.reduce<Warning | null>((w, t) => escalate(w, t.warning), null);
     return {
-      ...runSummary(run, { progress, eta, now, warning, stalled: tasks.some((t) => t.stalled) }),
+      ...runSummary(run, {
+        progress, eta, now, warning, stalled: tasks.some((t) => t.stalled),
+        waitingForWorker: run.state === "PENDING" && this.waitingForWorker(run, this.servedOnline([run.flowId], now)),
+      }),
       taskRuns: tasks.map((t) => taskRunView(t, baselines.get(t.name) ?? null, now)),
     };
   }
@@ -545,8 +681,12 @@ export class Engine {
     const page = this.store.listRuns(q);
     const now = this.clock.now();
     const flags = this.store.countWarnings(page.runs.map((r) => r.id));
+    const pending = page.runs.filter((r) => r.state === "PENDING");
+    const served = pending.length ? this.servedOnline(pending.map((r) => r.flowId), now) : new Map<number, Set<string>>();
     return {
-      runs: page.runs.map((r) => runSummary(r, { now, warning: flags.get(r.id)?.warning ?? null, stalled: flags.get(r.id)?.stalled ?? false })),
+      runs: page.runs.map((r) =>
+        runSummary(r, { now, warning: flags.get(r.id)?.warning ?? null, stalled: flags.get(r.id)?.stalled ?? false, waitingForWorker: this.waitingForWorker(r, served) }),
+      ),
       nextCursor: page.nextCursor,
     };
   }
@@ -571,6 +711,7 @@ export class Engine {
     const last = new Map(this.store.lastRunsOfFlows(ids).map((r) => [r.flowId, r]));
     const lastFlags = this.store.countWarnings([...last.values()].map((r) => r.id));
     const now = this.clock.now();
+    const served = this.servedOnline(ids, now);
     return {
       flows: flows.map((f) => {
         const lr = last.get(f.id);
@@ -578,7 +719,7 @@ export class Engine {
           f,
           tasks.filter((t) => t.flowId === f.id),
           {
-            online: this.isClientOnline(f.clientId, now),
+            online: served.get(f.id)?.has(f.version) ?? false,
             clientName: this.clients.get(f.clientId)?.name ?? f.clientId,
             lastRun: lr,
             lastRunWarning: lr ? (lastFlags.get(lr.id)?.warning ?? null) : null,
@@ -596,7 +737,7 @@ export class Engine {
     const lr = this.store.lastRunsOfFlows([id])[0];
     const w = lr ? this.store.countWarnings([lr.id]).get(lr.id)?.warning ?? null : null;
     return flowView(flow, this.store.listFlowTasks([id]), {
-      online: this.isClientOnline(flow.clientId),
+      online: this.servedOnline([id], this.clock.now()).get(id)?.has(flow.version) ?? false,
       clientName: this.clients.get(flow.clientId)?.name ?? flow.clientId,
       lastRun: lr,
       lastRunWarning: w,
@@ -626,7 +767,8 @@ export class Engine {
         .filter((c) => configured.has(c.id))
         .map((c) => {
           const mine = workers.filter((w) => w.clientId === c.id);
-          const lastSeen = Math.max(c.lastSeenAt ?? 0, ...mine.map((w) => this.liveness.observed(w.id) ?? w.lastSeenAt));
+          let lastSeen = c.lastSeenAt ?? 0;
+          for (const w of mine) lastSeen = Math.max(lastSeen, this.liveness.observed(w.id) ?? w.lastSeenAt);
           return {
             id: c.id,
             name: c.name,
@@ -675,13 +817,52 @@ export class Engine {
       samples: s.samples,
       updatedAt: now,
       recent: JSON.stringify([...window].reverse()),
+      callsRecent: before?.callsRecent ?? "[]",
+      callsMean: before?.callsMean ?? 1,
     });
     this.feed.publish({ kind: "stats", flowId: String(t.flowId), taskName: t.name });
   }
 }
 
+/** The one factory of task-run records: a declared task at trigger time, or an undeclared one when it starts. */
+function pendingTaskRun(t: Pick<TaskRunRow, "runId" | "flowId" | "position" | "name" | "weight" | "estimatedTime">): NewTaskRun {
+  return {
+    ...t,
+    callIndex: null,
+    state: "PENDING",
+    reportedProgress: null,
+    progressChangedAt: null,
+    startedAt: null,
+    attemptStartedAt: null,
+    endedAt: null,
+    durationMs: null,
+    attempt: 1,
+    warning: null,
+    zScore: null,
+    threshold: null,
+    stalled: false,
+    error: null,
+  };
+}
+
+const routeOf = (flowId: number, version: string): string => `${flowId}@${version}`;
+
+/** A version for an SDK that sends none: the definition itself (same definition, same version). */
+function definitionVersion(f: RegisterRequest["flows"][number]): string {
+  const text = JSON.stringify([f.description ?? "", f.tags, f.tasks, f.parameters]);
+  return `def-${crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
+}
+
 function progressInput(t: TaskRunRow, baseline: Baseline | undefined): TaskProgressInput {
-  return { state: t.state, weight: t.weight, reportedProgress: t.reportedProgress, startedAt: t.startedAt, baseline };
+  // A running task's elapsed time is its current attempt's: a retry starts over.
+  const startedAt = t.state === "RUNNING" ? (t.attemptStartedAt ?? t.startedAt) : t.startedAt;
+  return { name: t.name, state: t.state, weight: t.weight, reportedProgress: t.reportedProgress, startedAt, baseline };
+}
+
+function expectedCallsOf(stats: Map<string, TaskStatRow>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, s] of stats) if (s.callsMean > 1) out.set(name, s.callsMean);
+  return out;
 }
 
 /**
@@ -731,7 +912,7 @@ class RunContext {
           this.byCall.set(e.call, t);
         }
         this.move(t, "RUNNING");
-        Object.assign(t, { startedAt: ts, attempt: e.attempt, progressChangedAt: ts, reportedProgress: null });
+        Object.assign(t, { startedAt: ts, attemptStartedAt: ts, attempt: e.attempt, progressChangedAt: ts, reportedProgress: null });
         return null;
       }
       case "task_progress": {
@@ -747,15 +928,20 @@ class RunContext {
       case "task_retrying": {
         const t = this.task(e.call, e.type);
         this.move(t, "RUNNING");
-        Object.assign(t, { attempt: e.attempt, reportedProgress: null, progressChangedAt: ts });
+        // A new attempt: live outliers and stalls start over from here (warnings of a failed attempt stay).
+        Object.assign(t, { attempt: e.attempt, attemptStartedAt: ts, reportedProgress: null, progressChangedAt: ts });
         return { level: "WARNING", taskRunId: t.id, message: `${t.name}: attempt ${e.attempt} after error: ${e.error ?? "unknown error"}` };
       }
       case "task_completed": {
         const t = this.task(e.call, e.type);
         this.move(t, "COMPLETED");
-        const duration = e.durationMs ?? Math.max(ts - (t.startedAt ?? ts), 0);
-        // The worker's monotonic duration is authoritative: the start follows from it.
-        Object.assign(t, { startedAt: ts - Math.round(duration), endedAt: ts, durationMs: Math.round(duration), reportedProgress: 1, stalled: false });
+        // The worker's monotonic duration of the last attempt is authoritative.
+        const duration = Math.round(e.durationMs ?? Math.max(ts - (t.attemptStartedAt ?? t.startedAt ?? ts), 0));
+        const attemptStart = ts - duration;
+        Object.assign(t, {
+          startedAt: t.attempt > 1 && t.startedAt !== null ? Math.min(t.startedAt, attemptStart) : attemptStart,
+          attemptStartedAt: attemptStart, endedAt: ts, durationMs: duration, reportedProgress: 1, stalled: false,
+        });
         this.engine.recordCompletion(t, this.run.clientId, ts);
         this.dirty.delete(t.id);
         return null;
@@ -763,11 +949,21 @@ class RunContext {
       case "task_failed": {
         const t = this.task(e.call, e.type);
         this.move(t, "FAILED");
-        const duration = e.durationMs ?? Math.max(ts - (t.startedAt ?? ts), 0);
-        Object.assign(t, { startedAt: ts - Math.round(duration), endedAt: ts, durationMs: Math.round(duration), error: e.error, stalled: false });
+        const duration = Math.round(e.durationMs ?? Math.max(ts - (t.attemptStartedAt ?? t.startedAt ?? ts), 0));
+        const attemptStart = ts - duration;
+        Object.assign(t, {
+          startedAt: t.attempt > 1 && t.startedAt !== null ? Math.min(t.startedAt, attemptStart) : attemptStart,
+          attemptStartedAt: attemptStart, endedAt: ts, durationMs: duration, error: e.error, stalled: false,
+        });
         return null;
       }
       case "run_completed":
+        // The worker proposes, the server decides: a cancel answered 200 while the last task
+        // ran is honoured, so the run ends CANCELLED, not COMPLETED.
+        if (this.run.cancelRequestedAt !== null && !isTerminal(this.run.state)) {
+          this.finishRun("CANCELLED", ts, null);
+          return { level: "WARNING", taskRunId: null, message: "run cancelled by request (its last task had already started)" };
+        }
         this.finishRun("COMPLETED", ts, null);
         return null;
       case "run_failed":
@@ -785,14 +981,21 @@ class RunContext {
       throw new PerfectError("conflict", `run cannot go from ${this.run.state} to ${to}`, { state: this.run.state });
     }
     this.finish(to, ts, error);
+  }
+
+  /**
+   * Ends the run: its progress is frozen at what it reached (only COMPLETED is 1), then every
+   * unfinished task run is closed the way the run ended.
+   */
+  finish(to: RunState, ts: number, error: string | null): void {
+    if (this.run.state === "RUNNING") this.run.progress = this.engine.computeProgress(this.run, this.tasks, ts);
+    if (to === "COMPLETED") {
+      this.run.progress = 1;
+      this.engine.recordCalls(this.run, this.tasks, ts);
+    }
     this.run.state = to;
     this.run.endedAt = ts;
     this.run.error = error;
-    if (to === "COMPLETED") this.run.progress = 1;
-  }
-
-  /** Closes every unfinished task run the way the run ended. */
-  finish(to: RunState, ts: number, error: string | null): void {
     for (const t of this.tasks) {
       if (t.state === "RUNNING") {
         t.state = to === "FAILED" ? "FAILED" : "CANCELLED";
@@ -812,27 +1015,14 @@ class RunContext {
   private addUndeclared(name: string): TaskRunRow {
     const declared = this.tasks.filter((t) => t.estimatedTime !== null).map((t) => t.estimatedTime);
     const weight = resolveWeights([...declared, null]).at(-1)!;
-    const row: Omit<TaskRunRow, "id"> = {
+    const row = pendingTaskRun({
       runId: this.run.id,
       flowId: this.run.flowId,
       position: this.tasks.reduce((m, t) => Math.max(m, t.position), -1) + 1,
-      callIndex: null,
       name,
       weight,
       estimatedTime: null,
-      state: "PENDING",
-      reportedProgress: null,
-      progressChangedAt: null,
-      startedAt: null,
-      endedAt: null,
-      durationMs: null,
-      attempt: 1,
-      warning: null,
-      zScore: null,
-      threshold: null,
-      stalled: false,
-      error: null,
-    };
+    });
     const id = this.engine.store.insertTaskRun(row);
     const t = { ...row, id };
     this.tasks.push(t);

@@ -10,6 +10,8 @@ export const ERROR_CODES = [
   "not_found",
   "conflict",
   "run_finished",
+  "seq_gap",
+  "client_removed",
   "payload_too_large",
   "unsupported_media_type",
   "internal",

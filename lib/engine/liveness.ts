@@ -28,6 +28,16 @@ export class LivenessTracker {
     return this.seen.get(workerId);
   }
 
+  forget(workerId: string): void {
+    this.seen.delete(workerId);
+    this.persistedAt.delete(workerId);
+  }
+
+  /** How many workers are tracked (memory stays bounded: see Engine.forgetGoneWorkers). */
+  get size(): number {
+    return this.seen.size;
+  }
+
   isOnline(workerId: string, now: number, timeoutMs: number): boolean {
     const t = this.seen.get(workerId);
     return t !== undefined && now - t <= timeoutMs;

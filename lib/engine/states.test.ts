@@ -10,6 +10,7 @@ const ALLOWED: [RunState, RunState][] = [
   ["RUNNING", "COMPLETED"],
   ["RUNNING", "FAILED"],
   ["RUNNING", "CANCELLED"],
+  ["RUNNING", "PENDING"],
 ];
 
 describe("transition table", () => {
@@ -28,7 +29,7 @@ describe("transition table", () => {
     expect(isTerminal("RUNNING")).toBe(false);
   });
 
-  it("never goes back to PENDING", () => {
-    for (const s of RUN_STATES) expect(canTransition(s, "PENDING")).toBe(false);
+  it("only a claim (RUNNING) goes back to PENDING: never a finished run, never PENDING itself", () => {
+    for (const s of RUN_STATES) expect(canTransition(s, "PENDING")).toBe(s === "RUNNING");
   });
 });

@@ -27,11 +27,12 @@ export type Sensitivity = (typeof SENSITIVITIES)[number];
 
 /**
  * The one transition table. Workers and users *propose* transitions; the engine accepts only
- * those listed here. RUNNING → RUNNING is a task retry (a new attempt of the same call).
+ * those listed here. RUNNING → RUNNING is a task retry (a new attempt of the same call);
+ * RUNNING → PENDING gives back a claim its worker never received (no event, not reported).
  */
 export const TRANSITIONS: Record<RunState, readonly RunState[]> = {
   PENDING: ["RUNNING", "CANCELLED", "FAILED"],
-  RUNNING: ["RUNNING", "COMPLETED", "FAILED", "CANCELLED"],
+  RUNNING: ["RUNNING", "COMPLETED", "FAILED", "CANCELLED", "PENDING"],
   COMPLETED: [],
   FAILED: [],
   CANCELLED: [],

@@ -3,7 +3,7 @@
  * PostgreSQL one (claims with FOR UPDATE SKIP LOCKED) can be added behind the same interface
  * without touching the engine, the routes or the UI.
  */
-import type { ClientRow, FlowRow, FlowTaskRow, LogRow, RunRow, TaskRunRow, TaskStatRow, WorkerRow } from "../../db/schema";
+import type { ClientRow, FlowRow, FlowTaskRow, LogRow, RunRow, TaskRunRow, TaskStatRow, WorkerFlowRow, WorkerRow } from "../../db/schema";
 import type { RunListQuery } from "../contracts/dashboard";
 import type { Sensitivity } from "./states";
 
@@ -37,6 +37,12 @@ export interface Store {
 
   upsertFlow(f: Omit<FlowRow, "id" | "registeredAt"> & { registeredAt: number }): number;
   replaceFlowTasks(flowId: number, tasks: Omit<FlowTaskRow, "flowId">[]): void;
+  /** The flows (and versions) a worker process serves; replaces what it registered before. */
+  replaceWorkerFlows(workerId: string, served: { flowId: number; version: string }[]): void;
+  listWorkerFlows(flowIds: number[]): WorkerFlowRow[];
+  listFlowsOfWorker(workerId: string): WorkerFlowRow[];
+  /** Forgets worker processes last seen before `before` (their routing rows go with them). */
+  deleteWorkersSeenBefore(before: number): string[];
   getFlow(id: number): FlowRow | undefined;
   listFlows(nameContains?: string): FlowRow[];
   listFlowTasks(flowIds: number[]): FlowTaskRow[];
@@ -50,6 +56,8 @@ export interface Store {
   listRuns(q: RunListQuery): RunPage;
   listRunsInState(state: RunRow["state"]): RunRow[];
   listRunsOfWorker(workerId: string, runIds: number[]): RunRow[];
+  /** RUNNING runs claimed by a worker (what its heartbeat should list). */
+  listActiveRunsOfWorker(workerId: string): RunRow[];
 
   insertTaskRuns(rows: NewTaskRun[]): void;
   insertTaskRun(row: NewTaskRun): number;
@@ -66,5 +74,6 @@ export interface Store {
   getTaskStats(flowId: number): TaskStatRow[];
   recentDurations(flowId: number, taskName: string, limit: number): number[];
   upsertTaskStat(row: TaskStatRow): void;
+  recordTaskCalls(flowId: number, taskName: string, clientId: string, calls: number, window: number, now: number): void;
   listTaskStats(flowIds?: number[]): TaskStatRow[];
 }

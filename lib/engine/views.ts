@@ -19,7 +19,7 @@ export function parseJson<T>(text: string, fallback: T): T {
 
 export function runSummary(
   r: RunRow,
-  live: { progress?: number; eta?: Eta | null; now: number; warning?: Warning | null; stalled?: boolean },
+  live: { progress?: number; eta?: Eta | null; now: number; warning?: Warning | null; stalled?: boolean; waitingForWorker?: boolean },
 ): RunSummary {
   const eta = live.eta ?? null;
   return {
@@ -45,6 +45,7 @@ export function runSummary(
     cancelRequested: r.cancelRequestedAt !== null,
     warning: live.warning ?? null,
     stalled: live.stalled ?? false,
+    waitingForWorker: live.waitingForWorker ?? false,
   };
 }
 

@@ -10,6 +10,8 @@ export const DEFAULT_TASK_WEIGHT_MS = 1000;
 export const RUNNING_CAP = 0.95;
 
 export interface TaskProgressInput {
+  /** The task's name: calls of one task share its expected call count. */
+  name?: string;
   state: TaskRunState;
   weight: number;
   reportedProgress: number | null;
@@ -46,13 +48,39 @@ export function taskFraction(task: TaskProgressInput, now: number): number {
   }
 }
 
-export function runProgress(tasks: readonly TaskProgressInput[], now: number): number {
+/**
+ * Calls a run has not made yet but, by its history, will: a task called in a loop (declared
+ * once, called 1,000 times) is expected `calls` times, so after its first call the run is at
+ * 1/1,000 of that task's share, not done. One entry per task name with its per-call weight.
+ */
+export function expectedFutureCalls(
+  tasks: readonly TaskProgressInput[],
+  expectedCalls: ReadonlyMap<string, number> | undefined,
+): { weight: number; expected: number; count: number }[] {
+  if (!expectedCalls?.size) return [];
+  const seen = new Map<string, { n: number; t: TaskProgressInput }>();
+  for (const t of tasks) {
+    if (t.name === undefined) continue;
+    const cur = seen.get(t.name);
+    if (cur) cur.n++;
+    else seen.set(t.name, { n: 1, t });
+  }
+  const out: { weight: number; expected: number; count: number }[] = [];
+  for (const [name, { n, t }] of seen) {
+    const calls = Math.round(expectedCalls.get(name) ?? 1);
+    if (calls > n) out.push({ weight: t.weight, expected: expectedMs(t), count: calls - n });
+  }
+  return out;
+}
+
+export function runProgress(tasks: readonly TaskProgressInput[], now: number, expectedCalls?: ReadonlyMap<string, number>): number {
   let num = 0;
   let den = 0;
   for (const t of tasks) {
     num += t.weight * taskFraction(t, now);
     den += t.weight;
   }
+  for (const f of expectedFutureCalls(tasks, expectedCalls)) den += f.weight * f.count;
   return den > 0 ? clamp01(num / den) : 0;
 }
 
@@ -65,9 +93,10 @@ export interface Eta {
 }
 
 /** Remaining time, assuming the flow's tasks run one after another (the SDK runs them in order). */
-export function estimateRemaining(tasks: readonly TaskProgressInput[], now: number): Eta {
+export function estimateRemaining(tasks: readonly TaskProgressInput[], now: number, expectedCalls?: ReadonlyMap<string, number>): Eta {
   let remaining = 0;
   let variance = 0;
+  for (const f of expectedFutureCalls(tasks, expectedCalls)) remaining += f.expected * f.count;
   for (const t of tasks) {
     if (t.state !== "PENDING" && t.state !== "RUNNING") continue;
     const expected = expectedMs(t);

@@ -4,7 +4,7 @@
  * so one transaction is one uninterrupted stretch of the event loop).
  */
 import type { Statement, Transaction } from "better-sqlite3";
-import { and, desc, eq, getTableColumns, inArray, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Db } from "../../db/client";
 import {
@@ -22,6 +22,8 @@ import {
   type TaskRunRow,
   type TaskStatRow,
   type WorkerRow,
+  type WorkerFlowRow,
+  workerFlows,
 } from "../../db/schema";
 import type { RunListQuery } from "../contracts/dashboard";
 import type { NewLog, NewRun, NewTaskRun, RunPage, RunningTaskRow, Store } from "../engine/store";
@@ -54,8 +56,13 @@ export class SqliteStore implements Store {
     // through Drizzle's query builder would rebuild the SQL and re-prepare it on every call,
     // which profiling showed to be most of the engine's time per request.
     this.claimStmt = raw.prepare(
-      `UPDATE runs SET state = 'RUNNING', worker_id = @workerId, claimed_at = @now, started_at = @now
-       WHERE id IN (SELECT id FROM runs WHERE client_id = @clientId AND state = 'PENDING' ORDER BY id LIMIT @max)
+      // Only runs of flows this worker registered, at the version the run was triggered with:
+      // a worker never receives a run it cannot execute (or would execute with other code).
+      `UPDATE runs SET state = 'RUNNING', worker_id = @workerId, claimed_at = @now, started_at = @now, unreported_beats = 0
+       WHERE id IN (
+         SELECT r.id FROM runs r
+         JOIN worker_flows wf ON wf.worker_id = @workerId AND wf.flow_id = r.flow_id AND wf.version = r.flow_version
+         WHERE r.client_id = @clientId AND r.state = 'PENDING' ORDER BY r.id LIMIT @max)
          AND state = 'PENDING'
        RETURNING *`,
     );
@@ -144,7 +151,7 @@ export class SqliteStore implements Store {
       .values(f)
       .onConflictDoUpdate({
         target: [flows.clientId, flows.name],
-        set: { description: f.description, tags: f.tags, parameters: f.parameters, updatedAt: f.updatedAt },
+        set: { description: f.description, tags: f.tags, parameters: f.parameters, version: f.version, updatedAt: f.updatedAt },
       })
       .returning({ id: flows.id })
       .get();
@@ -153,6 +160,20 @@ export class SqliteStore implements Store {
   replaceFlowTasks(flowId: number, tasks: { position: number; name: string; estimatedTime: number | null; description: string }[]): void {
     this.db.delete(flowTasks).where(eq(flowTasks.flowId, flowId)).run();
     if (tasks.length) this.db.insert(flowTasks).values(tasks.map((t) => ({ ...t, flowId }))).run();
+  }
+  replaceWorkerFlows(workerId: string, served: { flowId: number; version: string }[]): void {
+    this.db.delete(workerFlows).where(eq(workerFlows.workerId, workerId)).run();
+    if (served.length) this.db.insert(workerFlows).values(served.map((s) => ({ workerId, ...s }))).run();
+  }
+  listWorkerFlows(flowIds: number[]): WorkerFlowRow[] {
+    if (!flowIds.length) return [];
+    return this.db.select().from(workerFlows).where(inArray(workerFlows.flowId, flowIds)).all();
+  }
+  listFlowsOfWorker(workerId: string): WorkerFlowRow[] {
+    return this.db.select().from(workerFlows).where(eq(workerFlows.workerId, workerId)).all();
+  }
+  deleteWorkersSeenBefore(before: number): string[] {
+    return this.db.delete(workers).where(lt(workers.lastSeenAt, before)).returning({ id: workers.id }).all().map((w) => w.id);
   }
   getFlow(id: number) {
     const r = this.getFlowStmt.get(id) as Record<string, unknown> | undefined;
@@ -323,6 +344,9 @@ export class SqliteStore implements Store {
     if (!runIds.length) return [];
     return this.db.select().from(runs).where(and(eq(runs.workerId, workerId), inArray(runs.id, runIds))).all();
   }
+  listActiveRunsOfWorker(workerId: string): RunRow[] {
+    return this.db.select().from(runs).where(and(eq(runs.workerId, workerId), eq(runs.state, "RUNNING"))).all();
+  }
 
   insertTaskRuns(rows: NewTaskRun[]): void {
     for (const row of rows) this.insert(TASK_RUN, row, false);
@@ -386,11 +410,24 @@ export class SqliteStore implements Store {
   }
   upsertTaskStat(row: TaskStatRow): void {
     const st = this.stmt("upsertTaskStat", () =>
-      `INSERT INTO task_stats (flow_id, task_name, client_id, mean, stddev, samples, updated_at, recent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO task_stats (flow_id, task_name, client_id, mean, stddev, samples, updated_at, recent, calls_recent, calls_mean) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (flow_id, task_name) DO UPDATE SET client_id = excluded.client_id, mean = excluded.mean, stddev = excluded.stddev,
          samples = excluded.samples, updated_at = excluded.updated_at, recent = excluded.recent`,
     );
-    st.run(row.flowId, row.taskName, row.clientId, row.mean, row.stddev, row.samples, row.updatedAt, row.recent);
+    st.run(row.flowId, row.taskName, row.clientId, row.mean, row.stddev, row.samples, row.updatedAt, row.recent, row.callsRecent, row.callsMean);
+  }
+  /** Records one completed run's call count of a task (the row may not exist yet: duration stats come later). */
+  recordTaskCalls(flowId: number, taskName: string, clientId: string, calls: number, window: number, now: number): void {
+    const cur = this.getTaskStat(flowId, taskName);
+    const recent = cur ? (JSON.parse(cur.callsRecent) as number[]) : [];
+    recent.push(calls);
+    while (recent.length > window) recent.shift();
+    const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
+    if (cur) {
+      this.stmt("taskCalls", () => `UPDATE task_stats SET calls_recent = ?, calls_mean = ? WHERE flow_id = ? AND task_name = ?`).run(JSON.stringify(recent), mean, flowId, taskName);
+    } else {
+      this.upsertTaskStat({ flowId, taskName, clientId, mean: 0, stddev: 0, samples: 0, updatedAt: now, recent: "[]", callsRecent: JSON.stringify(recent), callsMean: mean });
+    }
   }
   listTaskStats(flowIds?: number[]) {
     const where = flowIds ? inArray(taskStats.flowId, flowIds.length ? flowIds : [-1]) : undefined;

@@ -5,6 +5,7 @@ export class TcpProxy {
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
   private cut = false;
+  private dropNext: { needle: string; dropped: () => void } | null = null;
   port = 0;
 
   constructor(private readonly targetPort: number) {}
@@ -19,7 +20,19 @@ export class TcpProxy {
         s.on("error", () => {});
       }
       client.pipe(upstream);
-      upstream.pipe(client);
+      // Server → client, watched: an armed drop swallows the answer holding its needle and
+      // cuts that connection, as a network that lost the answer after the server committed.
+      upstream.on("data", (chunk: Buffer) => {
+        const drop = this.dropNext;
+        if (drop && chunk.toString("latin1").includes(drop.needle)) {
+          this.dropNext = null;
+          client.destroy();
+          upstream.destroy();
+          drop.dropped();
+          return;
+        }
+        client.write(chunk);
+      });
       client.on("close", () => upstream.destroy());
       upstream.on("close", () => client.destroy());
     });
@@ -35,6 +48,13 @@ export class TcpProxy {
   partition(): void {
     this.cut = true;
     for (const s of this.sockets) s.destroy();
+  }
+
+  /** Swallows the next server answer containing `needle` (and cuts its connection); resolves when it did. */
+  dropNextAnswerContaining(needle: string): Promise<void> {
+    return new Promise((dropped) => {
+      this.dropNext = { needle, dropped };
+    });
   }
 
   heal(): void {

@@ -201,9 +201,16 @@ class Worker:
     @property
     def active_run_ids(self):
         # type: () -> List[str]
-        """Ids of the runs executing now."""
+        """Ids of the runs this worker holds: executing, or with events not yet acknowledged.
+
+        The server gives back (or fails) a claimed run that two heartbeats in a row leave out,
+        so a finished run stays listed until its last batch is acknowledged."""
         with self._lock:
-            return list(self._active)
+            held = list(self._active)
+        sender = getattr(self, "_sender", None)
+        if sender is not None:
+            held.extend(r for r in sender.open_run_ids() if r not in held)
+        return held
 
     @property
     def held_run_ids(self):

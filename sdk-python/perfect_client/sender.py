@@ -64,6 +64,12 @@ class EventSender:
         with self._cond:
             return self._channels.get(run_id)
 
+    def open_run_ids(self):
+        # type: () -> List[str]
+        """Runs whose events are not all acknowledged yet: the worker still holds them."""
+        with self._cond:
+            return [r for r, c in self._channels.items() if not c.finished]
+
     def wake(self):
         # type: () -> None
         """Make the sender re-examine its channels now."""
