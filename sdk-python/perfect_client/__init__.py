@@ -23,6 +23,7 @@ from .errors import (
     RunCancelled,
     RunFinished,
     RunInterrupted,
+    RunsFailed,
     ServerError,
     ServerUnreachable,
     TokenRejected,
@@ -35,7 +36,7 @@ from .version import __version__
 __all__ = [
     "flow", "task", "serve", "progress", "get_logger",
     "Flow", "Task", "Worker",
-    "PerfectError", "ServerUnreachable", "ServerError", "FatalWorkerError", "TokenRejected",
+    "PerfectError", "ServerUnreachable", "ServerError", "FatalWorkerError", "TokenRejected", "RunsFailed",
     "RunInterrupted", "RunCancelled", "RunFinished", "WorkerShutdown",
     "__version__",
 ]

@@ -8,14 +8,11 @@ import contextvars
 import itertools
 import math
 import threading
-from typing import Optional
+from typing import Any, Optional
 
 from .errors import RunCancelled, RunFinished, WorkerShutdown
 from .events import EventChannel
-
-#: Longest log message sent (characters); the server truncates at 16 KiB anyway, cutting here
-#: keeps batches small.
-MAX_LOG_CHARS = 16 * 1024
+from .wire_text import truncate_log_message
 
 _current_run = contextvars.ContextVar("perfect_run", default=None)  # type: contextvars.ContextVar
 _current_call = contextvars.ContextVar("perfect_task_call", default=None)  # type: contextvars.ContextVar
@@ -24,13 +21,14 @@ _current_call = contextvars.ContextVar("perfect_task_call", default=None)  # typ
 class TaskCall:
     """One invocation of a task inside a run: its 0-based ``index`` and ``name``."""
 
-    __slots__ = ("index", "name", "line_buffer")
+    __slots__ = ("index", "name", "line_buffer", "err_buffer")
 
     def __init__(self, index, name):
         # type: (int, str) -> None
         self.index = index
         self.name = name
         self.line_buffer = ""  # an unfinished print() line
+        self.err_buffer = ""  # an unfinished line written to sys.stderr
 
 
 class RunContext:
@@ -43,6 +41,11 @@ class RunContext:
         self.flow_name = flow_name
         self.channel = channel
         self.line_buffer = ""  # an unfinished print() line outside any task
+        self.err_buffer = ""  # the same for sys.stderr
+        #: Supervisor side of ``isolation="process"``: the run's process and what it is doing.
+        self.process = None  # type: Any
+        self.current_task = None  # type: Any
+        self.hard_stopped = False
         self._calls = itertools.count()
         self._stop = None  # type: Optional[type]
         self._stop_lock = threading.Lock()
@@ -85,19 +88,31 @@ class RunContext:
     def log(self, level, message, call=None):
         # type: (str, str, Optional[int]) -> None
         """Send a log line for this run, attributed to task call ``call`` when given."""
-        if len(message) > MAX_LOG_CHARS:
-            cut = len(message) - MAX_LOG_CHARS
-            message = message[:MAX_LOG_CHARS] + "… [truncated %d characters]" % cut
-        fields = {"level": level, "message": message}
+        # Cut to the server's byte limit here, with its own marker, so the count is right and
+        # the server never truncates again; invalid text (lone surrogates) is made safe too.
+        fields = {"level": level, "message": truncate_log_message(message)}
         if call is not None:
             fields["call"] = call
         self.channel.emit("log", fields)
 
 
+#: Inside a run's own process every thread belongs to that run (threads a flow starts do not
+#: inherit context variables, so this is their way to find it).
+_process_run = None  # type: Optional[RunContext]
+
+
+def set_process_run(run):
+    # type: (Optional[RunContext]) -> None
+    """Make ``run`` the run of every thread of this process (used by a run's own process)."""
+    global _process_run
+    _process_run = run
+
+
 def current_run():
     # type: () -> Optional[RunContext]
     """The run executing in this thread, or None outside a served run."""
-    return _current_run.get()
+    run = _current_run.get()
+    return run if run is not None else _process_run
 
 
 def current_call():
@@ -117,7 +132,7 @@ def progress(fraction):
     call = _current_call.get()
     if call is None:
         return
-    run = _current_run.get()
+    run = current_run()
     if run is None:
         return
     try:

@@ -2,6 +2,7 @@
 called like it. Execution lives in ``execution`` (tasks) and ``runner`` (served flows)."""
 import collections.abc
 import functools
+import hashlib
 import inspect
 import numbers
 import types
@@ -89,6 +90,18 @@ def _normalise_tags(tags):
     return {str(key): str(value) for key, value in tags.items()}
 
 
+#: Longest ``@flow(version=...)`` the server accepts.
+MAX_VERSION = 128
+
+
+def _source_of(func):
+    # type: (Any) -> str
+    try:
+        return inspect.getsource(func)
+    except (OSError, TypeError):
+        return "%s.%s" % (getattr(func, "__module__", "?"), getattr(func, "__qualname__", repr(func)))
+
+
 def is_task(obj):
     # type: (Any) -> bool
     """True if ``obj`` is a ``Task`` (what task discovery looks for)."""
@@ -102,13 +115,16 @@ class Flow:
     ``parameters`` are computed from the function on demand, so tasks defined after the flow
     in the module are found.
 
-    Attributes: ``func``, ``name``, ``description``, ``tags`` (str → str).
+    Attributes: ``func``, ``name``, ``description``, ``tags`` (str → str), ``version``.
     """
 
-    def __init__(self, func, name=None, description=None, tags=None):
-        # type: (Callable[..., Any], Optional[str], Optional[str], Optional[Mapping[str, Any]]) -> None
+    def __init__(self, func, name=None, description=None, tags=None, version=None):
+        # type: (Callable[..., Any], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str]) -> None
         if not callable(func):
             raise TypeError("@flow decorates a function, got %r" % (func,))
+        if version is not None and (not isinstance(version, str) or not version.strip() or len(version) > MAX_VERSION):
+            raise ValueError("version must be a non-empty string of at most %d characters, got %r" % (MAX_VERSION, version))
+        self._version = version
         functools.update_wrapper(self, func)
         self.func = func
         self.name = name or getattr(func, "__name__", "flow")
@@ -125,6 +141,29 @@ class Flow:
         return discover_tasks(self.func, is_task)
 
     @property
+    def version(self):
+        # type: () -> str
+        """The version sent at registration: ``@flow(version=...)``, else a code fingerprint.
+
+        The server gives a run only to workers that registered the flow's current version, so
+        a worker with old code never runs a run meant for new code. The fingerprint is the first
+        16 hex digits of the SHA-256 of the flow function's source and of the source of each
+        task it calls (its qualified name when the source cannot be read): it changes when the
+        code that runs changes, and only then.
+        """
+        if self._version is not None:
+            return self._version
+        digest = hashlib.sha256()
+        seen = set()
+        for func in [self.func] + [t.func for t in self.tasks]:
+            if id(func) in seen:
+                continue
+            seen.add(id(func))
+            digest.update(_source_of(func).encode("utf-8", "surrogatepass"))
+            digest.update(b"\0")
+        return digest.hexdigest()[:16]
+
+    @property
     def parameters(self):
         # type: () -> List[Dict[str, Any]]
         """The parameter schema: ``[{name, type, default?, required}]``."""
@@ -135,6 +174,7 @@ class Flow:
         """The flow as the register request lists it."""
         return {
             "name": self.name,
+            "version": self.version,
             "description": self.description,
             "tags": dict(self.tags),
             "tasks": [t.definition() for t in self.tasks],
@@ -145,15 +185,17 @@ class Flow:
         return "<Flow %s>" % self.name
 
 
-def flow(func=None, *, name=None, description=None, tags=None):
-    # type: (Optional[Callable[..., Any]], Optional[str], Optional[str], Optional[Mapping[str, Any]]) -> Any
-    """Declare a flow: ``@flow`` or ``@flow(name=None, description=None, tags=None)``.
+def flow(func=None, *, name=None, description=None, tags=None, version=None):
+    # type: (Optional[Callable[..., Any]], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str]) -> Any
+    """Declare a flow: ``@flow`` or ``@flow(name=None, description=None, tags=None, version=None)``.
 
     ``name`` defaults to the function name and must be unique per client; ``description`` to the
-    docstring; ``tags`` is a dict of strings (e.g. version, team, priority) copied onto every run.
+    docstring; ``tags`` is a dict of strings (e.g. team, priority) copied onto every run.
+    ``version`` (at most 128 characters) defaults to a fingerprint of the flow's and its tasks'
+    source: runs are claimed only by workers serving the flow's current version.
     """
     def wrap(function):
         # type: (Callable[..., Any]) -> Flow
-        return Flow(function, name=name, description=description, tags=tags)
+        return Flow(function, name=name, description=description, tags=tags, version=version)
 
     return wrap if func is None else wrap(func)

@@ -60,6 +60,19 @@ class TokenRejected(FatalWorkerError):
     """The server answered 401: the client's token (``PERFECT_TOKEN``) is wrong or missing."""
 
 
+class RunsFailed(SystemExit):
+    """``serve(..., exit_when_all_completed=True)`` stopped and the last run of at least one
+    served flow FAILED: exits with status 1 so a cron or CI job sees it. ``message`` names them."""
+
+    def __init__(self, message):
+        # type: (str) -> None
+        super().__init__(1)
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+
 class RunInterrupted(BaseException):
     """Stops a run at the next task boundary; the base of the SDK's control-flow exceptions.
 

@@ -6,6 +6,7 @@ same ``seq``), because the server dedupes by ``seq``: that is what makes retries
 duplicate-free. Batches of one run are strictly sequential for the same reason: the server skips
 anything at or below the highest ``seq`` it applied.
 """
+import collections
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
@@ -22,7 +23,17 @@ FLUSH_AFTER = 0.05
 #: At most one ``task_progress`` per task call per this many seconds; the latest value wins.
 PROGRESS_INTERVAL = 0.1
 
+#: Acknowledged events kept for a ``seq_gap`` answer (the server lost a batch it had
+#: acknowledged, e.g. restored from a backup): re-sending from its expected ``seq`` needs them.
+RETAIN_ACKED = 1000
+
 _BASE_EVENT_CHARS = 120
+
+
+def _size(event):
+    # type: (Dict[str, Any]) -> int
+    text = event.get("message") or event.get("error")
+    return _BASE_EVENT_CHARS + (len(text) if isinstance(text, str) else 0)
 
 
 class EventChannel:
@@ -43,6 +54,8 @@ class EventChannel:
         self._sizes = []  # type: List[int]
         self._oldest = 0.0
         self._inflight = None  # type: Optional[List[Dict[str, Any]]]
+        self._acked = collections.deque(maxlen=RETAIN_ACKED)  # type: Any
+        self._placeholders = set()  # type: set
         self._held_progress = {}  # type: Dict[int, float]
         self._progress_sent_at = {}  # type: Dict[int, float]
         self.closed = False
@@ -51,10 +64,11 @@ class EventChannel:
 
     # -- producer side -------------------------------------------------------------------------
 
-    def emit(self, event_type, fields=None, terminal=False):
-        # type: (str, Optional[Dict[str, Any]], bool) -> bool
+    def emit(self, event_type, fields=None, terminal=False, ts=None):
+        # type: (str, Optional[Dict[str, Any]], bool, Optional[str]) -> bool
         """Append an event; ``terminal`` (run_completed/failed/cancelled) closes the channel.
 
+        ``ts`` is the event's time when it happened elsewhere (a run's own process), else now.
         Returns False when the channel no longer accepts events (run already ended or dropped),
         so the first terminal event wins a race between the run's thread and a shutdown.
         """
@@ -62,7 +76,7 @@ class EventChannel:
             if self.closed or self.dropped:
                 return False
             was_empty = not self._pending
-            self._append(event_type, fields)
+            self._append(event_type, fields, ts)
             if terminal:
                 self.closed = True
                 self._held_progress.clear()
@@ -102,20 +116,16 @@ class EventChannel:
                 self._append("task_progress", {"call": call, "progress": self._held_progress.pop(call)})
             self._progress_sent_at.pop(call, None)
 
-    def _append(self, event_type, fields):
-        # type: (str, Optional[Dict[str, Any]]) -> None
+    def _append(self, event_type, fields, ts=None):
+        # type: (str, Optional[Dict[str, Any]], Optional[str]) -> None
         self._seq += 1
-        event = {"seq": self._seq, "type": event_type, "ts": iso_utc()}
-        size = _BASE_EVENT_CHARS
+        event = {"seq": self._seq, "type": event_type, "ts": ts or iso_utc()}
         if fields:
             event.update(fields)
-            text = fields.get("message") or fields.get("error")
-            if text:
-                size += len(text)
         if not self._pending:
             self._oldest = time.monotonic()
         self._pending.append(event)
-        self._sizes.append(size)
+        self._sizes.append(_size(event))
 
     # -- sender side ---------------------------------------------------------------------------
 
@@ -166,12 +176,65 @@ class EventChannel:
             self._append("task_progress", {"call": call, "progress": self._held_progress.pop(call)})
 
     def ack(self):
-        # type: () -> None
-        """The in-flight batch was accepted (or deliberately given up): forget it."""
+        # type: () -> List[Dict[str, Any]]
+        """The in-flight batch was accepted: forget it (keeping the last ``RETAIN_ACKED`` events
+        for a ``rewind``); return it."""
         with self._lock:
-            if self._inflight is not None:
-                self.sent_events += len(self._inflight)
+            batch = self._inflight or []
+            self.sent_events += len(batch)
+            self._acked.extend(batch)
             self._inflight = None
+            return batch
+
+    def rewind(self, expected_seq):
+        # type: (int) -> bool
+        """The server answered ``seq_gap``: it has everything below ``expected_seq`` and nothing
+        from there. Queue every event from ``expected_seq`` on again, in order; False when some of
+        them are no longer held (nothing changes then)."""
+        with self._lock:
+            held = list(self._acked) + list(self._inflight or ()) + self._pending
+            keep = [e for e in held if e["seq"] >= expected_seq]
+            if not keep or keep[0]["seq"] != expected_seq:
+                return False
+            self._acked = collections.deque((e for e in self._acked if e["seq"] < expected_seq),
+                                            maxlen=RETAIN_ACKED)
+            self._inflight = None
+            self._pending = keep
+            self._sizes = [_size(e) for e in keep]
+            self._oldest = 0.0
+            return True
+
+    def split_inflight(self):
+        # type: () -> bool
+        """Shrink the in-flight batch to its first event (the rest go back to the front of the
+        queue), to find which event the server refuses; False when it holds one event only."""
+        with self._lock:
+            if not self._inflight or len(self._inflight) < 2:
+                return False
+            rest = self._inflight[1:]
+            self._inflight = self._inflight[:1]
+            self._pending[:0] = rest
+            self._sizes[:0] = [_size(e) for e in rest]
+            return True
+
+    def replace_inflight(self, reason):
+        # type: (str) -> Optional[Dict[str, Any]]
+        """Replace the single in-flight event the server refuses by a WARNING log with the same
+        ``seq`` and ``ts``, so the run's sequence stays whole and every later event still
+        lands; return the refused event (None when there is nothing to replace)."""
+        with self._lock:
+            if not self._inflight or len(self._inflight) != 1 or self._inflight[0]["seq"] in self._placeholders:
+                return None
+            refused = self._inflight[0]
+            placeholder = {"seq": refused["seq"], "type": "log", "ts": refused.get("ts") or iso_utc(),
+                           "level": "WARNING",
+                           "message": "[perfect] a %s event was refused by the server: %s"
+                                      % (refused.get("type"), reason[:1000])}
+            if "call" in refused and isinstance(refused["call"], int):
+                placeholder["call"] = refused["call"]
+            self._inflight = [placeholder]
+            self._placeholders.add(refused["seq"])
+            return refused
 
     def drop(self):
         # type: () -> int

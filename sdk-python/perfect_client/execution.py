@@ -10,6 +10,8 @@ from .errors import RunInterrupted, describe_exception
 from .log_capture import flush_line_buffer
 
 _local_logger = logging.getLogger("perfect.run")
+#: The clock durations are measured with (replaceable in tests).
+_clock = time.monotonic
 
 
 def call_task(task, args, kwargs):
@@ -41,7 +43,7 @@ def _call_locally(task, args, kwargs):
 
 def _milliseconds_since(start):
     # type: (float) -> int
-    return int(round((time.monotonic() - start) * 1000))
+    return int(round((_clock() - start) * 1000))
 
 
 def format_traceback(exc):
@@ -68,7 +70,9 @@ def _call_in_run(run, task, args, kwargs):
     call = TaskCall(run.next_call(), task.name)
     channel = run.channel
     channel.emit("task_started", {"call": call.index, "task": task.name, "attempt": 1})
-    start = time.monotonic()
+    # durationMs covers the last attempt only: the server judges outliers (and learns its
+    # statistics) on one attempt's work, not on failed attempts and retry delays before it.
+    start = _clock()
     attempt = 1
     token = _current_call.set(call)
     try:
@@ -86,11 +90,14 @@ def _call_in_run(run, task, args, kwargs):
                 error = describe_exception(exc)
                 run.log("WARNING", "task %s attempt %d failed (%s); retrying in %ss"
                         % (task.name, attempt - 1, error, task.retry_delay), call.index)
-                channel.emit("task_retrying", {"call": call.index, "attempt": attempt, "error": error})
                 if task.retry_delay > 0:
                     run.stop_requested.wait(task.retry_delay)
                 # A new attempt is a task boundary too: a cancel during the delay stops here.
                 run.check_boundary()
+                # task_retrying marks the new attempt's start, after the delay, and the attempt's
+                # duration is measured from the same instant.
+                channel.emit("task_retrying", {"call": call.index, "attempt": attempt, "error": error})
+                start = _clock()
             except BaseException as exc:
                 _fail(run, call, exc, attempt, start)
                 raise

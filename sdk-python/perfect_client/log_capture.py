@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import Any, Optional
 
-from .context import _current_call, _current_run
+from .context import _current_call, current_run
 
 #: Name of the logger ``get_logger()`` returns (children for named loggers).
 RUN_LOGGER_NAME = "perfect.run"
@@ -38,17 +38,38 @@ class _RunLogFilter(logging.Filter):
 
     def filter(self, record):
         # type: (logging.LogRecord) -> bool
-        run = _current_run.get()
+        run = current_run()
         if run is None:
             return True
-        message = record.getMessage()
-        if record.exc_info:
-            message += "\n" + _formatter.formatException(record.exc_info)
-        if record.stack_info:
-            message += "\n" + record.stack_info
-        call = _current_call.get()
-        run.log(wire_level(record.levelno), message, call.index if call is not None else None)
+        _send_record(run, record)
         return False
+
+
+def _send_record(run, record):
+    # type: (Any, logging.LogRecord) -> None
+    try:
+        message = record.getMessage()
+    except Exception as err:  # a bad format string must not lose the line, nor raise
+        message = "%s (unformattable log record: %s)" % (record.msg, err)
+    if record.exc_info:
+        message += "\n" + _formatter.formatException(record.exc_info)
+    if record.stack_info:
+        message += "\n" + record.stack_info
+    if record.name not in (RUN_LOGGER_NAME, "root") and not record.name.startswith(RUN_LOGGER_NAME + "."):
+        message = "%s: %s" % (record.name, message)  # say which library logged it
+    call = _current_call.get()
+    run.log(wire_level(record.levelno), message, call.index if call is not None else None)
+
+
+class RunLogHandler(logging.Handler):
+    """A root-logger handler of a run's own process: library loggers and ``warnings`` (through
+    ``logging.captureWarnings``) become the run's logs, attributed to the current task."""
+
+    def emit(self, record):
+        # type: (logging.LogRecord) -> None
+        run = current_run()
+        if run is not None:
+            _send_record(run, record)
 
 
 _run_filter = _RunLogFilter()
@@ -76,12 +97,15 @@ def get_logger(name=None):
 
 
 class StdoutRouter:
-    """A ``sys.stdout`` stand-in: text written inside a run becomes INFO log events (one per
-    line) of the current task; text written anywhere else goes to the real stream."""
+    """A ``sys.stdout`` stand-in: text written inside a run becomes log events (one per line,
+    INFO, or ``level``: ``sys.stderr`` is routed at WARNING) of the current task; text written
+    anywhere else goes to the real stream."""
 
-    def __init__(self, real):
-        # type: (Any) -> None
+    def __init__(self, real, level="INFO"):
+        # type: (Any, str) -> None
         self._real = real
+        self._level = level
+        self._buffer_attr = "line_buffer" if level == "INFO" else "err_buffer"
 
     @property
     def real(self):
@@ -92,25 +116,26 @@ class StdoutRouter:
     def write(self, text):
         # type: (str) -> int
         """Route ``text`` to the current run's logs or to the real stream."""
-        run = _current_run.get()
+        run = current_run()
         if run is None:
             return self._real.write(text)
         call = _current_call.get()
         holder = call if call is not None else run
-        buffered = holder.line_buffer + text
+        attr = self._buffer_attr
+        buffered = getattr(holder, attr) + text
         if "\n" in buffered or len(buffered) > 16384:
             lines = buffered.split("\n")
-            holder.line_buffer = lines.pop()
+            setattr(holder, attr, lines.pop())
             index = call.index if call is not None else None
             for line in lines:
                 line = line.rstrip("\r")
                 if line.strip():
-                    run.log("INFO", line, index)
-            if len(holder.line_buffer) > 16384:
-                run.log("INFO", holder.line_buffer, index)
-                holder.line_buffer = ""
+                    run.log(self._level, line, index)
+            if len(getattr(holder, attr)) > 16384:
+                run.log(self._level, getattr(holder, attr), index)
+                setattr(holder, attr, "")
         else:
-            holder.line_buffer = buffered
+            setattr(holder, attr, buffered)
         return len(text)
 
     def writelines(self, lines):
@@ -122,7 +147,7 @@ class StdoutRouter:
     def flush(self):
         # type: () -> None
         """Flush the real stream (lines inside a run are sent when complete)."""
-        if _current_run.get() is None:
+        if current_run() is None:
             self._real.flush()
 
     def __getattr__(self, name):
@@ -134,11 +159,12 @@ def flush_line_buffer(run, call=None):
     # type: (Any, Any) -> None
     """Send an unfinished ``print`` line of a task call (or of the run) as a log line."""
     holder = call if call is not None else run
-    text = holder.line_buffer
-    if text:
-        holder.line_buffer = ""
-        if text.strip():
-            run.log("INFO", text.rstrip("\r"), call.index if call is not None else None)
+    for attr, level in (("line_buffer", "INFO"), ("err_buffer", "WARNING")):
+        text = getattr(holder, attr, "")
+        if text:
+            setattr(holder, attr, "")
+            if text.strip():
+                run.log(level, text.rstrip("\r"), call.index if call is not None else None)
 
 
 _install_lock = threading.Lock()

@@ -87,6 +87,46 @@ def _type_text(hint):
     return str(hint).replace("typing.", "")
 
 
+_CHOICE_TYPES = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))
+
+
+def _choices(hint):
+    # type: (Any) -> Any
+    """The allowed JSON values of a ``Literal[...]`` or ``Enum`` hint (members' values), else None."""
+    inner = _strip_optional(hint)
+    optional = inner is not hint
+    hint = inner
+    if typing.get_origin(hint) is typing.Literal:
+        values = [v.value if isinstance(v, enum.Enum) else v for v in typing.get_args(hint)]
+    elif isinstance(hint, type) and issubclass(hint, enum.Enum):
+        values = [member.value for member in hint]
+    else:
+        return None
+    choices = []
+    for value in values:
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            return None  # a value JSON cannot carry: the server could never match it
+        if value not in choices:
+            choices.append(value)
+    if optional and None not in choices:
+        choices.append(None)  # Optional[...]: null is one of the allowed values
+    return choices
+
+
+def _choices_type(choices):
+    # type: (List[Any]) -> str
+    """The one JSON type every choice has (``str``, ``int``, ...), else ``any``."""
+    choices = [c for c in choices if c is not None]
+    for kind, text in _CHOICE_TYPES:
+        if choices and all(isinstance(c, kind) and (kind is not int or not isinstance(c, bool)) for c in choices):
+            return text
+    if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
+        return "float"
+    return "any"
+
+
 def _json_default(value):
     # type: (Any) -> Any
     if isinstance(value, enum.Enum):
@@ -104,10 +144,14 @@ def _json_default(value):
 
 def parameter_schema(func):
     # type: (Callable[..., Any]) -> List[Dict[str, Any]]
-    """List the parameters a run can pass: ``{name, type, default?, required}`` per parameter.
+    """List the parameters a run can pass: ``{name, type, default?, required, choices?, kind?}``.
 
-    ``*args``/``**kwargs`` and positional-only parameters cannot be passed by name and are left
-    out. Defaults that JSON cannot hold are sent as their ``repr``.
+    ``Literal[...]`` and ``Enum`` hints add ``choices`` (the literal values, the members'
+    values), so the server refuses anything else with a 400 naming the parameter. A
+    ``**kwargs`` parameter is listed with ``kind: "var_keyword"``: the server then accepts names
+    the signature does not list and the flow receives them in ``kwargs``. ``*args`` and
+    positional-only parameters cannot be passed by name and are left out. Defaults that JSON
+    cannot hold are sent as their ``repr``.
     """
     try:
         signature = inspect.signature(func)
@@ -116,9 +160,17 @@ def parameter_schema(func):
     hints = _type_hints(func)
     schema = []
     for param in signature.parameters.values():
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            schema.append({"name": param.name, "type": "any", "required": False, "kind": "var_keyword"})
+            continue
         if param.kind not in _NAMED_KINDS:
             continue
-        entry = {"name": param.name, "type": type_text(hints.get(param.name, param.annotation))}  # type: Dict[str, Any]
+        hint = hints.get(param.name, param.annotation)
+        entry = {"name": param.name, "type": type_text(hint)}  # type: Dict[str, Any]
+        choices = _choices(hint)
+        if choices is not None:
+            entry["type"] = _choices_type(choices)
+            entry["choices"] = choices
         if param.default is inspect.Parameter.empty:
             entry["required"] = True
         else:

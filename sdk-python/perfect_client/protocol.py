@@ -15,6 +15,7 @@ from .errors import (
     TokenRejected,
     error_message,
 )
+from .transport import Undecodable
 
 
 class UnknownWorker(PerfectError):
@@ -35,6 +36,30 @@ class RunGone(PerfectError):
         details = details.get("details") if isinstance(details, dict) else None
         self.state = details.get("state") if isinstance(details, dict) else None
         super().__init__("run %s refused by the server (HTTP %d: %s)" % (run_id, status, error_message(body)))
+
+
+class SeqGap(PerfectError):
+    """409 ``seq_gap``: the batch starts past what the server has (an earlier batch was lost);
+    ``expected_seq`` is the first ``seq`` it is missing."""
+
+    def __init__(self, run_id, expected_seq, body):
+        # type: (str, int, Any) -> None
+        self.run_id = run_id
+        self.expected_seq = expected_seq
+        super().__init__("run %s: the server expects seq %d next (%s)" % (run_id, expected_seq, error_message(body)))
+
+
+def _seq_gap(body):
+    # type: (Any) -> Any
+    """The ``expectedSeq`` of a ``seq_gap`` error body, else None."""
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict) or err.get("code") != "seq_gap":
+        return None
+    details = err.get("details")
+    expected = details.get("expectedSeq") if isinstance(details, dict) else None
+    if isinstance(expected, int) and not isinstance(expected, bool) and expected >= 1:
+        return expected
+    return None
 
 
 def is_transient(exc):
@@ -112,6 +137,8 @@ class WorkerApi:
         body = {"workerId": worker_id, "sentAt": iso_utc(), "events": events}
         path = "%s/runs/%s/events" % (self._prefix, urllib.parse.quote(run_id, safe=""))
         status, answer = self.transport.post(path, body, self.REQUEST_TIMEOUT)
+        if status == 409 and _seq_gap(answer) is not None:
+            raise SeqGap(run_id, _seq_gap(answer), answer)
         if status in (403, 404, 409):
             raise RunGone(run_id, status, answer)
         return self._check(status, answer)
@@ -120,6 +147,11 @@ class WorkerApi:
         # type: (int, Any) -> Dict[str, Any]
         if status == 401:
             raise TokenRejected("token rejected for client %s: check PERFECT_TOKEN" % self.client_id)
+        if isinstance(body, Undecodable):
+            # Transient: the worker logs it, backs off and asks again; runs claimed in a lost
+            # poll answer are not in its heartbeats, so the server gives them to a poll again.
+            raise ServerError(status, None, "could not decode the server's answer (HTTP %d): %s"
+                              % (status, body.reason))
         if not 200 <= status < 300:
             raise ServerError(status, body)
         if not isinstance(body, dict):

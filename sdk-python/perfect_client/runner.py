@@ -1,11 +1,20 @@
-"""``serve``: the worker process that registers flows, long-polls for runs and executes them.
+"""``serve``: the worker process that registers flows, long-polls for runs and supervises them.
 
-Threads: the caller's thread registers and polls; one thread per run executes the flow; one
-thread heartbeats (so a long task never looks like a dead worker); one thread sends events
-(``sender``). Everything that crosses threads goes through ``Worker._lock`` or the run's own
+With ``isolation="process"`` (the default) each run executes in a process of its own
+(``process_runtime``, ``child``): the worker itself only registers, polls, heartbeats, delivers
+events and watches its run processes, so nothing a run's code does — a C call holding the GIL
+for minutes, ``os._exit``, a segfault, an OOM kill — can delay a heartbeat or touch another run.
+``isolation="thread"`` runs each flow in a thread of the worker (flows defined inside a function
+always do: a fresh process cannot import them).
+
+Threads: the caller's thread registers and polls; one thread per run executes the flow (thread
+isolation) or watches its process; one thread heartbeats; one thread sends events (``sender``).
+Everything that crosses threads goes through ``Worker._lock`` or the run's own
 ``RunContext``/``EventChannel``.
 """
 import atexit
+import collections
+import multiprocessing
 import os
 import signal
 import socket
@@ -22,13 +31,15 @@ from .errors import (
     PerfectError,
     RunCancelled,
     RunFinished,
+    RunsFailed,
+    TokenRejected,
     WorkerShutdown,
-    describe_exception,
 )
-from .execution import format_traceback, mark_logged
-from .log_capture import flush_line_buffer, install_stdout_router, uninstall_stdout_router
-from .parameters import coerce_arguments
+from .log_capture import install_stdout_router, uninstall_stdout_router
 from .protocol import RunGone, UnknownWorker, WorkerApi, is_transient
+from . import child as _child
+from .process_runtime import ProcessPool, describe_exit
+from .run_execution import execute_flow
 from .sender import EventSender
 from .transport import HttpTransport
 from .version import __version__
@@ -38,6 +49,8 @@ DEFAULT_CLIENT_ID = "perfect_example"
 DEFAULT_TOKEN = "dev-token"
 #: Error reported for runs still executing when the worker stops.
 INTERRUPTED_ERROR = "worker interrupted"
+TERMINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
+_TERMINAL_EVENTS = ("run_completed", "run_failed", "run_cancelled")
 
 
 class Worker:
@@ -50,10 +63,15 @@ class Worker:
     attempts to reach the server.
     """
 
+    #: How many final outcomes ``results`` keeps (oldest forgotten first), so a worker serving
+    #: for months does not grow without bound.
+    MAX_RESULTS = 1000
+
     def __init__(self, flows, url=None, client_id=None, token=None, max_concurrent_runs=4,
                  exit_when_all_completed=False, transport=None, flush_timeout=10.0, out=None,
-                 retry_initial=0.25, retry_cap=5.0):
-        # type: (Iterable[Flow], Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float) -> None
+                 retry_initial=0.25, retry_cap=5.0, isolation="process", cancel_grace_seconds=10.0,
+                 max_run_memory_mb=None, warm_processes=None):
+        # type: (Iterable[Flow], Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float, str, float, Optional[int], Optional[int]) -> None
         self.flows = list(flows)
         if not self.flows:
             raise ValueError("serve() needs at least one @flow")
@@ -66,6 +84,25 @@ class Worker:
             raise ValueError("flow names must be unique, repeated: %s" % ", ".join(duplicates))
         if max_concurrent_runs < 1:
             raise ValueError("max_concurrent_runs must be >= 1")
+        if isolation not in ("process", "thread"):
+            raise ValueError("isolation must be 'process' or 'thread', got %r" % (isolation,))
+        if cancel_grace_seconds < 0:
+            raise ValueError("cancel_grace_seconds must be >= 0")
+        if max_run_memory_mb is not None and (isinstance(max_run_memory_mb, bool) or max_run_memory_mb < 16):
+            raise ValueError("max_run_memory_mb must be a number of megabytes >= 16, got %r" % (max_run_memory_mb,))
+        self.isolation = isolation
+        self.cancel_grace_seconds = float(cancel_grace_seconds)
+        self.max_run_memory_mb = max_run_memory_mb
+        if warm_processes is None:
+            warm_processes = min(2, max_concurrent_runs)
+        self._pool = None  # type: Optional[ProcessPool]
+        self._warm_processes = warm_processes
+        #: Flows whose runs get their own process (a fresh process can import them).
+        self._isolated = set()  # type: set
+        if isolation == "process":
+            for item in self.flows:
+                if _process_ref(item) is not None:
+                    self._isolated.add(item.name)
         self.url = (url or os.environ.get("PERFECT_URL") or DEFAULT_URL).rstrip("/")
         self.client_id = client_id or os.environ.get("PERFECT_CLIENT_ID") or DEFAULT_CLIENT_ID
         token = token or os.environ.get("PERFECT_TOKEN") or DEFAULT_TOKEN
@@ -80,9 +117,17 @@ class Worker:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._active = {}  # type: Dict[str, RunContext]
-        self._completed_flows = set()  # type: set
-        #: Final local outcome per run id (COMPLETED, FAILED, CANCELLED, FINISHED_BY_SERVER).
-        self.results = {}  # type: Dict[str, str]
+        #: Runs this worker holds, id → flow name: from the poll answer that gave them until
+        #: their final batch is acknowledged (or the run is given up). Heartbeats list exactly
+        #: these, so the server requeues or fails a run the worker no longer reports.
+        self._held = collections.OrderedDict()  # type: Dict[str, str]
+        #: State of the last finished run of each served flow (the server's word when it gave it).
+        self._last_outcome = {}  # type: Dict[str, str]
+        #: Final outcome of the latest ``MAX_RESULTS`` runs (COMPLETED, FAILED, CANCELLED,
+        #: FINISHED_BY_SERVER), the server's state once it acknowledged the run's last batch.
+        self.results = collections.OrderedDict()  # type: Dict[str, str]
+        self._registered_once = False
+        self._token_rejected = False
         self._stop = threading.Event()
         self._heartbeat_stop = threading.Event()
         self._fatal = None  # type: Optional[FatalWorkerError]
@@ -97,6 +142,7 @@ class Worker:
             self.api, lambda: self.worker_id or "", on_run_gone=self._run_gone,
             on_cancel=lambda run_id: self._request_stop(run_id, RunCancelled),
             on_fatal=self._set_fatal, backoff=self._backoff(), out=self._out,
+            on_delivered=self._delivered, on_done=self._release, on_token=self._token_state,
         )
         self._heartbeat_thread = None  # type: Optional[threading.Thread]
 
@@ -114,6 +160,7 @@ class Worker:
         restore = self._install()
         try:
             if self._register():
+                self._start_pool()
                 self._sender.start()
                 self._heartbeat_thread = threading.Thread(
                     target=self._heartbeat_loop, name="perfect-heartbeat", daemon=True)
@@ -131,6 +178,18 @@ class Worker:
         if self._fatal is not None:
             self._say("perfect: " + str(self._fatal))
             raise self._fatal
+        if self.exit_when_all_completed:
+            failed = self.failed_flows()
+            if failed:
+                err = RunsFailed("the last run of %s failed" % ", ".join(repr(n) for n in failed))
+                self._say("perfect: %s; exiting with status 1" % err)
+                raise err
+
+    def failed_flows(self):
+        # type: () -> List[str]
+        """Names of the served flows whose last finished run FAILED."""
+        with self._lock:
+            return [f.name for f in self.flows if self._last_outcome.get(f.name) == "FAILED"]
 
     def stop(self):
         # type: () -> None
@@ -153,6 +212,14 @@ class Worker:
             held.extend(r for r in sender.open_run_ids() if r not in held)
         return held
 
+    @property
+    def held_run_ids(self):
+        # type: () -> List[str]
+        """Ids of the runs this worker holds (executing, or with events still to deliver):
+        what its heartbeats list."""
+        with self._lock:
+            return list(self._held)
+
     # -- registration and polling ------------------------------------------------------------------
 
     def _payload(self):
@@ -171,6 +238,12 @@ class Worker:
             self._raise_fatal()
             try:
                 answer = self.api.register(self._payload())
+            except TokenRejected as err:
+                if not self._registered_once:
+                    raise  # a wrong token from the start is a configuration error: say so, exit 2
+                self._token_state(True)
+                self._stop.wait(backoff.next_delay())
+                continue
             except PerfectError as err:
                 delay = backoff.next_delay()
                 self._say("perfect: cannot register with the Perfect server at %s (%s); retrying in %.1fs"
@@ -185,10 +258,24 @@ class Worker:
                 if isinstance(entry, dict) and entry.get("name") in self._flows_by_name and entry.get("id"):
                     self._flows_by_id[str(entry["id"])] = self._flows_by_name[entry["name"]]
             self._need_register = False
+            self._registered_once = True
+            self._token_state(False)
             self._say("perfect: serving %d flow(s) for client %s at %s (worker %s)"
                       % (len(self.flows), self.client_id, self.url, self.worker_id))
             return True
         return False
+
+    def _start_pool(self):
+        # type: () -> None
+        if self.isolation != "process":
+            return
+        for item in self.flows:
+            if item.name not in self._isolated:
+                self._say("perfect: flow %s cannot be imported by a run process (defined inside a function, "
+                          "or in a script run with -c); its runs execute in the worker's threads" % item.name)
+        if self._isolated and self._pool is None:
+            self._pool = ProcessPool(warm=self._warm_processes, max_run_memory_mb=self.max_run_memory_mb)
+            self._pool.start()
 
     def _apply_intervals(self, answer):
         # type: (Dict[str, Any]) -> None
@@ -205,7 +292,7 @@ class Worker:
             if self._stop.is_set():
                 return False
             if self.exit_when_all_completed and self._all_flows_completed():
-                self._say("perfect: every flow completed a run, exiting")
+                self._say("perfect: every flow finished a run, exiting")
                 return True
             if self._need_register:
                 if not self._register():
@@ -222,15 +309,27 @@ class Worker:
                 self._say("perfect: the server does not know worker %s any more; registering again" % self.worker_id)
                 self._need_register = True
                 continue
+            except TokenRejected:
+                # A token being rotated in clients.json: keep every run and buffered event and
+                # ask again with backoff until the server takes the token again.
+                self._token_state(True)
+                self._stop.wait(backoff.next_delay())
+                continue
             except PerfectError as err:
                 delay = backoff.next_delay()
                 self._say("perfect: cannot poll the Perfect server at %s (%s); retrying in %.1fs" % (self.url, err, delay))
                 self._stop.wait(delay)
                 continue
             backoff.reset()
+            self._token_state(False)
+            runs = [r for r in runs if isinstance(r, dict) and r.get("id")]
+            with self._lock:
+                # Held from now on, before anything can fail: heartbeats must list every run
+                # the worker was given.
+                for run in runs:
+                    self._held.setdefault(str(run["id"]), str(run.get("flowName") or "?"))
             for run in runs:
-                if isinstance(run, dict) and run.get("id"):
-                    self._start_run(run)
+                self._start_run(run)
 
     def _wait_for_free_slot(self):
         # type: () -> int
@@ -241,8 +340,22 @@ class Worker:
 
     def _all_flows_completed(self):
         # type: () -> bool
+        """Every served flow has finished a run, whatever its outcome (runs still executing
+        are waited for by the graceful shutdown)."""
         with self._lock:
-            return all(f.name in self._completed_flows for f in self.flows)
+            return all(f.name in self._last_outcome for f in self.flows)
+
+    def _token_state(self, rejected):
+        # type: (bool) -> None
+        with self._lock:
+            changed = rejected != self._token_rejected
+            self._token_rejected = rejected
+            held = len(self._held)
+        if changed and rejected:
+            self._say("perfect: token rejected for client %s (HTTP 401): check PERFECT_TOKEN; keeping %d run(s) "
+                      "and their events, retrying with backoff" % (self.client_id, held))
+        elif changed:
+            self._say("perfect: token accepted again for client %s" % self.client_id)
 
     # -- runs --------------------------------------------------------------------------------------
 
@@ -257,72 +370,194 @@ class Worker:
                 return
             self._active[run_id] = context
         parameters = run.get("parameters") if isinstance(run.get("parameters"), dict) else {}
-        thread = threading.Thread(target=self._execute, args=(context, flow, parameters),
+        target = self._execute
+        if flow is not None and flow.name in self._isolated and self._pool is not None:
+            target = self._supervise
+        thread = threading.Thread(target=target, args=(context, flow, parameters),
                                   name="perfect-run-" + run_id, daemon=True)
         thread.start()
 
-    def _execute(self, context, flow, parameters):
-        # type: (RunContext, Optional[Flow], Dict[str, Any]) -> None
-        token = _current_run.set(context)
-        channel = context.channel
+    def _supervise(self, context, flow, parameters):
+        # type: (RunContext, Flow, Dict[str, Any]) -> None
+        """Execute a run in a process of its own and relay its events until the process ends."""
         started = time.monotonic()
         outcome = "FAILED"
         self._say("perfect: run %s (%s) started" % (context.run_id, context.flow_name))
         try:
-            if flow is None:
-                # Another worker of this client registered it; this process cannot run it.
-                message = "flow %r is not served by this worker" % context.flow_name
-                context.log("ERROR", message)
-                channel.emit("run_failed", {"error": message}, terminal=True)
-                return
-            kwargs = coerce_arguments(flow.func, parameters)
-            ignored = sorted(set(parameters) - set(kwargs))
-            if ignored:
-                context.log("WARNING", "ignored parameters not in the signature of %s: %s"
-                            % (flow.name, ", ".join(ignored)))
-            flow.func(**kwargs)
-        except RunCancelled:
-            flush_line_buffer(context)
-            if channel.emit("run_cancelled", terminal=True):
-                outcome = "CANCELLED"
-        except RunFinished:
-            channel.drop()
-            outcome = "FINISHED_BY_SERVER"
-        except WorkerShutdown:
-            pass  # the shutdown already reported the run FAILED
-        except BaseException as exc:
-            flush_line_buffer(context)
-            if not getattr(exc, "__perfect_logged__", False):
-                context.log("ERROR", "flow %s failed\n%s" % (context.flow_name, format_traceback(exc)))
-                mark_logged(exc)
-            channel.emit("run_failed", {"error": describe_exception(exc)}, terminal=True)
-        else:
-            flush_line_buffer(context)
-            if channel.emit("run_completed", terminal=True):
-                outcome = "COMPLETED"
-            elif context.stop_kind is RunFinished:
-                outcome = "FINISHED_BY_SERVER"
+            outcome = self._watch_process(context, flow, parameters)
+        except BaseException as err:  # a bug here must still end the run, not leave it RUNNING
+            context.log("ERROR", "perfect: supervising the run failed: %r" % (err,))
+            context.channel.emit("run_failed", {"error": "worker error: %r" % (err,)}, terminal=True)
+        finally:
+            self._run_ended(context, flow, outcome, started)
+
+    def _watch_process(self, context, flow, parameters):
+        # type: (RunContext, Flow, Dict[str, Any]) -> str
+        channel = context.channel
+        assert self._pool is not None
+        handover = {"run_id": context.run_id, "flow_name": context.flow_name,
+                    "flow_ref": _process_ref(flow), "parameters": parameters}
+        proc = None
+        for _ in range(3):  # a warm spare may have died while waiting: take another
+            proc = self._pool.take()
+            if proc.assign(handover):
+                break
+            proc.reap(1.0)
+            proc.discard_crash_file()
+            proc = None
+        if proc is None:
+            raise RuntimeError("could not start a run process")
+        context.process = proc
+        stop = context.stop_kind
+        if stop is not None:  # a stop that arrived while the process was being chosen
+            proc.send(("stop", _STOP_NAMES[stop]))
+        terminal = None  # type: Optional[str]
+        outcome = None  # type: Optional[str]
+        while True:
+            try:
+                message = proc.conn.recv()
+            except (EOFError, OSError):
+                break
+            except Exception as err:  # an unpicklable message: say so, keep relaying
+                context.log("WARNING", "perfect: a message of the run process could not be read: %r" % (err,))
+                continue
+            kind = message[0]
+            if kind == "emit":
+                _, event_type, fields, ts, is_terminal = message
+                if event_type == "task_started":
+                    context.current_task = (fields.get("call"), fields.get("task"))
+                elif event_type in ("task_completed", "task_failed"):
+                    context.current_task = None
+                accepted = channel.emit(event_type, fields, terminal=is_terminal, ts=ts)
+                if is_terminal:
+                    terminal = event_type if accepted else "refused"
+            elif kind == "progress":
+                channel.progress(message[1], message[2])
+            elif kind == "end_task":
+                channel.end_task(message[1])
+            elif kind == "done":
+                outcome = message[1]
+        exitcode = proc.reap()
+        try:
+            if terminal is not None:
+                if terminal == "refused":
+                    return "FINISHED_BY_SERVER" if context.stop_kind is RunFinished else "INTERRUPTED"
+                return {"run_completed": "COMPLETED", "run_failed": "FAILED", "run_cancelled": "CANCELLED"}[terminal]
+            if outcome in ("FINISHED_BY_SERVER", "INTERRUPTED"):
+                return outcome
+            stop = context.stop_kind
+            if stop is WorkerShutdown:
+                return "INTERRUPTED"
+            if stop is RunFinished:
+                channel.drop()
+                return "FINISHED_BY_SERVER"
+            if context.hard_stopped and stop is RunCancelled:
+                task = context.current_task
+                what = "task %s" % task[1] if task else "the flow"
+                context.log("WARNING", "cancel: %s was still running %.0f s after the cancel request; its "
+                            "process was terminated" % (what, self.cancel_grace_seconds))
+                return "CANCELLED" if channel.emit("run_cancelled", terminal=True) else "INTERRUPTED"
+            # The process died without reporting the run's end: that run, and only it, failed.
+            error = describe_exit(exitcode, self.max_run_memory_mb)
+            report = proc.crash_report()
+            task = context.current_task
+            where = " during task %s" % task[1] if task else ""
+            context.log("ERROR", "%s%s%s" % (error, where, "\n" + report if report else ""))
+            channel.emit("run_failed", {"error": error}, terminal=True)
+            return "FAILED"
+        finally:
+            proc.discard_crash_file()
+
+    def _execute(self, context, flow, parameters):
+        # type: (RunContext, Optional[Flow], Dict[str, Any]) -> None
+        token = _current_run.set(context)
+        started = time.monotonic()
+        outcome = "FAILED"
+        self._say("perfect: run %s (%s) started" % (context.run_id, context.flow_name))
+        try:
+            outcome = execute_flow(context, flow, parameters)
         finally:
             _current_run.reset(token)
-            with self._changed:
-                self._active.pop(context.run_id, None)
-                self.results.setdefault(context.run_id, outcome)
-                if outcome == "COMPLETED" and flow is not None:
-                    self._completed_flows.add(flow.name)
-                self._changed.notify_all()
-            self._say("perfect: run %s (%s) %s in %.1fs"
-                      % (context.run_id, context.flow_name, self.results[context.run_id], time.monotonic() - started))
+            self._run_ended(context, flow, outcome, started)
+
+    def _run_ended(self, context, flow, outcome, started):
+        # type: (RunContext, Optional[Flow], str, float) -> None
+        if outcome == "INTERRUPTED":
+            outcome = "FAILED"  # the shutdown reported it FAILED (worker interrupted)
+        with self._changed:
+            self._active.pop(context.run_id, None)
+            if context.run_id not in self.results:
+                self._record(context.run_id, outcome)
+            final = self.results[context.run_id]
+            if flow is not None and final in TERMINAL_STATES:
+                self._last_outcome[flow.name] = final
+            self._changed.notify_all()
+        self._say("perfect: run %s (%s) %s in %.1fs"
+                  % (context.run_id, context.flow_name, final, time.monotonic() - started))
+
+    def _record(self, run_id, state):
+        # type: (str, str) -> None
+        """Remember ``state`` as the run's outcome (call with the lock held)."""
+        self.results[run_id] = state
+        self.results.move_to_end(run_id)  # type: ignore[attr-defined]
+        while len(self.results) > self.MAX_RESULTS:
+            self.results.popitem(last=False)  # type: ignore[call-arg]
+
+    def _delivered(self, run_id, answer, batch):
+        # type: (str, Dict[str, Any], List[Dict[str, Any]]) -> None
+        """A batch was acknowledged; when it held the run's end, the answer's state is final."""
+        if not any(e.get("type") in _TERMINAL_EVENTS for e in batch):
+            return
+        state = answer.get("state")
+        if state not in TERMINAL_STATES:
+            return
+        with self._changed:
+            flow_name = self._held.get(run_id)
+            local = self.results.get(run_id)
+            self._record(run_id, state)
+            if flow_name in self._flows_by_name and run_id not in self._active:
+                self._last_outcome[flow_name] = state
+            self._changed.notify_all()
+        if local is not None and local != state:
+            self._say("perfect: run %s ended %s on the server (reported %s%s)"
+                      % (run_id, state, local, ", its cancel was requested" if state == "CANCELLED" else ""))
+
+    def _release(self, run_id):
+        # type: (str) -> None
+        """The run's final batch was acknowledged (or its events dropped): stop reporting it."""
+        with self._changed:
+            self._held.pop(run_id, None)
+            self._changed.notify_all()
 
     def _request_stop(self, run_id, kind):
         # type: (str, type) -> bool
         with self._lock:
             context = self._active.get(run_id)
         changed = context is not None and context.request_stop(kind)
+        if changed and context is not None and context.process is not None:
+            # The run's process stops at its next task boundary; one that does not get there
+            # within the grace period (a task stuck in a long call) is terminated.
+            context.process.send(("stop", _STOP_NAMES[kind]))
+            if kind in (RunCancelled, RunFinished):
+                timer = threading.Timer(self.cancel_grace_seconds, self._hard_stop, args=(context, kind))
+                timer.daemon = True
+                timer.start()
         if kind is RunFinished:
             channel = self._sender.channel(run_id)
             if channel is not None:
                 channel.drop()
+            self._release(run_id)  # given up: the server fails it when heartbeats stop listing it
         return changed
+
+    def _hard_stop(self, context, kind):
+        # type: (RunContext, type) -> None
+        with self._lock:
+            if self._active.get(context.run_id) is not context:
+                return  # it stopped in time
+        proc = context.process
+        if proc is not None and proc.alive():
+            context.hard_stopped = True
+            proc.kill()
 
     def _server_finished(self, run_id, state=None):
         # type: (str, Optional[str]) -> None
@@ -348,13 +583,13 @@ class Worker:
             if self._need_register or not self.worker_id:
                 continue
             try:
-                answer = self.api.heartbeat(self.worker_id, self.active_run_ids)
+                answer = self.api.heartbeat(self.worker_id, self.held_run_ids)
             except UnknownWorker:
                 self._need_register = True
                 continue
-            except FatalWorkerError as err:
-                self._set_fatal(err)
-                return
+            except TokenRejected:
+                self._token_state(True)
+                continue  # the next beat tries again; work in flight is kept
             except Exception as err:
                 if not (isinstance(err, PerfectError) and is_transient(err)):
                     self._say("perfect: heartbeat failed: %s" % err)
@@ -428,9 +663,16 @@ class Worker:
             if context.channel.emit("run_failed", {"error": INTERRUPTED_ERROR}, terminal=True):
                 failed += 1
                 with self._lock:
-                    self.results[context.run_id] = "FAILED"
+                    self._record(context.run_id, "FAILED")
+                    if context.flow_name in self._flows_by_name:
+                        self._last_outcome[context.flow_name] = "FAILED"
         if failed:
             self._say("perfect: reported %d running run(s) FAILED (%s)" % (failed, INTERRUPTED_ERROR))
+        for context in remaining:
+            if context.process is not None:
+                context.process.kill()  # its run was reported FAILED above
+        if self._pool is not None:
+            self._pool.close()
         self._heartbeat_stop.set()
         delivered = True
         try:
@@ -452,6 +694,45 @@ class Worker:
             pass
 
 
+_STOP_NAMES = {RunCancelled: "cancel", RunFinished: "finished", WorkerShutdown: "shutdown"}
+
+
+def _process_ref(flow):
+    # type: (Flow) -> Any
+    """``(module, qualname)`` by which a run process finds ``flow``, or None if it cannot."""
+    func = flow.func
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", "")
+    if not module or not qualname or "<locals>" in qualname or "<lambda>" in qualname:
+        return None
+    # The process finds the flow where this one finds it: the module holds the Flow under the
+    # function's (qualified) name when @flow decorated it.
+    target = sys.modules.get(module)
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+    if target is not flow:
+        return None
+    if module == "__main__" and not _main_importable():
+        return None
+    return (module, qualname)
+
+
+def _main_importable():
+    # type: () -> bool
+    """Whether a spawned process can import this script again (not ``python -c`` or a REPL)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and getattr(spec, "name", None):
+        return not spec.name.endswith(".__main__") and spec.name != "__main__"
+    return bool(getattr(main, "__file__", None))
+
+
+def _in_run_process():
+    # type: () -> bool
+    """True while a run process imports the script (``serve()`` there must do nothing)."""
+    return _child.IN_RUN_PROCESS or bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
 def _terminate(signum, frame):
     # SIGTERM (docker stop, systemd) gets the same clean stop as Ctrl-C.
     raise KeyboardInterrupt
@@ -459,8 +740,9 @@ def _terminate(signum, frame):
 
 def serve(*flows, url=None, client_id=None, token=None, max_concurrent_runs=4,
           exit_when_all_completed=False, transport=None, flush_timeout=10.0, out=None,
-          retry_initial=0.25, retry_cap=5.0):
-    # type: (Any, Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float) -> None
+          retry_initial=0.25, retry_cap=5.0, isolation="process", cancel_grace_seconds=10.0,
+          max_run_memory_mb=None, warm_processes=None):
+    # type: (Any, Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float, str, float, Optional[int], Optional[int]) -> None
     """Serve ``flows`` to a Perfect server until stopped.
 
     Registers the flows (with their tasks and parameters), long-polls for triggered runs and
@@ -476,8 +758,12 @@ def serve(*flows, url=None, client_id=None, token=None, max_concurrent_runs=4,
     which exits the process with status 2. ``transport``, ``out``, ``retry_initial`` and
     ``retry_cap`` are for tests and embedding (see ``Worker``).
     """
+    if _in_run_process():
+        return  # a run process importing the script to find its flows: not a second worker
     if len(flows) == 1 and isinstance(flows[0], (list, tuple)):
         flows = tuple(flows[0])
     Worker(flows, url=url, client_id=client_id, token=token, max_concurrent_runs=max_concurrent_runs,
            exit_when_all_completed=exit_when_all_completed, transport=transport,
-           flush_timeout=flush_timeout, out=out, retry_initial=retry_initial, retry_cap=retry_cap).serve()
+           flush_timeout=flush_timeout, out=out, retry_initial=retry_initial, retry_cap=retry_cap,
+           isolation=isolation, cancel_grace_seconds=cancel_grace_seconds,
+           max_run_memory_mb=max_run_memory_mb, warm_processes=warm_processes).serve()

@@ -10,9 +10,9 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from .backoff import Backoff
-from .errors import FatalWorkerError, PerfectError
+from .errors import PerfectError, TokenRejected
 from .events import EventChannel
-from .protocol import RunGone, WorkerApi, is_transient
+from .protocol import RunGone, SeqGap, WorkerApi, is_transient
 
 
 class EventSender:
@@ -20,17 +20,25 @@ class EventSender:
 
     Callbacks (called from the sender thread): ``on_run_gone(run_id, RunGone)`` when the server
     refuses a run's events (409/404/403), ``on_cancel(run_id)`` when an answer says
-    ``cancelRequested``, ``on_fatal(error)`` on a rejected token.
+    ``cancelRequested``, ``on_delivered(run_id, answer, batch)`` after each accepted batch,
+    ``on_done(run_id)`` once a run's channel is closed and fully delivered (or dropped), and
+    ``on_token(rejected)`` when a 401 starts (True) or ends (False). A rejected token is not
+    fatal here: events stay buffered and are retried with backoff until the server takes them
+    again (a token rotated in ``clients.json`` and restored, or a ``previousToken`` window).
     """
 
     def __init__(self, api, worker_id, on_run_gone=None, on_cancel=None, on_fatal=None,
-                 backoff=None, out=None):
-        # type: (WorkerApi, Callable[[], str], Any, Any, Any, Optional[Backoff], Any) -> None
+                 backoff=None, out=None, on_delivered=None, on_done=None, on_token=None):
+        # type: (WorkerApi, Callable[[], str], Any, Any, Any, Optional[Backoff], Any, Any, Any, Any) -> None
         self._api = api
         self._worker_id = worker_id
         self._on_run_gone = on_run_gone or (lambda run_id, err: None)
         self._on_cancel = on_cancel or (lambda run_id: None)
         self._on_fatal = on_fatal or (lambda err: None)
+        self._on_delivered = on_delivered or (lambda run_id, answer, batch: None)
+        self._on_done = on_done or (lambda run_id: None)
+        self._on_token = on_token or (lambda rejected: None)
+        self._token_rejected = False
         self._backoff = backoff or Backoff()
         self._out = out if out is not None else sys.stderr
         self._cond = threading.Condition()
@@ -122,9 +130,12 @@ class EventSender:
                 if not self._deliver(channel):
                     break  # the server is down: back off before trying any other run
             with self._cond:
-                for run_id in [r for r, c in self._channels.items() if c.finished]:
+                done = [r for r, c in self._channels.items() if c.finished]
+                for run_id in done:
                     del self._channels[run_id]
                 self._cond.notify_all()  # flush() waits on this condition
+            for run_id in done:
+                self._on_done(run_id)
 
     def _wait_for_work(self):
         # type: () -> Optional[List[EventChannel]]
@@ -156,42 +167,81 @@ class EventSender:
             return True
         try:
             answer = self._api.send_events(channel.run_id, self._worker_id(), batch)
+        except SeqGap as gap:
+            # An earlier batch never made it although it was acknowledged: start again from
+            # the first event the server lacks (kept for exactly this), in order.
+            if channel.rewind(gap.expected_seq):
+                self._say("perfect: the server lacks events of run %s from seq %d; re-sending them"
+                          % (channel.run_id, gap.expected_seq))
+                return True
+            lost = channel.drop()
+            self._on_run_gone(channel.run_id, RunGone(channel.run_id, 409, {"error": {"message": str(gap)}}))
+            self._say("perfect: cannot re-send events of run %s from seq %d (no longer held); dropped %d events"
+                      % (channel.run_id, gap.expected_seq, lost))
+            return True
         except RunGone as gone:
             lost = channel.drop()
             self._on_run_gone(channel.run_id, gone)
             if lost:
                 self._say("perfect: dropped %d unsent events of run %s: %s" % (lost, channel.run_id, gone))
             return True
-        except FatalWorkerError as fatal:
-            with self._cond:
-                self._stopping = True  # nothing will be accepted with this token
-            self._on_fatal(fatal)
-            return False
+        except TokenRejected as rejected:
+            return self._retry_later(rejected, token=True)
         except PerfectError as err:
             if is_transient(err):
-                delay = self._backoff.next_delay()
-                with self._cond:
-                    self._retry_at = time.monotonic() + delay
-                if not self._failing:
-                    self._say("perfect: cannot deliver events (%s); buffering them and retrying" % err)
-                self._failing = True
-                return False
-            # The server will never accept this batch (e.g. 400): re-sending would loop forever.
-            channel.ack()
-            self._say("perfect: server refused %d events of run %s: %s" % (len(batch), channel.run_id, err))
+                return self._retry_later(err)
+            self._refused(channel, batch, str(err))
             return True
-        except Exception as err:  # a bug: keep the worker alive and say so
-            channel.ack()
-            self._say("perfect: could not send events of run %s: %r" % (channel.run_id, err))
+        except Exception as err:  # a bug: keep the run's events flowing and say so
+            self._refused(channel, batch, "%s: %s" % (type(err).__name__, err))
             return True
-        channel.ack()
+        delivered = channel.ack()
         self._backoff.reset()
+        if self._token_rejected:
+            self._token_rejected = False
+            self._on_token(False)
         if self._failing:
             self._failing = False
             self._say("perfect: server reachable again, delivering buffered events")
+        try:
+            self._on_delivered(channel.run_id, answer, delivered)
+        except Exception as err:  # pragma: no cover - a bug in a callback must not stop delivery
+            self._say("perfect: error after delivering events of run %s: %r" % (channel.run_id, err))
         if answer.get("cancelRequested"):
             self._on_cancel(channel.run_id)
         return True
+
+    def _retry_later(self, err, token=False):
+        # type: (BaseException, bool) -> bool
+        delay = self._backoff.next_delay()
+        with self._cond:
+            self._retry_at = time.monotonic() + delay
+        if token:
+            if not self._token_rejected:
+                self._token_rejected = True
+                self._on_token(True)
+        elif not self._failing:
+            self._say("perfect: cannot deliver events (%s); buffering them and retrying" % err)
+            self._failing = True
+        return False
+
+    def _refused(self, channel, batch, reason):
+        # type: (EventChannel, List[Dict[str, Any]], str) -> None
+        """The server will never accept this batch as it is (400, or it cannot be sent at all).
+
+        Re-sending it unchanged would loop forever and skipping it would leave a hole in the
+        run's ``seq``, so the batch is narrowed down to the one event refused, which is replaced
+        by a WARNING log saying so: every other event of the run still lands.
+        """
+        if channel.split_inflight():
+            return
+        refused = channel.replace_inflight(reason)
+        if refused is not None:
+            self._say("perfect: server refused a %s event of run %s (%s); sending a warning in its place"
+                      % (refused.get("type"), channel.run_id, reason))
+            return
+        channel.ack()  # even the placeholder was refused: give it up
+        self._say("perfect: server refused %d events of run %s: %s" % (len(batch), channel.run_id, reason))
 
     def _say(self, line):
         # type: (str) -> None

@@ -53,6 +53,13 @@ class FakePerfect:
         self.registrations = []  # type: List[Dict[str, Any]]
         #: False: events answers leave cancelRequested out, so only heartbeats carry cancels.
         self.cancel_in_events_answer = True
+        #: ``refuse(event)`` true → the batch holding that event is answered 400 (a value the
+        #: server's schema rejects).
+        self.refuse = None
+        #: Batches that held the same seq twice (the SDK must never send one).
+        self.duplicate_seq_batches = []  # type: List[List[Dict[str, Any]]]
+        #: Heartbeats that did not list a claimed run, per run (two in a row: requeue or fail).
+        self.missed_beats = {}  # type: Dict[str, int]
         self._ids = 0
 
     # -- test controls -----------------------------------------------------------------------------
@@ -98,8 +105,10 @@ class FakePerfect:
     def fail(self, path_part, times, kind="unreachable"):
         """Make the next ``times`` requests whose path contains ``path_part`` fail.
 
-        ``kind``: "unreachable" (no answer), "lost_answer" (applied, then no answer), or an HTTP
-        status such as 503.
+        ``kind``: "unreachable" (no answer), "lost_answer" (applied, then no answer),
+        "ack_and_forget" (answered 200 as if applied, but nothing stored: a lost batch),
+        "deep_answer" / "garbage_answer" (over HTTP only: a 200 whose body nests 100,000 levels /
+        is not JSON, after the request was applied), or an HTTP status such as 503 or 401.
         """
         with self.cond:
             self.faults.append({"path": path_part, "times": times, "kind": kind})
@@ -138,14 +147,22 @@ class FakePerfect:
         fault = self._take_fault(path)
         if fault == "unreachable":
             raise ServerUnreachable("injected outage")
+        if fault == 401:
+            return _error(401, "unauthorized", "bad token")
         if isinstance(fault, int):
             return _error(fault, "internal", "injected failure")
+        if fault == "ack_and_forget" and "/events" in path:
+            events = body["events"]
+            return 200, {"applied": len(events), "duplicates": 0, "lastSeq": events[-1]["seq"],
+                         "state": "RUNNING", "cancelRequested": False}
         with self.cond:
             self.requests.append((path, body))
             result = self._route(path, body)
             self.cond.notify_all()
         if fault == "lost_answer":
             raise ServerUnreachable("injected lost answer")
+        if fault in ("deep_answer", "garbage_answer"):
+            return fault, result
         return result
 
     def _take_fault(self, path):
@@ -206,6 +223,22 @@ class FakePerfect:
     def _heartbeat(self, body):
         self.heartbeats.append((time.monotonic(), body))
         ids = [r for r in body["runIds"] if r in self.runs]
+        # As the server does: a claimed run two heartbeats in a row do not list is given back
+        # (no events yet: the poll answer never arrived) or failed (the worker gave it up).
+        for run in self.runs.values():
+            if run["state"] != "RUNNING" or run["worker"] != body["workerId"]:
+                continue
+            if run["id"] in ids:
+                self.missed_beats.pop(run["id"], None)
+                continue
+            missed = self.missed_beats[run["id"]] = self.missed_beats.get(run["id"], 0) + 1
+            if missed >= 2:
+                del self.missed_beats[run["id"]]
+                if run["events"]:
+                    run["state"], run["error"] = "FAILED", "worker stopped reporting this run"
+                else:
+                    run["state"], run["worker"] = "PENDING", None
+                    self.queue.append(run["id"])
         return 200, {
             "cancelledRunIds": [r for r in ids if self.runs[r]["cancelRequested"] and self.runs[r]["state"] == "RUNNING"],
             "finishedRunIds": [r for r in ids if self.runs[r]["state"] in TERMINAL],
@@ -217,17 +250,27 @@ class FakePerfect:
         if run is None:
             return _error(404, "not_found", "unknown run " + run_id)
         self.batches.setdefault(run_id, []).append(body["events"])
+        seqs = [e["seq"] for e in body["events"]]
+        if len(set(seqs)) != len(seqs):
+            self.duplicate_seq_batches.append(body["events"])
+        if seqs != list(range(seqs[0], seqs[0] + len(seqs))):
+            return _error(400, "validation_error", "events: seqs must be contiguous")
+        if self.refuse is not None and any(self.refuse(e) for e in body["events"]):
+            return _error(400, "validation_error", "events: refused by the test")
         fresh = [e for e in body["events"] if e["seq"] > run["lastSeq"]]
         if run["state"] in TERMINAL and fresh:
             return _error(409, "run_finished", "run %s is already %s" % (run_id, run["state"]),
                           {"state": run["state"]})
         if fresh and fresh[0]["seq"] != run["lastSeq"] + 1:
-            return _error(400, "validation_error", "seq gap: expected %d" % (run["lastSeq"] + 1))
+            return _error(409, "seq_gap", "expected seq %d" % (run["lastSeq"] + 1),
+                          {"expectedSeq": run["lastSeq"] + 1})
         for event in fresh:
             run["events"].append(event)
             run["lastSeq"] = event["seq"]
             if event["type"] in _RUN_END:
                 run["state"] = _RUN_END[event["type"]]
+                if run["state"] == "COMPLETED" and run["cancelRequested"]:
+                    run["state"] = "CANCELLED"  # a cancel requested before the end wins
                 run["error"] = event.get("error")
         return 200, {"applied": len(fresh), "duplicates": len(body["events"]) - len(fresh),
                      "lastSeq": run["lastSeq"], "state": run["state"],
@@ -257,7 +300,12 @@ class FakeHttpServer:
                     except ServerUnreachable:
                         self.close_connection = True
                         return  # no answer at all, like a dropped connection
-                data = json.dumps(answer).encode("utf-8")
+                if status == "deep_answer":
+                    status, data = 200, b'{"runs":' + b"[" * 100000 + b"]" * 100000 + b"}"
+                elif status == "garbage_answer":
+                    status, data = 200, b"<html>proxy error</html>"
+                else:
+                    data = json.dumps(answer).encode("utf-8")
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -296,6 +344,7 @@ class WorkerThread:
         kwargs.setdefault("transport", fake)
         kwargs.setdefault("client_id", fake.client_id)
         kwargs.setdefault("out", self.out)
+        kwargs.setdefault("isolation", "thread")  # the flows of most tests are local functions
         self.worker = Worker(flows, **kwargs)
         self.error = None  # type: Optional[BaseException]
         self.thread = threading.Thread(target=self._run, name="test-worker", daemon=True)

@@ -124,3 +124,45 @@ class DecoratorTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class VersionTests(unittest.TestCase):
+    """The version a flow registers with: explicit, or a fingerprint of the code that runs."""
+
+    def test_explicit_version_is_sent_as_given(self):
+        @flow(version="2026.11-b")
+        def versioned():
+            bare(1)
+
+        self.assertEqual(versioned.version, "2026.11-b")
+        self.assertEqual(versioned.definition()["version"], "2026.11-b")
+        with self.assertRaises(ValueError):
+            flow(version="x" * 129)(lambda: None)
+
+    def test_fingerprint_covers_the_flow_and_its_tasks(self):
+        @task
+        def step_v1():
+            return 1
+
+        @task
+        def step_v2():
+            return 2
+
+        @flow(name="Same")
+        def uses_v1():
+            step_v1()
+
+        @flow(name="Same")
+        def uses_v2():
+            step_v2()
+
+        self.assertRegex(plain_flow.version, r"^[0-9a-f]{16}$")
+        self.assertEqual(plain_flow.version, plain_flow.version)  # stable
+        self.assertNotEqual(uses_v1.version, uses_v2.version)
+        # Only the code counts: a different name with the same code and tasks is the same version.
+        self.assertEqual(Flow(plain_flow.func, name="Other").version, plain_flow.version)
+
+    def test_fingerprint_without_source_falls_back_to_the_qualified_name(self):
+        namespace = {"task": task, "flow": flow}
+        exec("@flow\ndef hidden():\n    return 1\n", namespace)
+        self.assertRegex(namespace["hidden"].version, r"^[0-9a-f]{16}$")

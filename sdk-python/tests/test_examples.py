@@ -43,7 +43,7 @@ class ExampleFlowsTests(unittest.TestCase):
             self.assertEqual(fake.state(run_id), "COMPLETED", err)
             self.assertTrue(fake.events(run_id, "task_progress"))
             self.assertTrue(fake.events(run_id, "log"))
-        self.assertIn("every flow completed a run", err)
+        self.assertIn("every flow finished a run", err)
 
 
 if __name__ == "__main__":

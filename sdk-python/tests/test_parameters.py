@@ -4,7 +4,7 @@ import enum
 import os
 import sys
 import unittest
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Literal, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -31,7 +31,8 @@ class SchemaTests(unittest.TestCase):
     def test_types_defaults_and_required(self):
         schema = {p["name"]: p for p in parameter_schema(every_kind)}
         self.assertEqual(list(schema), ["region", "limit", "ratio", "dry_run", "options", "items", "mapping",
-                                        "numbers", "pair", "maybe", "when", "color", "anything", "untyped"])
+                                        "numbers", "pair", "maybe", "when", "color", "anything", "untyped",
+                                        "kwargs"])
         self.assertEqual(schema["region"], {"name": "region", "type": "str", "required": True})
         self.assertEqual(schema["limit"], {"name": "limit", "type": "int", "default": 100, "required": False})
         self.assertEqual(schema["ratio"]["type"], "float")
@@ -44,11 +45,53 @@ class SchemaTests(unittest.TestCase):
         self.assertEqual(schema["pair"]["type"], "list")
         self.assertEqual(schema["maybe"]["type"], "Optional[int]")
         self.assertEqual(schema["when"], {"name": "when", "type": "date", "default": "2026-01-02", "required": False})
-        self.assertEqual(schema["color"]["default"], "red")
+        self.assertEqual(schema["color"], {"name": "color", "type": "str", "choices": ["red"], "default": "red",
+                                           "required": False})
         self.assertEqual(schema["anything"]["type"], "any")
         self.assertEqual(schema["untyped"]["type"], "any")
         # Not JSON-serialisable: sent as repr text.
         self.assertEqual(schema["untyped"]["default"], repr(object))
+
+    def test_var_keyword_is_announced_so_extra_names_reach_kwargs(self):
+        schema = parameter_schema(every_kind)
+        self.assertEqual(schema[-1], {"name": "kwargs", "type": "any", "required": False, "kind": "var_keyword"})
+        self.assertNotIn("args", [p["name"] for p in schema])
+
+        def fixed(a: int = 1):
+            return a
+
+        self.assertNotIn("var_keyword", [p.get("kind") for p in parameter_schema(fixed)])
+
+    def test_literal_and_enum_send_their_choices(self):
+        class Size(enum.Enum):
+            SMALL = 1
+            LARGE = 2
+
+        def painted(colour: Literal["red", "green"], size: Size = Size.SMALL,
+                    level: Optional[Literal[1, 2, 3]] = None, mixed: Literal["a", 1] = "a"):
+            return colour
+
+        schema = {p["name"]: p for p in parameter_schema(painted)}
+        self.assertEqual(schema["colour"], {"name": "colour", "type": "str", "choices": ["red", "green"],
+                                            "required": True})
+        self.assertEqual(schema["size"], {"name": "size", "type": "int", "choices": [1, 2], "default": 1,
+                                          "required": False})
+        self.assertEqual(schema["level"]["choices"], [1, 2, 3, None])
+        self.assertEqual(schema["level"]["type"], "int")
+        self.assertEqual(schema["mixed"]["type"], "any")
+        self.assertEqual(schema["mixed"]["choices"], ["a", 1])
+        self.assertIs(coerce_arguments(painted, {"colour": "red", "size": 2})["size"], Size.LARGE)
+
+    def test_datetime_and_date_are_typed_and_converted(self):
+        def dated(at: datetime.datetime, day: datetime.date = datetime.date(2026, 1, 1)):
+            return at
+
+        schema = {p["name"]: p for p in parameter_schema(dated)}
+        self.assertEqual(schema["at"]["type"], "datetime")
+        self.assertEqual(schema["day"]["type"], "date")
+        kwargs = coerce_arguments(dated, {"at": "2026-11-24T10:30:00Z", "day": "2026-11-25"})
+        self.assertEqual(kwargs["at"], datetime.datetime(2026, 11, 24, 10, 30, tzinfo=datetime.timezone.utc))
+        self.assertEqual(kwargs["day"], datetime.date(2026, 11, 25))
 
     def test_string_annotations(self):
         schema = parameter_schema(forward_refs)
