@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   "run_finished",
   "payload_too_large",
   "unsupported_media_type",
+  "rate_limited",
   "internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
