@@ -65,6 +65,7 @@ export class FrontDoor {
   readonly mutations: TokenBuckets;
   readonly streams: InFlight;
   readonly polls: InFlight;
+  readonly pollStarts: TokenBuckets;
   /** Counts of what was refused, by code (for the benchmarks' and tests' reports). */
   readonly refused = new Map<string, number>();
 
@@ -79,6 +80,7 @@ export class FrontDoor {
     this.mutations = new TokenBuckets(limits.mutations.ratePerSec, limits.mutations.burst);
     this.streams = new InFlight(limits.sse.perAddress, limits.sse.total);
     this.polls = new InFlight(limits.polls.perAddress, limits.polls.total);
+    this.pollStarts = new TokenBuckets(limits.polls.ratePerSec, limits.polls.burst);
   }
 
   decide(r: DoorRequest): Verdict {
@@ -123,6 +125,10 @@ export class FrontDoor {
         const spent = this.registrations.spend(clientId, now);
         if (!spent.ok) return limited("registrations of this client", spent.retryAfterSec);
       } else if (method === "POST" && route === "poll") {
+        // A rate as well as a cap: refusals further in (per worker) cost a parsed body each, so
+        // a caller re-sending refused polls at once must be stopped here.
+        const spent = this.pollStarts.spend(`${clientId}\u0000${peer}`, now);
+        if (!spent.ok) return limited("long polls of this client from this address", spent.retryAfterSec);
         const leave = this.polls.enter(`${clientId}\u0000${peer}`);
         if (!leave) return limited("long polls held at once", 1);
         return { pass: true, onClose: leave };

@@ -11,7 +11,7 @@ export const limitsEnvSchema = z.object({
   /** Trust X-Forwarded-For / -Host / -Proto from the peer (a reverse proxy in front). */
   PERFECT_TRUST_PROXY: z.enum(["0", "1", "true", "false", ""]).default("0"),
   /** Open /api/events streams: per address and in total. */
-  PERFECT_SSE_MAX_PER_ADDRESS: int(16),
+  PERFECT_SSE_MAX_PER_ADDRESS: int(32),
   PERFECT_SSE_MAX_STREAMS: int(256),
   /** Bytes queued for one SSE reader that does not read before it is dropped. */
   PERFECT_SSE_MAX_QUEUE_BYTES: int(256 * 1024),
@@ -27,8 +27,11 @@ export const limitsEnvSchema = z.object({
   /** Registrations per client. */
   PERFECT_RATE_REGISTER_PER_SEC: num(10),
   PERFECT_RATE_REGISTER_BURST: int(200),
+  /** Long polls started per client and address: a rate and a burst (a worker polls once per answer). */
+  PERFECT_RATE_POLLS_PER_SEC: num(50),
+  PERFECT_RATE_POLLS_BURST: int(200),
   /** Long polls held at once: per client and address, and in total. */
-  PERFECT_POLLS_PER_ADDRESS: int(1024),
+  PERFECT_POLLS_PER_ADDRESS: int(256),
   PERFECT_POLLS_MAX: int(4096),
   /** Long polls held at once by one worker process (its workerId). */
   PERFECT_POLLS_PER_WORKER: int(8),
@@ -42,7 +45,7 @@ export interface Limits {
   authFailures: { ratePerSec: number; burst: number };
   heartbeats: { ratePerSec: number; burst: number };
   register: { ratePerSec: number; burst: number };
-  polls: { perAddress: number; total: number; perWorker: number };
+  polls: { perAddress: number; total: number; perWorker: number; ratePerSec: number; burst: number };
 }
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -62,7 +65,13 @@ export function loadLimits(env: NodeJS.ProcessEnv = process.env): Limits {
     authFailures: { ratePerSec: e.PERFECT_RATE_AUTH_FAILURES_PER_SEC, burst: e.PERFECT_RATE_AUTH_FAILURES_BURST },
     heartbeats: { ratePerSec: e.PERFECT_RATE_HEARTBEATS_PER_SEC, burst: e.PERFECT_RATE_HEARTBEATS_BURST },
     register: { ratePerSec: e.PERFECT_RATE_REGISTER_PER_SEC, burst: e.PERFECT_RATE_REGISTER_BURST },
-    polls: { perAddress: e.PERFECT_POLLS_PER_ADDRESS, total: e.PERFECT_POLLS_MAX, perWorker: e.PERFECT_POLLS_PER_WORKER },
+    polls: {
+      perAddress: e.PERFECT_POLLS_PER_ADDRESS,
+      total: e.PERFECT_POLLS_MAX,
+      perWorker: e.PERFECT_POLLS_PER_WORKER,
+      ratePerSec: e.PERFECT_RATE_POLLS_PER_SEC,
+      burst: e.PERFECT_RATE_POLLS_BURST,
+    },
   };
 }
 

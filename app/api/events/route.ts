@@ -6,6 +6,15 @@ import type { Change } from "@/lib/engine/change-feed";
 
 export const dynamic = "force-dynamic";
 
+/** Each change is encoded once, however many streams carry it. */
+const encoded = new WeakMap<Change, Uint8Array>();
+const encoder = new TextEncoder();
+function encodeChange(c: Change): Uint8Array {
+  let bytes = encoded.get(c);
+  if (!bytes) encoded.set(c, (bytes = encoder.encode(`event: change\ndata: ${JSON.stringify(c)}\n\n`)));
+  return bytes;
+}
+
 /**
  * Server-Sent Events of every run, task-run, log, client, flow and statistics change. The UI
  * revalidates what a change touches; on reconnect it refetches, so nothing is missed.
@@ -19,7 +28,6 @@ export function GET(req: Request): Response {
   try {
     const engine = getEngine();
     const maxQueue = limits().sse.maxQueueBytes;
-    const encoder = new TextEncoder();
     let cleanup = () => {};
     const stream = new ReadableStream<Uint8Array>(
       {
@@ -45,7 +53,7 @@ export function GET(req: Request): Response {
             clearInterval(keepAlive);
             req.signal.removeEventListener("abort", close);
           };
-          const send = (text: string) => {
+          const send = (text: string | Uint8Array) => {
             if (closed) return;
             if ((controller.desiredSize ?? 0) < -maxQueue) {
               // Fallen behind by more than the bound: drop it (error, so its socket is ended).
@@ -58,13 +66,13 @@ export function GET(req: Request): Response {
               return;
             }
             try {
-              controller.enqueue(encoder.encode(text));
+              controller.enqueue(typeof text === "string" ? encoder.encode(text) : text);
             } catch {
               close();
             }
           };
           send(`retry: 1000\nevent: hello\ndata: {"ok":true}\n\n`);
-          unsubscribe = engine.feed.subscribe((c: Change) => send(`event: change\ndata: ${JSON.stringify(c)}\n\n`));
+          unsubscribe = engine.feed.subscribe((c: Change) => send(encodeChange(c)));
           // A named event (not a comment) so the page can tell a live stream from a half-open one.
           keepAlive = setInterval(() => send(`event: ping\ndata: {}\n\n`), 15_000);
           untrack = trackStream(close);
