@@ -1,12 +1,16 @@
 /**
  * Runs once when the server starts: opens and migrates the database, loads clients.json and
  * starts the monitor, so a bad configuration stops the server at once with a clear message.
+ * Then it puts the front door (lib/api/front-door.ts) in front of Next's request handling.
  */
 export async function register(): Promise<void> {
   if (process.env.NEXT_RUNTIME === "nodejs") {
     const { getEngine } = await import("./lib/engine");
+    const { FrontDoor, installFrontDoor } = await import("./lib/api/front-door");
+    const { limits } = await import("./lib/api/limits");
     try {
       getEngine();
+      installFrontDoor(new FrontDoor(limits(), () => getEngine().clients));
     } catch (e) {
       console.error(`[perfect] cannot start: ${(e as Error).message}`);
       process.exit(1);

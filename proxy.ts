@@ -2,7 +2,8 @@
  * Per-request Content-Security-Policy for the dashboard pages: scripts only with this
  * request's nonce (Next adds it to its own scripts), so an injected <script> could not run even
  * if some string escaped React's text rendering. Styles may be inline (progress bars use
- * style widths); scripts never. API routes set their own headers and skip this.
+ * style widths); scripts never. API routes under /api/ set their own headers and skip this; next.config.mjs gives their
+ * responses (and an HTML 404 under /api/) a `default-src 'none'` policy.
  */
 import { NextResponse, type NextRequest } from "next/server";
 
@@ -32,7 +33,10 @@ export function proxy(request: NextRequest): NextResponse {
 export const config = {
   matcher: [
     {
-      source: "/((?!api|_next/static|_next/image|favicon.ico).*)",
+      // Every page, and every HTML 404 (`/apix`, `/favicon.ico`, `/api`): only the API
+      // routes under `/api/` (which set their own headers and must not have their bodies
+      // cloned by the proxy) and Next's static assets are left out.
+      source: "/((?!api/|_next/static/|_next/image).*)",
       missing: [
         { type: "header", key: "next-router-prefetch" },
         { type: "header", key: "purpose", value: "prefetch" },

@@ -42,6 +42,7 @@ export function plan({ db, runs = 1_000_000 }) {
     { id: "dispatch", script: "dispatch.mjs", args: ["--pollers", "1000", "--trials", "300"], quick: ["--pollers", "50", "--trials", "30"] },
     { id: "ingest", script: "ingest.mjs", args: ["--trials", "10"], quick: ["--trials", "2"] },
     { id: "sse", script: "sse.mjs", args: ["--dashboards", "50", "--trials", "100"], quick: ["--dashboards", "10", "--trials", "10"] },
+    { id: "floods", script: "floods.mjs", args: ["--trials", "100"], quick: ["--trials", "10"] },
     { id: "live-ui", script: "live-ui.mjs", args: ["--trials", "40"], quick: ["--trials", "3"] },
     { id: "e2e", script: "e2e.mjs", args: ["--dispatch-trials", "200", "--runs", "500", "--throughput-trials", "5"], quick: ["--dispatch-trials", "10", "--runs", "50", "--throughput-trials", "1"] },
     { id: "history", script: "history.mjs", args: ["--db", db, "--reps", "100"], quick: ["--db", db, "--reps", "3"], needsDb: true, runs },

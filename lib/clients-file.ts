@@ -15,6 +15,8 @@ export const clientsFileSchema = z.object({
         name: z.string().min(1).max(200),
         performanceSensitivity: z.enum(SENSITIVITIES).default("normal"),
         token: z.string().min(1).max(500),
+        /** Token rotation: the old token stays accepted while it is listed here. */
+        previousToken: z.string().min(1).max(500).optional(),
       }),
     )
     .min(1)
@@ -26,6 +28,8 @@ export interface ClientConfig {
   name: string;
   sensitivity: Sensitivity;
   tokenDigest: Buffer;
+  /** The digest of `previousToken`, accepted as well during a rotation. */
+  previousTokenDigest: Buffer | null;
   devToken: boolean;
 }
 
@@ -46,7 +50,8 @@ export function parseClientsFile(text: string, source: string): ClientConfig[] {
     name: c.name,
     sensitivity: c.performanceSensitivity,
     tokenDigest: digest(c.token),
-    devToken: c.token === "dev-token",
+    previousTokenDigest: c.previousToken === undefined ? null : digest(c.previousToken),
+    devToken: c.token === "dev-token" || c.previousToken === "dev-token",
   }));
 }
 
@@ -63,6 +68,9 @@ export function readClientsFile(file: string): ClientConfig[] {
 function digest(token: string): Buffer {
   return crypto.createHash("sha256").update(token, "utf8").digest();
 }
+
+/** Compared against when there is no token to compare with: never matches a real digest input. */
+const NO_CLIENT = digest("\u0000no-such-client");
 
 /** In-memory registry; reload() swaps the set atomically (a file change needs no restart). */
 export class ClientRegistry {
@@ -88,12 +96,15 @@ export class ClientRegistry {
     return this.byId.get(id)?.sensitivity ?? "normal";
   }
 
-  /** Constant-time: hashing both sides makes the comparison length-independent too. */
+  /**
+   * Constant-time: hashing both sides makes the comparison length-independent too, and both
+   * the current and the previous token are always compared, so timing tells nothing either.
+   */
   authenticate(id: string, token: string | null): boolean {
     const c = this.byId.get(id);
     const given = digest(token ?? "");
-    const expected = c?.tokenDigest ?? digest("\u0000no-such-client");
-    const same = crypto.timingSafeEqual(given, expected);
-    return !!c && token !== null && same;
+    const current = crypto.timingSafeEqual(given, c?.tokenDigest ?? NO_CLIENT);
+    const previous = crypto.timingSafeEqual(given, c?.previousTokenDigest ?? NO_CLIENT);
+    return !!c && token !== null && (current || previous);
   }
 }

@@ -103,6 +103,18 @@ export async function startServer(opts = {}) {
         PERFECT_CLIENTS_FILE: clientsFile,
         // Benchmarks hold runs RUNNING for a while without events: keep them from failing.
         PERFECT_HEARTBEAT_TIMEOUT_MS: "600000",
+        // The dispatch benchmark parks 1,000 workers' polls from one address (127.0.0.1), past
+        // the default of 256 per client and address; and the load generators trigger faster
+        // than a person would. bench/floods.mjs runs with the defaults (opts.env wins).
+        PERFECT_POLLS_PER_ADDRESS: "4096",
+        PERFECT_RATE_POLLS_PER_SEC: "100000",
+        PERFECT_RATE_POLLS_BURST: "100000",
+        PERFECT_RATE_MUTATIONS_PER_SEC: "100000",
+        PERFECT_RATE_MUTATIONS_BURST: "100000",
+        PERFECT_RATE_REGISTER_PER_SEC: "100000",
+        PERFECT_RATE_REGISTER_BURST: "100000",
+        PERFECT_SSE_MAX_PER_ADDRESS: "2000",
+        PERFECT_SSE_MAX_STREAMS: "4000",
         ...opts.env,
       },
       stdio: ["ignore", "pipe", "pipe"],

@@ -6,6 +6,7 @@ import { OnlineDot, StateBadge } from "@/components/ui/state-badge";
 import { TagChips } from "@/components/ui/tag-chips";
 import { formatAgo, formatDuration } from "@/components/ui/time-format";
 import { WarningBadge } from "@/components/ui/warning-badge";
+import { showBidiControls } from "@/lib/text/bidi";
 
 /** One registered flow: what it is, its tasks and their weights, who serves it, its last run. */
 export function FlowCard({ flow, onRun }: { flow: FlowView; onRun: () => void }) {
@@ -17,11 +18,19 @@ export function FlowCard({ flow, onRun }: { flow: FlowView; onRun: () => void })
       <div className="flex items-start justify-between gap-3">
         <div className="min-w-0">
           <h2 id={headingId} className="text-lg font-bold break-words text-ink" data-testid="flow-name">
-            {flow.name}
+            {showBidiControls(flow.name)}
           </h2>
           {flow.description ? <p className="mt-1 text-sm break-words text-muted">{flow.description}</p> : null}
         </div>
-        <button type="button" className="btn btn-primary shrink-0" onClick={onRun} data-testid="trigger-button" aria-label={`Run ${flow.name}`}>
+        <button
+          type="button"
+          className="btn btn-primary shrink-0"
+          onClick={onRun}
+          disabled={flow.clientRemoved}
+          title={flow.clientRemoved ? `client ${flow.clientId} was removed from clients.json` : undefined}
+          data-testid="trigger-button"
+          aria-label={`Run ${flow.name}`}
+        >
           <span aria-hidden="true">▶</span> Run
         </button>
       </div>

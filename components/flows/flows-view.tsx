@@ -1,42 +1,96 @@
 "use client";
-import { useState } from "react";
-import { useFlows } from "@/hooks/use-flows";
+/**
+ * The flows page: a page of 50 flows at a time (name order), "Load more" for the next, and a
+ * search that asks the server (name substring), so 10,000 registered flows cost one small
+ * request and 50 cards, not a 6 MB answer and 10,000 cards.
+ */
+import { useEffect, useState } from "react";
+import type { FlowView } from "@/lib/contracts/dashboard";
+import { useFlowsPage } from "@/hooks/use-flows";
 import { EmptyState, ErrorState, LoadingBlock } from "@/components/ui/status-views";
 import { FlowCard } from "./flow-card";
 import { TriggerDialog } from "./trigger-dialog";
 
+function useDebounced<T>(value: T, ms: number): T {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return v;
+}
+
 export function FlowsView() {
-  const { data, error, isLoading } = useFlows();
-  const [triggering, setTriggering] = useState<string | null>(null);
   const [query, setQuery] = useState("");
+  const name = useDebounced(query.trim(), 250);
+  // The cursors of the pages shown: the first page, then each "Load more".
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const [triggering, setTriggering] = useState<FlowView | null>(null);
+  useEffect(() => setCursors([null]), [name]);
 
-  if (error && !data) return <ErrorState title="Could not load flows" error={error} />;
-  if (isLoading || !data) return <LoadingBlock lines={3} label="Loading flows" />;
-  if (!data.flows.length) return <NoFlows />;
-
-  const q = query.trim().toLowerCase();
-  const flows = q
-    ? data.flows.filter((f) => f.name.toLowerCase().includes(q) || Object.entries(f.tags).some(([k, v]) => `${k}:${v}`.toLowerCase().includes(q)))
-    : data.flows;
-  const active = data.flows.find((f) => f.id === triggering);
+  const first = useFlowsPage({ name });
+  if (first.error && !first.data) return <ErrorState title="Could not load flows" error={first.error} />;
+  if (!first.data) return <LoadingBlock lines={3} label="Loading flows" />;
+  if (!name && !first.data.flows.length) return <NoFlows />;
+  const searchable = Boolean(name) || first.data.nextCursor !== null || first.data.flows.length > 4;
 
   return (
     <>
-      {data.flows.length > 4 ? (
+      {searchable ? (
         <div className="mb-4 max-w-sm">
           <label htmlFor="flow-search" className="label">
             Filter flows
           </label>
-          <input id="flow-search" className="field" type="search" placeholder="name or tag" value={query} onChange={(e) => setQuery(e.target.value)} />
+          <input id="flow-search" className="field" type="search" placeholder="name contains" value={query} onChange={(e) => setQuery(e.target.value)} data-testid="flow-search" />
         </div>
       ) : null}
       <div className="grid grid-cols-1 gap-5 lg:grid-cols-2" data-testid="flow-list">
-        {flows.map((f) => (
-          <FlowCard key={f.id} flow={f} onRun={() => setTriggering(f.id)} />
+        {cursors.map((cursor, i) => (
+          <FlowsPageCards
+            key={cursor ?? "first"}
+            name={name}
+            cursor={cursor}
+            last={i === cursors.length - 1}
+            onRun={setTriggering}
+            onMore={(next) => setCursors((cs) => (cs.includes(next) ? cs : [...cs, next]))}
+          />
         ))}
       </div>
-      {flows.length === 0 ? <p className="mt-4 text-sm text-muted">No flow matches “{query}”.</p> : null}
-      {active ? <TriggerDialog key={active.id} flow={active} onClose={() => setTriggering(null)} /> : null}
+      {name && first.data.flows.length === 0 ? <p className="mt-4 text-sm text-muted">No flow name contains “{query}”.</p> : null}
+      {triggering ? <TriggerDialog key={triggering.id} flow={triggering} onClose={() => setTriggering(null)} /> : null}
+    </>
+  );
+}
+
+function FlowsPageCards({
+  name,
+  cursor,
+  last,
+  onRun,
+  onMore,
+}: {
+  name: string;
+  cursor: string | null;
+  last: boolean;
+  onRun: (f: FlowView) => void;
+  onMore: (cursor: string) => void;
+}) {
+  const { data, error } = useFlowsPage({ name, cursor });
+  if (!data) {
+    return error ? <p className="text-sm text-st-failed lg:col-span-2">Could not load more flows: {(error as Error).message}</p> : null;
+  }
+  return (
+    <>
+      {data.flows.map((f) => (
+        <FlowCard key={f.id} flow={f} onRun={() => onRun(f)} />
+      ))}
+      {last && data.nextCursor ? (
+        <div className="lg:col-span-2">
+          <button type="button" className="btn" onClick={() => onMore(data.nextCursor!)} data-testid="flows-load-more">
+            Load more flows
+          </button>
+        </div>
+      ) : null}
     </>
   );
 }

@@ -34,7 +34,8 @@ export function HistoryFilters({ filters, onApply }: { filters: RunFilters; onAp
   const [tagError, setTagError] = useState<string | null>(null);
   const [open, setOpen] = useState(false);
   const { data: clients } = useClients();
-  const { data: flows } = useFlows();
+  // Suggestions for the name field: the first 20 flows whose name contains what is typed.
+  const { data: flows } = useFlows({ name: flow, limit: 20 });
 
   // What was last sent to the URL. Navigation is asynchronous: two quick clicks must build on
   // each other, not both on the URL as it was before the first one landed.

@@ -15,6 +15,7 @@ import { ErrorState } from "@/components/ui/status-views";
 import { formatDateTime, formatDuration, formatPercent } from "@/components/ui/time-format";
 import { WarningBadge } from "@/components/ui/warning-badge";
 import { HistoryFilters } from "./history-filters";
+import { showBidiControls } from "@/lib/text/bidi";
 
 const COLUMNS = 9;
 
@@ -137,7 +138,7 @@ function HistoryRow({ run }: { run: RunSummary }) {
       </td>
       <td className="max-w-64" data-label="Flow">
         <Link href={`/runs/${run.id}`} className="break-words text-ink" data-testid="history-flow">
-          {run.flowName}
+          {showBidiControls(run.flowName)}
         </Link>
       </td>
       <td data-label="State">

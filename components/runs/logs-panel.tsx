@@ -8,6 +8,7 @@ import type { TaskRunView } from "@/lib/contracts/dashboard";
 import { LOG_LEVELS, type LogLevel } from "@/lib/engine/states";
 import { useRunLogs } from "@/hooks/use-run-logs";
 import { formatClockMs } from "@/components/ui/time-format";
+import { showBidiControls } from "@/lib/text/bidi";
 
 const SHOWN = 2000;
 const LEVEL_CLASS: Record<LogLevel, string> = {
@@ -135,7 +136,7 @@ export function LogsPanel({ runId, tasks }: { runId: string; tasks: TaskRunView[
                 {l.taskName ?? "—"}
               </span>
               <span className="col-span-3 break-words whitespace-pre-wrap text-ink sm:col-span-1" data-testid="log-message">
-                {l.message}
+                {showBidiControls(l.message)}
               </span>
             </div>
           ))}

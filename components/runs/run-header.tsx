@@ -5,6 +5,7 @@ import type { RunView } from "@/lib/contracts/dashboard";
 import { cancelRun, reportUrl } from "@/hooks/use-run";
 import { StateBadge } from "@/components/ui/state-badge";
 import { WarningBadge } from "@/components/ui/warning-badge";
+import { showBidiControls } from "@/lib/text/bidi";
 
 /** Flow name, state, flags and the run's actions (cancel, report download). */
 export function RunHeader({ run }: { run: RunView }) {
@@ -17,7 +18,7 @@ export function RunHeader({ run }: { run: RunView }) {
           <Link href="/runs">History</Link> / run <span className="text-muted">#{run.id}</span>
         </p>
         <h1 className="glow-text mt-1 text-2xl font-bold break-words text-ink sm:text-3xl" data-testid="run-title">
-          {run.flowName}
+          {showBidiControls(run.flowName)}
         </h1>
         <div className="mt-2 flex flex-wrap items-center gap-2">
           <StateBadge state={run.state} testId="run-state" />

@@ -5,6 +5,7 @@ import { ProgressBar } from "@/components/ui/progress-bar";
 import { StateBadge } from "@/components/ui/state-badge";
 import { formatDuration, formatPercent } from "@/components/ui/time-format";
 import { WarningBadge } from "@/components/ui/warning-badge";
+import { showBidiControls } from "@/lib/text/bidi";
 
 export function liveDuration(t: TaskRunView, now: number): number | null {
   if (t.state === "RUNNING" && t.startedAt && now) return Math.max(now - Date.parse(t.startedAt), t.durationMs ?? 0);
@@ -40,7 +41,7 @@ export function TaskTable({ tasks }: { tasks: TaskRunView[] }) {
               <tr key={t.id} data-testid="task-row" data-task-name={t.name} data-state={t.state}>
                 <td className="mono cell-hide-sm text-faint">{t.position + 1}</td>
                 <td className="cell-wide" data-label="Task">
-                  <span className="mono break-words text-ink">{t.name}</span>
+                  <span className="mono break-words text-ink">{showBidiControls(t.name)}</span>
                   {t.error ? (
                     <p className="mono mt-1 max-w-md text-xs break-words whitespace-pre-wrap text-st-failed" data-testid="task-error">
                       {t.error}

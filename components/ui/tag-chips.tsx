@@ -1,3 +1,5 @@
+import { showBidiControls } from "@/lib/text/bidi";
+
 /** Tags (key → value) as chips; keys and values are plain text, never HTML. */
 export function TagChips({ tags, testId = "tag-chip" }: { tags: Record<string, string>; testId?: string }) {
   const entries = Object.entries(tags);
@@ -6,9 +8,9 @@ export function TagChips({ tags, testId = "tag-chip" }: { tags: Record<string, s
     <ul className="flex flex-wrap gap-1.5" aria-label="tags">
       {entries.map(([k, v]) => (
         <li key={k} className="chip" data-testid={testId}>
-          <span className="chip-key">{k}</span>
+          <span className="chip-key">{showBidiControls(k)}</span>
           <span className="text-faint">:</span>
-          {v}
+          {showBidiControls(v)}
         </li>
       ))}
     </ul>

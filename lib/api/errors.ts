@@ -14,6 +14,7 @@ export const STATUS: Record<ErrorCode, number> = {
   client_removed: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   internal: 500,
 };
 
@@ -30,7 +31,9 @@ export function zodToPerfect(err: ZodError, prefix = ""): PerfectError {
 export function handleApiError(err: unknown): Response {
   if (err instanceof ZodError) err = zodToPerfect(err);
   if (isPerfectError(err)) {
-    return Response.json(errorBody(err.code, err.message, err.details), { status: STATUS[err.code] });
+    const headers: Record<string, string> = {};
+    if (err.code === "rate_limited") headers["Retry-After"] = String(Number(err.details?.retryAfterSec) || 1);
+    return Response.json(errorBody(err.code, err.message, err.details), { status: STATUS[err.code], headers });
   }
   console.error("[perfect] unexpected error:", err);
   return Response.json(errorBody("internal", "internal server error"), { status: 500 });

@@ -1,15 +1,20 @@
 /**
- * Reading a JSON body with a hard size cap: refused from Content-Length before anything is read,
- * and counted while streaming (chunked bodies), so an oversized body is never buffered whole.
+ * Reading a request body with a hard size cap: refused from Content-Length before anything is
+ * read, and counted while streaming (chunked bodies), so an oversized body is never buffered
+ * whole. A JSON body is then bounded in depth and size (json-bounds.ts) before anyone walks it.
  */
 import { PerfectError } from "../engine/errors";
+import { checkJsonBounds } from "./json-bounds";
+import { MAX_BODY_BYTES } from "./limits";
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+export { MAX_BODY_BYTES };
 
-export async function readJson(req: Request, limit = MAX_BODY_BYTES): Promise<unknown> {
+/** The body's bytes, at most `limit` of them (413 beyond, the rest never read). */
+export async function readBytes(req: Request, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const declared = req.headers.get("content-length");
+  // Refused unread (the front door refuses it even earlier, before Next sees the request).
   if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
-  if (!req.body) return parse("");
+  if (!req.body) return Buffer.alloc(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -23,7 +28,19 @@ export async function readJson(req: Request, limit = MAX_BODY_BYTES): Promise<un
     }
     chunks.push(value);
   }
-  return parse(Buffer.concat(chunks).toString("utf8"));
+  return Buffer.concat(chunks);
+}
+
+export async function readJson(req: Request, limit = MAX_BODY_BYTES): Promise<unknown> {
+  const value = parse((await readBytes(req, limit)).toString("utf8"));
+  const violation = checkJsonBounds(value);
+  if (violation) throw new PerfectError("validation_error", `${violation.field}: ${violation.message}`, { field: violation.field });
+  return value;
+}
+
+/** Stops reading a body that will be refused: cancelling the stream releases its socket data. */
+export async function discard(req: Request): Promise<void> {
+  if (req.body && !req.bodyUsed) await req.body.cancel().catch(() => {});
 }
 
 function parse(text: string): unknown {

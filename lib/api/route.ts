@@ -7,7 +7,9 @@ import { getEngine } from "../engine";
 import type { Engine } from "../engine/engine";
 import { PerfectError } from "../engine/errors";
 import { handleApiError, zodToPerfect } from "./errors";
-import { readJson } from "./request-body";
+import { PEER_HEADER } from "./front-door";
+import { limits } from "./limits";
+import { discard, readBytes, readJson } from "./request-body";
 
 type Params = Record<string, string>;
 type Ctx = { params: Promise<Params> };
@@ -28,6 +30,11 @@ export function queryOf(req: Request, repeatable: string[] = []): Record<string,
     else if (all.length) out[key] = all[all.length - 1];
   }
   return out;
+}
+
+/** The caller's address as the front door saw it on the socket ("unknown" without the door). */
+export function peerAddress(req: Request): string {
+  return req.headers.get(PEER_HEADER) ?? "unknown";
 }
 
 function bearer(req: Request): string | null {
@@ -68,10 +75,17 @@ export function dashboardMutation(
       const type = req.headers.get("content-type");
       let body: unknown = {};
       if (type === null) {
-        // No content type is only acceptable with no body at all (a bare scripted POST).
-        const text = await req.text();
-        if (text.trim()) throw new PerfectError("unsupported_media_type", "send the body as application/json", { field: "content-type" });
+        // No content type is only acceptable with no body at all (a bare scripted POST): a
+        // declared length refuses at once, a chunked one is read only up to the size cap.
+        const declared = Number(req.headers.get("content-length") ?? "0");
+        if (declared > 0) {
+          await discard(req);
+          throw new PerfectError("unsupported_media_type", "send the body as application/json", { field: "content-type" });
+        }
+        const bytes = await readBytes(req);
+        if (bytes.toString("utf8").trim()) throw new PerfectError("unsupported_media_type", "send the body as application/json", { field: "content-type" });
       } else if (!/^application\/json\b/i.test(type)) {
+        await discard(req);
         throw new PerfectError("unsupported_media_type", "send the body as application/json", { field: "content-type" });
       } else {
         body = await readJson(req);
@@ -103,7 +117,8 @@ function checkOrigin(req: Request): void {
     throw new PerfectError("forbidden", "cross-site request refused");
   }
   if (!origin) return; // scripts (curl, the SDK) send no Origin; browsers always do on POST
-  const host = req.headers.get("x-forwarded-host") ?? req.headers.get("host");
+  // X-Forwarded-Host is the caller's own claim unless a trusted proxy in front set it.
+  const host = (limits().trustProxy ? req.headers.get("x-forwarded-host") : null) ?? req.headers.get("host");
   let originHost: string;
   try {
     originHost = new URL(origin).host;

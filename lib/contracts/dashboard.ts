@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { LOG_LEVELS, RUN_STATES, type LogLevel, type RunState, type Sensitivity, type Trigger, type Warning } from "../engine/states";
+import { dataRecord } from "./data-record";
 import type { ParameterSpec } from "./worker";
 
 export const MAX_PAGE = 200;
@@ -36,8 +37,15 @@ export const runListQuerySchema = z.object({
 });
 export type RunListQuery = z.infer<typeof runListQuerySchema>;
 
+/** A run's parameters, serialized: bounded so every stored run stays cheap to list and report. */
+export const MAX_PARAMETERS_BYTES = 256 * 1024;
+
 export const triggerRunSchema = z.object({
-  parameters: z.record(z.string(), z.unknown()).default({}),
+  // Parameter names are data: a null-prototype record (see data-record.ts).
+  parameters: dataRecord(z.string().max(200), z.unknown())
+    .refine((p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_PARAMETERS_BYTES, { message: `larger than ${MAX_PARAMETERS_BYTES} bytes of JSON` })
+    .optional()
+    .transform((p) => p ?? (Object.create(null) as Record<string, unknown>)),
 });
 
 export const logQuerySchema = z.object({
@@ -47,7 +55,28 @@ export const logQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(5000).default(1000),
 });
 
-export const flowListQuerySchema = z.object({ name: z.string().max(200).optional() });
+/** `GET /api/flows` pages: by name, then id; the cursor is the last flow of the previous page. */
+export const FLOW_PAGE_DEFAULT = 50;
+export interface FlowCursor { name: string; id: number }
+export function encodeFlowCursor(c: FlowCursor): string {
+  return Buffer.from(JSON.stringify([c.name, c.id]), "utf8").toString("base64url");
+}
+const flowCursorParam = z.string().max(1000).transform((s, ctx): FlowCursor => {
+  try {
+    const v = JSON.parse(Buffer.from(s, "base64url").toString("utf8"));
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === "string" && Number.isSafeInteger(v[1])) return { name: v[0], id: v[1] };
+  } catch {
+    /* fall through */
+  }
+  ctx.addIssue({ code: "custom", message: "invalid cursor" });
+  return z.NEVER;
+});
+export const flowListQuerySchema = z.object({
+  name: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(FLOW_PAGE_DEFAULT),
+  cursor: flowCursorParam.optional(),
+});
+export type FlowListQuery = z.infer<typeof flowListQuerySchema>;
 export const statsQuerySchema = z.object({ flow: z.string().max(200).optional(), flowId: z.string().regex(/^\d+$/).optional() });
 
 export interface TaskView { name: string; estimatedTime: number | null; weight: number; description: string }
@@ -113,6 +142,8 @@ export interface FlowView {
   updatedAt: string;
   lastRun: Pick<RunSummary, "id" | "state" | "createdAt" | "endedAt" | "progress" | "warning"> | null;
   warnings: number;
+  /** Its client is no longer in clients.json: the flow stays visible but cannot be triggered. */
+  clientRemoved?: boolean;
 }
 export interface LogView { id: string; runId: string; taskRunId: string | null; taskName: string | null; level: LogLevel; message: string; ts: string; seq: number }
 export interface ClientView {

@@ -4,10 +4,18 @@
  */
 import { z } from "zod";
 import { LOG_LEVELS, RUN_STATES } from "../engine/states";
+import { dataRecord } from "./data-record";
 
 export const MAX_NAME = 200;
 const name = z.string().trim().min(1).max(MAX_NAME);
 const isoTime = z.iso.datetime({ offset: true });
+/** A time a worker sends: 1970 … 2100, so shifting it by a clock offset stays a valid Date. */
+const sentTime = isoTime.refine((s) => { const t = Date.parse(s); return t >= 0 && t <= 4_102_444_800_000; }, { message: "expected a time between 1970 and 2100" });
+/** Any duration a worker reports: at most a year, in ms (1e308 would break every date after it). */
+export const MAX_DURATION_MS = 366 * 24 * 3600 * 1000;
+/** Tags per flow, and a parameter default's serialized size. */
+export const MAX_TAGS = 100;
+export const MAX_DEFAULT_BYTES = 64 * 1024;
 
 export const taskDefinitionSchema = z.object({
   name,
@@ -18,7 +26,7 @@ export const taskDefinitionSchema = z.object({
 export const parameterSpecSchema = z.object({
   name: z.string().min(1).max(MAX_NAME),
   type: z.string().max(100).default("any"),
-  default: z.unknown().optional(),
+  default: z.unknown().optional().refine((v) => v === undefined || Buffer.byteLength(JSON.stringify(v) ?? "") <= MAX_DEFAULT_BYTES, { message: `default larger than ${MAX_DEFAULT_BYTES} bytes of JSON` }),
   required: z.boolean().default(false),
   /** The allowed values of a `Literal[...]` or `Enum` parameter. */
   choices: z.array(z.union([z.string().max(1000), z.number(), z.boolean(), z.null()])).max(1000).optional(),
@@ -30,7 +38,7 @@ export type ParameterSpec = z.infer<typeof parameterSpecSchema>;
 export const flowDefinitionSchema = z.object({
   name,
   description: z.string().max(10_000).nullish(),
-  tags: z.record(z.string().min(1).max(100), z.string().max(1000)).default({}),
+  tags: dataRecord(z.string().min(1).max(100), z.string().max(1000), { maxKeys: MAX_TAGS }).default(Object.create(null)),
   tasks: z.array(taskDefinitionSchema).max(1000).default([]),
   parameters: z.array(parameterSpecSchema).max(200).default([]),
   /** The definition's version (the SDK sends a hash of the flow's code): routes runs to matching workers. */
@@ -42,7 +50,7 @@ export const registerRequestSchema = z.object({
   worker: z
     .object({
       hostname: z.string().max(255).nullish(),
-      pid: z.number().int().nullish(),
+      pid: z.number().int().min(0).max(2 ** 32).nullish(),
       sdkVersion: z.string().max(50).nullish(),
     })
     .default({}),
@@ -63,7 +71,7 @@ const workerId = z.string().min(1).max(100);
 export const pollRequestSchema = z.object({
   workerId,
   maxRuns: z.number().int().min(1).max(50).default(1),
-  waitMs: z.number().int().min(0).optional(),
+  waitMs: z.number().int().min(0).max(3_600_000).optional(),
 });
 export type PollRequest = z.infer<typeof pollRequestSchema>;
 
@@ -88,17 +96,19 @@ export const heartbeatResponseSchema = z.object({
   heartbeatIntervalMs: z.number().int().positive(),
 });
 
-const seq = z.number().int().positive();
+const seq = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const call = z.number().int().min(0).max(1_000_000);
-const base = { seq, ts: isoTime.optional() };
+const base = { seq, ts: sentTime.optional() };
+const durationMs = z.number().min(0).max(MAX_DURATION_MS).nullish();
+const attempt = z.number().int().min(1).max(100_000);
 const errorText = z.string().max(100_000);
 
 export const workerEventSchema = z.discriminatedUnion("type", [
-  z.object({ ...base, type: z.literal("task_started"), call, task: name, attempt: z.number().int().min(1).default(1) }),
+  z.object({ ...base, type: z.literal("task_started"), call, task: name, attempt: attempt.default(1) }),
   z.object({ ...base, type: z.literal("task_progress"), call, progress: z.number().min(0).max(1) }),
-  z.object({ ...base, type: z.literal("task_retrying"), call, attempt: z.number().int().min(2), error: errorText.nullish() }),
-  z.object({ ...base, type: z.literal("task_completed"), call, durationMs: z.number().min(0).nullish() }),
-  z.object({ ...base, type: z.literal("task_failed"), call, error: errorText.default("task failed"), durationMs: z.number().min(0).nullish() }),
+  z.object({ ...base, type: z.literal("task_retrying"), call, attempt: attempt.min(2), error: errorText.nullish() }),
+  z.object({ ...base, type: z.literal("task_completed"), call, durationMs }),
+  z.object({ ...base, type: z.literal("task_failed"), call, error: errorText.default("task failed"), durationMs }),
   // Messages are not capped here: over-long lines are truncated with a marker, not refused.
   z.object({ ...base, type: z.literal("log"), call: call.nullish(), level: z.enum(LOG_LEVELS), message: z.string() }),
   z.object({ ...base, type: z.literal("run_completed") }),
@@ -109,7 +119,7 @@ export type WorkerEvent = z.infer<typeof workerEventSchema>;
 
 export const eventBatchSchema = z.object({
   workerId,
-  sentAt: isoTime.optional(),
+  sentAt: sentTime.optional(),
   events: z.array(workerEventSchema).min(1).max(5000),
 });
 export type EventBatch = z.infer<typeof eventBatchSchema>;

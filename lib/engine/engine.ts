@@ -5,8 +5,10 @@
  * transaction, so an acknowledged event is durable and a refused one changes nothing.
  */
 import crypto from "node:crypto";
-import type { RunRow, TaskRunRow, TaskStatRow } from "../../db/schema";
+import type { FlowRow, FlowTaskRow, RunRow, TaskRunRow, TaskStatRow } from "../../db/schema";
+import { MAX_JSON_DEPTH, checkJsonBounds } from "../api/json-bounds";
 import type { ClientRegistry } from "../clients-file";
+import { FLOW_PAGE_DEFAULT, MAX_PARAMETERS_BYTES, encodeFlowCursor, type FlowListQuery } from "../contracts/dashboard";
 import type { ClientView, FlowView, LogView, RunListQuery, RunSummary, RunView, TaskStatView } from "../contracts/dashboard";
 import type {
   ClaimedRun,
@@ -428,15 +430,33 @@ export class Engine {
 
   // ---------------------------------------------------------------- dashboard actions
 
+  /**
+   * Everything is checked before the first insert (flow, client, parameters and their JSON
+   * bounds), and the answer is built inside the same transaction: a failure anywhere, even
+   * while reading the new run back, rolls the whole trigger back. No 500 leaves a run behind.
+   */
   triggerRun(flowIdText: string, given: Record<string, unknown>, trigger: Trigger): RunView {
     const flowId = /^\d{1,15}$/.test(flowIdText) ? Number(flowIdText) : -1;
     const now = this.clock.now();
     let flowVersion = "";
-    const runId = this.store.transaction(() => {
+    const view = this.store.transaction(() => {
       const flow = this.store.getFlow(flowId);
       if (!flow) throw notFound("flow", flowIdText);
       flowVersion = flow.version;
+      if (!this.clients.get(flow.clientId)) {
+        throw new PerfectError(
+          "conflict",
+          `flow ${flowIdText} belongs to client ${flow.clientId}, which is no longer in the clients file: it cannot be triggered`,
+          { reason: "client_removed", clientId: flow.clientId },
+        );
+      }
       const parameters = resolveParameters(parseJson<ParameterSpec[]>(flow.parameters, []), given);
+      // Defaults come from the worker's registration: bounded there, and checked again here so a
+      // stored run can always be serialized, listed and reported.
+      const violation = checkJsonBounds(parameters, { prefix: "parameters", maxDepth: MAX_JSON_DEPTH });
+      if (violation) throw invalid(violation.field, violation.message);
+      const parametersJson = JSON.stringify(parameters);
+      if (Buffer.byteLength(parametersJson) > MAX_PARAMETERS_BYTES) throw invalid("parameters", `larger than ${MAX_PARAMETERS_BYTES} bytes of JSON`);
       const tags = parseJson<Record<string, string>>(flow.tags, {});
       const id = this.store.insertRun({
         flowId: flow.id,
@@ -444,7 +464,7 @@ export class Engine {
         flowName: flow.name,
         flowVersion: flow.version,
         state: "PENDING",
-        parameters: JSON.stringify(parameters),
+        parameters: parametersJson,
         tags: JSON.stringify(tags),
         trigger,
         workerId: null,
@@ -464,9 +484,8 @@ export class Engine {
       this.store.insertTaskRuns(
         tasks.map((t, i) => pendingTaskRun({ runId: id, flowId: flow.id, position: i, name: t.name, weight: weights[i], estimatedTime: t.estimatedTime })),
       );
-      return id;
+      return this.getRun(String(id));
     });
-    const view = this.getRun(String(runId));
     this.notifier.runQueued(view.clientId, 1, routeOf(Number(view.flowId), flowVersion));
     this.feed.publish({ kind: "run", runId: view.id, flowId: view.flowId, state: view.state, progress: 0 });
     return view;
@@ -704,29 +723,26 @@ export class Engine {
     return { logs: rows.map((l) => logView(l, l.taskRunId === null ? null : (names.get(l.taskRunId) ?? null))) };
   }
 
-  listFlows(name?: string): { flows: FlowView[] } {
-    const flows = this.store.listFlows(name);
+  /** One page of flows by name (then id); `nextCursor` is null on the last page. */
+  listFlows(q: FlowListQuery = { limit: FLOW_PAGE_DEFAULT }): { flows: FlowView[]; nextCursor: string | null } {
+    const rows = this.store.listFlowsPage({ name: q.name, after: q.cursor, limit: q.limit + 1 });
+    const more = rows.length > q.limit;
+    const flows = more ? rows.slice(0, q.limit) : rows;
     const ids = flows.map((f) => f.id);
-    const tasks = this.store.listFlowTasks(ids);
+    const tasks = new Map<number, FlowTaskRow[]>();
+    for (const t of this.store.listFlowTasks(ids)) {
+      const list = tasks.get(t.flowId);
+      if (list) list.push(t);
+      else tasks.set(t.flowId, [t]);
+    }
     const last = new Map(this.store.lastRunsOfFlows(ids).map((r) => [r.flowId, r]));
     const lastFlags = this.store.countWarnings([...last.values()].map((r) => r.id));
     const now = this.clock.now();
     const served = this.servedOnline(ids, now);
+    const lastFlow = flows[flows.length - 1];
     return {
-      flows: flows.map((f) => {
-        const lr = last.get(f.id);
-        return flowView(
-          f,
-          tasks.filter((t) => t.flowId === f.id),
-          {
-            online: served.get(f.id)?.has(f.version) ?? false,
-            clientName: this.clients.get(f.clientId)?.name ?? f.clientId,
-            lastRun: lr,
-            lastRunWarning: lr ? (lastFlags.get(lr.id)?.warning ?? null) : null,
-            warnings: lr ? (lastFlags.get(lr.id)?.warning ? 1 : 0) : 0,
-          },
-        );
-      }),
+      flows: flows.map((f) => this.flowViewOf(f, tasks.get(f.id) ?? [], last.get(f.id), lastFlags, served.get(f.id)?.has(f.version) ?? false)),
+      nextCursor: more ? encodeFlowCursor({ name: lastFlow.name, id: lastFlow.id }) : null,
     };
   }
 
@@ -735,14 +751,23 @@ export class Engine {
     const flow = this.store.getFlow(id);
     if (!flow) throw notFound("flow", idText);
     const lr = this.store.lastRunsOfFlows([id])[0];
-    const w = lr ? this.store.countWarnings([lr.id]).get(lr.id)?.warning ?? null : null;
-    return flowView(flow, this.store.listFlowTasks([id]), {
-      online: this.servedOnline([id], this.clock.now()).get(id)?.has(flow.version) ?? false,
-      clientName: this.clients.get(flow.clientId)?.name ?? flow.clientId,
-      lastRun: lr,
-      lastRunWarning: w,
-      warnings: w ? 1 : 0,
-    });
+    const flags = lr ? this.store.countWarnings([lr.id]) : new Map();
+    return this.flowViewOf(flow, this.store.listFlowTasks([id]), lr, flags, this.servedOnline([id], this.clock.now()).get(id)?.has(flow.version) ?? false);
+  }
+
+  private flowViewOf(
+    f: FlowRow,
+    tasks: FlowTaskRow[],
+    lr: RunRow | undefined,
+    flags: Map<number, { warning: Warning | null; stalled: boolean }>,
+    online: boolean,
+  ): FlowView {
+    const client = this.clients.get(f.clientId);
+    const w = lr ? (flags.get(lr.id)?.warning ?? null) : null;
+    return {
+      ...flowView(f, tasks, { online, clientName: client?.name ?? f.clientId, lastRun: lr, lastRunWarning: w, warnings: w ? 1 : 0 }),
+      clientRemoved: !client,
+    };
   }
 
   listTaskStats(flowName?: string, flowId?: string): { stats: TaskStatView[] } {

@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   "client_removed",
   "payload_too_large",
   "unsupported_media_type",
+  "rate_limited",
   "internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -45,6 +45,8 @@ export interface Store {
   deleteWorkersSeenBefore(before: number): string[];
   getFlow(id: number): FlowRow | undefined;
   listFlows(nameContains?: string): FlowRow[];
+  /** Flows ordered by (name, id), after the cursor's flow; `limit` rows at most. */
+  listFlowsPage(q: { name?: string; after?: { name: string; id: number }; limit: number }): FlowRow[];
   listFlowTasks(flowIds: number[]): FlowTaskRow[];
   lastRunsOfFlows(flowIds: number[]): RunRow[];
 

@@ -7,7 +7,10 @@ import { criticalDurationMs, flooredSigma, thresholdFor } from "./outliers";
 import type { Sensitivity, Warning } from "./states";
 import { expectedMs, resolveWeights, taskFraction, type Eta } from "./weighted-progress";
 
-export const iso = (t: number | null | undefined): string | null => (t === null || t === undefined ? null : new Date(t).toISOString());
+/** Largest time a Date can hold (ms): anything beyond is not a time and reads as null, never a throw. */
+const MAX_DATE_MS = 8.64e15;
+export const iso = (t: number | null | undefined): string | null =>
+  t === null || t === undefined || !Number.isFinite(t) || Math.abs(t) > MAX_DATE_MS ? null : new Date(t).toISOString();
 
 export function parseJson<T>(text: string, fallback: T): T {
   try {

@@ -183,6 +183,12 @@ export class SqliteStore implements Store {
     const where = nameContains ? sql`instr(lower(${flows.name}), lower(${nameContains})) > 0` : undefined;
     return this.db.select().from(flows).where(where).orderBy(flows.name).all();
   }
+  listFlowsPage(q: { name?: string; after?: { name: string; id: number }; limit: number }) {
+    const where: SQL[] = [];
+    if (q.name) where.push(sql`instr(lower(${flows.name}), lower(${q.name})) > 0`);
+    if (q.after) where.push(sql`(${flows.name} > ${q.after.name} OR (${flows.name} = ${q.after.name} AND ${flows.id} > ${q.after.id}))`);
+    return this.db.select().from(flows).where(and(...where)).orderBy(flows.name, flows.id).limit(q.limit).all();
+  }
   listFlowTasks(flowIds: number[]) {
     if (!flowIds.length) return [];
     if (flowIds.length === 1) return (this.listFlowTasksStmt.all(flowIds[0]) as Record<string, unknown>[]).map((r) => FLOW_TASK.fromDriver(r));

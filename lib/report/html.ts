@@ -2,6 +2,8 @@
  * Escaped-by-construction HTML: `html` tagged templates escape every interpolated value unless
  * it is itself a SafeHtml produced by `html`. User strings can only ever become text.
  */
+import { showBidiControls } from "../text/bidi";
+
 export class SafeHtml {
   constructor(readonly value: string) {}
   toString(): string {
@@ -11,8 +13,9 @@ export class SafeHtml {
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
+/** Escapes markup, and shows bidi controls as visible markers (lib/text/bidi.ts). */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+  return showBidiControls(s).replace(/[&<>"']/g, (c) => ESCAPES[c]);
 }
 
 type Value = SafeHtml | string | number | null | undefined | boolean | Value[];

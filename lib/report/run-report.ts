@@ -22,7 +22,7 @@ export function formatMs(ms: number | null | undefined): string {
 }
 
 const CSS = `
-*{box-sizing:border-box}body{margin:0;background:#0b0a1a;color:#e6e6f0;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+*{box-sizing:border-box}h1,h2,p,span,td,th,li,pre,code,dd,dt,a{unicode-bidi:isolate}body{margin:0;background:#0b0a1a;color:#e6e6f0;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 main{max-width:1100px;margin:0 auto;padding:32px 24px}
 h1{font-size:24px;margin:0 0 4px;color:#fff}h2{font-size:16px;margin:28px 0 10px;color:#f0abfc;text-transform:uppercase;letter-spacing:.08em}
 .mono,td.num,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}

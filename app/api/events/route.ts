@@ -1,53 +1,90 @@
 import { handleApiError } from "@/lib/api/errors";
+import { limits } from "@/lib/api/limits";
 import { trackStream } from "@/lib/api/sse-streams";
 import { getEngine } from "@/lib/engine";
 import type { Change } from "@/lib/engine/change-feed";
 
 export const dynamic = "force-dynamic";
 
+/** Each change is encoded once, however many streams carry it. */
+const encoded = new WeakMap<Change, Uint8Array>();
+const encoder = new TextEncoder();
+function encodeChange(c: Change): Uint8Array {
+  let bytes = encoded.get(c);
+  if (!bytes) encoded.set(c, (bytes = encoder.encode(`event: change\ndata: ${JSON.stringify(c)}\n\n`)));
+  return bytes;
+}
+
 /**
  * Server-Sent Events of every run, task-run, log, client, flow and statistics change. The UI
  * revalidates what a change touches; on reconnect it refetches, so nothing is missed.
+ *
+ * How many streams may be open is decided by the front door (per address and in total, 429
+ * beyond). Here each stream's queue is bounded: a reader that stops reading lets bytes pile up
+ * in its queue (desiredSize goes negative), and past PERFECT_SSE_MAX_QUEUE_BYTES it is dropped
+ * and everything it held is freed; its browser reconnects and refetches.
  */
 export function GET(req: Request): Response {
   try {
     const engine = getEngine();
-    const encoder = new TextEncoder();
-    let unsubscribe = () => {};
-    let untrack = () => {};
-    let keepAlive: NodeJS.Timeout | undefined;
-    const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        const send = (text: string) => {
-          try {
-            controller.enqueue(encoder.encode(text));
-          } catch {
-            close();
-          }
-        };
-        const close = () => {
-          unsubscribe();
-          untrack();
-          clearInterval(keepAlive);
-          try {
-            controller.close();
-          } catch {
-            /* already closed */
-          }
-        };
-        send(`retry: 1000\nevent: hello\ndata: {"ok":true}\n\n`);
-        unsubscribe = engine.feed.subscribe((c: Change) => send(`event: change\ndata: ${JSON.stringify(c)}\n\n`));
-        // A named event (not a comment) so the page can tell a live stream from a half-open one.
-        keepAlive = setInterval(() => send(`event: ping\ndata: {}\n\n`), 15_000);
-        untrack = trackStream(close);
-        req.signal.addEventListener("abort", close, { once: true });
+    const maxQueue = limits().sse.maxQueueBytes;
+    let cleanup = () => {};
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        start(controller) {
+          let closed = false;
+          let keepAlive: NodeJS.Timeout | undefined;
+          let unsubscribe = () => {};
+          let untrack = () => {};
+          const close = () => {
+            if (closed) return;
+            closed = true;
+            cleanup();
+            try {
+              controller.close();
+            } catch {
+              /* already closed */
+            }
+          };
+          cleanup = () => {
+            closed = true;
+            unsubscribe();
+            untrack();
+            clearInterval(keepAlive);
+            req.signal.removeEventListener("abort", close);
+          };
+          const send = (text: string | Uint8Array) => {
+            if (closed) return;
+            if ((controller.desiredSize ?? 0) < -maxQueue) {
+              // Fallen behind by more than the bound: drop it (error, so its socket is ended).
+              cleanup();
+              try {
+                controller.error(new Error("event stream reader fell behind"));
+              } catch {
+                /* gone */
+              }
+              return;
+            }
+            try {
+              controller.enqueue(typeof text === "string" ? encoder.encode(text) : text);
+            } catch {
+              close();
+            }
+          };
+          send(`retry: 1000\nevent: hello\ndata: {"ok":true}\n\n`);
+          unsubscribe = engine.feed.subscribe((c: Change) => send(encodeChange(c)));
+          // A named event (not a comment) so the page can tell a live stream from a half-open one.
+          keepAlive = setInterval(() => send(`event: ping\ndata: {}\n\n`), 15_000);
+          untrack = trackStream(close);
+          req.signal.addEventListener("abort", close, { once: true });
+        },
+        cancel() {
+          cleanup();
+        },
       },
-      cancel() {
-        unsubscribe();
-        untrack();
-        clearInterval(keepAlive);
-      },
-    });
+      // Queue measured in bytes, so desiredSize tells how far behind the reader is.
+      { highWaterMark: 16 * 1024, size: (chunk) => chunk.byteLength },
+    );
     return new Response(stream, {
       headers: {
         "Content-Type": "text/event-stream; charset=utf-8",

@@ -3,4 +3,5 @@ import { flowListQuerySchema } from "@/lib/contracts/dashboard";
 
 export const dynamic = "force-dynamic";
 
-export const GET = dashboardRead(({ engine, req }) => engine.listFlows(parseWith(flowListQuerySchema, queryOf(req)).name));
+/** `{ flows, nextCursor }`: `limit` (1..200, default 50), `cursor`, `name` (substring). */
+export const GET = dashboardRead(({ engine, req }) => engine.listFlows(parseWith(flowListQuerySchema, queryOf(req))));

@@ -1,0 +1,213 @@
+/**
+ * The front door: a check on every HTTP request *before* Next routes it, parses it or reads a
+ * byte of its body. Floods are refused here for the price of a few map lookups (429 with
+ * Retry-After), so one caller's flood cannot queue work in front of another caller's dispatch:
+ *
+ * - a declared body over 1 MiB → 413 on any path, the connection closed (nothing is read);
+ * - worker routes: the bearer token is checked here (a wrong one is 401, and past a budget of
+ *   failures per address 429); heartbeats and registrations have a rate per client, long polls
+ *   a cap of requests held at once per client and address and in total;
+ * - `/api/events` streams: a cap per address and in total;
+ * - dashboard mutations (trigger, cancel): a rate per address.
+ *
+ * It also pins down who the caller is: the socket's address goes into `x-perfect-peer`, and
+ * X-Forwarded-* headers are dropped unless PERFECT_TRUST_PROXY=1 (then the first
+ * X-Forwarded-For hop is the peer). Next fills X-Forwarded-Host/-Proto from the real request
+ * when they are absent, so nothing downstream can be fooled by a caller's own header.
+ *
+ * Installed from instrumentation.ts by wrapping http.Server's `emit` for "request": `next start`
+ * owns its server and offers no hook in front of its router, and Proxy (proxy.ts) would run
+ * after Next has already cloned and buffered the body.
+ */
+import http from "node:http";
+import type { ClientRegistry } from "../clients-file";
+import { InFlight, TokenBuckets } from "./rate-limit";
+import type { Limits } from "./limits";
+
+export const PEER_HEADER = "x-perfect-peer";
+const FORWARDED = ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "forwarded", "x-real-ip"];
+
+export interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+  retryAfterSec?: number;
+  /** Close the connection instead of draining a body nobody will read. */
+  close?: boolean;
+}
+
+export interface DoorRequest {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  peer: string;
+}
+
+export type Verdict = { pass: true; onClose?: () => void } | { pass: false; refusal: Refusal };
+
+const PASS: Verdict = { pass: true };
+
+function bearer(h: string | string[] | undefined): string | null {
+  const v = Array.isArray(h) ? h[0] : h;
+  const m = v ? /^Bearer\s+(.+)$/i.exec(v.trim()) : null;
+  return m ? m[1] : null;
+}
+
+const limited = (what: string, retryAfterSec: number): Verdict => ({
+  pass: false,
+  refusal: { status: 429, code: "rate_limited", message: `too many requests: ${what}; retry after ${retryAfterSec} s`, retryAfterSec },
+});
+
+export class FrontDoor {
+  readonly authFailures: TokenBuckets;
+  readonly heartbeats: TokenBuckets;
+  readonly registrations: TokenBuckets;
+  readonly mutations: TokenBuckets;
+  readonly streams: InFlight;
+  readonly polls: InFlight;
+  readonly pollStarts: TokenBuckets;
+  /** Counts of what was refused, by code (for the benchmarks' and tests' reports). */
+  readonly refused = new Map<string, number>();
+
+  constructor(
+    readonly limits: Limits,
+    private readonly registry: () => Pick<ClientRegistry, "authenticate"> | undefined,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.authFailures = new TokenBuckets(limits.authFailures.ratePerSec, limits.authFailures.burst);
+    this.heartbeats = new TokenBuckets(limits.heartbeats.ratePerSec, limits.heartbeats.burst);
+    this.registrations = new TokenBuckets(limits.register.ratePerSec, limits.register.burst);
+    this.mutations = new TokenBuckets(limits.mutations.ratePerSec, limits.mutations.burst);
+    this.streams = new InFlight(limits.sse.perAddress, limits.sse.total);
+    this.polls = new InFlight(limits.polls.perAddress, limits.polls.total);
+    this.pollStarts = new TokenBuckets(limits.polls.ratePerSec, limits.polls.burst);
+  }
+
+  decide(r: DoorRequest): Verdict {
+    const v = this.verdict(r);
+    if (!v.pass) this.refused.set(v.refusal.code, (this.refused.get(v.refusal.code) ?? 0) + 1);
+    return v;
+  }
+
+  private verdict({ method, url, headers, peer }: DoorRequest): Verdict {
+    const declared = headers["content-length"];
+    if (declared !== undefined && Number(declared) > this.limits.maxBodyBytes) {
+      return {
+        pass: false,
+        refusal: { status: 413, code: "payload_too_large", message: `request body exceeds ${this.limits.maxBodyBytes} bytes`, close: true },
+      };
+    }
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    if (!path.startsWith("/api/")) return PASS;
+    const now = this.now();
+
+    if (path.startsWith("/api/worker/")) {
+      const parts = path.split("/"); // "", "api", "worker", clientId, route, …
+      let clientId: string;
+      try {
+        clientId = decodeURIComponent(parts[3] ?? "");
+      } catch {
+        clientId = "";
+      }
+      const registry = this.registry();
+      if (!registry) return PASS; // not started yet: the route answers
+      if (!registry.authenticate(clientId, bearer(headers.authorization))) {
+        const spent = this.authFailures.spend(peer, now);
+        if (!spent.ok) return limited("failed authentications from this address", spent.retryAfterSec);
+        return { pass: false, refusal: { status: 401, code: "unauthorized", message: "missing or wrong bearer token for this client" } };
+      }
+      const route = parts[4];
+      if (method === "POST" && route === "heartbeat") {
+        const spent = this.heartbeats.spend(`${clientId}\u0000${peer}`, now);
+        if (!spent.ok) return limited("heartbeats of this client", spent.retryAfterSec);
+      } else if (method === "POST" && route === "register") {
+        const spent = this.registrations.spend(clientId, now);
+        if (!spent.ok) return limited("registrations of this client", spent.retryAfterSec);
+      } else if (method === "POST" && route === "poll") {
+        // A rate as well as a cap: refusals further in (per worker) cost a parsed body each, so
+        // a caller re-sending refused polls at once must be stopped here.
+        const spent = this.pollStarts.spend(`${clientId}\u0000${peer}`, now);
+        if (!spent.ok) return limited("long polls of this client from this address", spent.retryAfterSec);
+        const leave = this.polls.enter(`${clientId}\u0000${peer}`);
+        if (!leave) return limited("long polls held at once", 1);
+        return { pass: true, onClose: leave };
+      }
+      return PASS;
+    }
+
+    if (path === "/api/events" && (method === "GET" || method === "HEAD")) {
+      const leave = this.streams.enter(peer);
+      if (!leave) return limited("live event streams open at once", 5);
+      return { pass: true, onClose: leave };
+    }
+
+    if (method !== "GET" && method !== "HEAD" && method !== "OPTIONS") {
+      const spent = this.mutations.spend(peer, now);
+      if (!spent.ok) return limited("dashboard changes from this address", spent.retryAfterSec);
+    }
+    return PASS;
+  }
+}
+
+/** Who is calling: the socket's address, or with a trusted proxy the first X-Forwarded-For hop. */
+export function peerOf(req: http.IncomingMessage, trustProxy: boolean): string {
+  const socketAddress = req.socket?.remoteAddress ?? "unknown";
+  if (!trustProxy) return socketAddress;
+  const xff = req.headers["x-forwarded-for"];
+  const first = (Array.isArray(xff) ? xff[0] : xff)?.split(",")[0]?.trim();
+  return first || socketAddress;
+}
+
+function refuse(res: http.ServerResponse, r: Refusal): void {
+  const body = JSON.stringify({ error: { code: r.code, message: r.message, ...(r.retryAfterSec ? { details: { retryAfterSec: r.retryAfterSec } } : {}) } });
+  const headers: Record<string, string | number> = {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-store",
+  };
+  if (r.retryAfterSec) headers["retry-after"] = r.retryAfterSec;
+  if (r.close) headers.connection = "close";
+  res.writeHead(r.status, headers);
+  res.end(body);
+  // A refused body is never read: after the answer, drop the connection rather than drain it.
+  if (r.close) res.once("finish", () => res.socket?.destroySoon?.());
+}
+
+const INSTALLED = Symbol.for("perfect.front-door");
+
+/** Wraps http.Server#emit once per process; later calls replace the door (dev reloads). */
+export function installFrontDoor(door: FrontDoor): void {
+  const g = globalThis as { [INSTALLED]?: { door: FrontDoor } };
+  if (g[INSTALLED]) {
+    g[INSTALLED].door = door;
+    return;
+  }
+  const holder = (g[INSTALLED] = { door });
+  const emit = http.Server.prototype.emit as (this: http.Server, event: string | symbol, ...args: unknown[]) => boolean;
+  http.Server.prototype.emit = function (this: http.Server, event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== "request") return emit.call(this, event, ...args);
+    const req = args[0] as http.IncomingMessage;
+    const res = args[1] as http.ServerResponse;
+    const d = holder.door;
+    try {
+      const peer = peerOf(req, d.limits.trustProxy);
+      if (!d.limits.trustProxy) for (const h of FORWARDED) delete req.headers[h];
+      req.headers[PEER_HEADER] = peer;
+      const v = d.decide({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, peer });
+      if (!v.pass) {
+        refuse(res, v.refusal);
+        return true;
+      }
+      if (v.onClose) res.once("close", v.onClose);
+    } catch (e) {
+      console.error("[perfect] front door failed open:", e);
+    }
+    return emit.call(this, event, ...args);
+  } as typeof http.Server.prototype.emit;
+}
+
+export function frontDoor(): FrontDoor | undefined {
+  return (globalThis as { [INSTALLED]?: { door: FrontDoor } })[INSTALLED]?.door;
+}
