@@ -5,7 +5,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { LOG_LEVELS, RUN_STATES, SENSITIVITIES, TASK_RUN_STATES, TRIGGERS, WARNINGS } from "../lib/engine/states";
+import { LOG_LEVELS, RUN_STATES, SENSITIVITIES, TASK_RUN_STATES, TRIGGERS, WARNINGS } from "../lib/domain/states";
 
 export const clients = sqliteTable("clients", {
   id: text("id").primaryKey(),

@@ -5,7 +5,7 @@
  */
 import useSWR, { useSWRConfig } from "swr";
 import type { LogView } from "@/lib/contracts/dashboard";
-import type { LogLevel } from "@/lib/engine/states";
+import type { LogLevel } from "@/lib/domain/states";
 import { getJson } from "./api-fetch";
 import { runKey } from "./use-run";
 

@@ -5,7 +5,7 @@
  */
 import useSWR from "swr";
 import type { RunSummary } from "@/lib/contracts/dashboard";
-import { RUN_STATES, type RunState } from "@/lib/engine/states";
+import { RUN_STATES, type RunState } from "@/lib/domain/states";
 import { getJson } from "./api-fetch";
 
 export interface RunFilters {

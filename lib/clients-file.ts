@@ -5,7 +5,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { z } from "zod";
-import { SENSITIVITIES, type Sensitivity } from "./engine/states";
+import { SENSITIVITIES, type Sensitivity } from "./domain/states";
 
 export const clientsFileSchema = z.object({
   clients: z

@@ -5,7 +5,7 @@
  * on Enter/Apply for typed text and dates.
  */
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { RUN_STATES, type RunState } from "@/lib/engine/states";
+import { RUN_STATES, type RunState } from "@/lib/domain/states";
 import { EMPTY_FILTERS, searchFromFilters, type RunFilters } from "@/hooks/use-runs";
 import { useClients } from "@/hooks/use-clients";
 import { useFlows } from "@/hooks/use-flows";

@@ -5,7 +5,7 @@
  */
 import { useLayoutEffect, useRef, useState } from "react";
 import type { TaskRunView } from "@/lib/contracts/dashboard";
-import { LOG_LEVELS, type LogLevel } from "@/lib/engine/states";
+import { LOG_LEVELS, type LogLevel } from "@/lib/domain/states";
 import { useRunLogs } from "@/hooks/use-run-logs";
 import { formatClockMs } from "@/components/ui/time-format";
 import { showBidiControls } from "@/lib/text/bidi";

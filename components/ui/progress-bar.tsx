@@ -1,4 +1,4 @@
-import type { RunState } from "@/lib/engine/states";
+import type { RunState } from "@/lib/domain/states";
 
 /** A progress bar with the state's colour; exposes its value to assistive tech and tests. */
 export function ProgressBar({

@@ -1,4 +1,4 @@
-import type { RunState } from "@/lib/engine/states";
+import type { RunState } from "@/lib/domain/states";
 
 /** A run or task-run state, coloured the same way everywhere; RUNNING pulses (unless reduced motion). */
 export function StateBadge({ state, testId = "run-state", label }: { state: RunState; testId?: string; label?: string }) {

@@ -1,4 +1,4 @@
-import type { Warning } from "@/lib/engine/states";
+import type { Warning } from "@/lib/domain/states";
 import { formatDuration } from "./time-format";
 import { Tooltip } from "./tooltip";
 

@@ -3,7 +3,7 @@
  * and the answer shapes (inferred types the UI uses).
  */
 import { z } from "zod";
-import { LOG_LEVELS, RUN_STATES, type LogLevel, type RunState, type Sensitivity, type Trigger, type Warning } from "../engine/states";
+import { LOG_LEVELS, RUN_STATES, type LogLevel, type RunState, type Sensitivity, type Trigger, type Warning } from "../domain/states";
 import { dataRecord } from "./data-record";
 import type { ParameterSpec } from "./worker";
 

@@ -3,7 +3,7 @@
  * the route handlers, the engine's callers and the tests (which check them against fixtures/).
  */
 import { z } from "zod";
-import { LOG_LEVELS, RUN_STATES } from "../engine/states";
+import { LOG_LEVELS, RUN_STATES } from "../domain/states";
 import { dataRecord } from "./data-record";
 
 export const MAX_NAME = 200;

@@ -26,7 +26,7 @@ import { PerfectError, invalid, notFound } from "./errors";
 import { LivenessTracker } from "./liveness";
 import { STATS_WINDOW, criticalDurationMs, escalate, evaluateDuration, summarize, type Baseline } from "./outliers";
 import { resolveParameters } from "./parameters";
-import { canTransition, isTerminal, type RunState, type Trigger, type Warning } from "./states";
+import { canTransition, isTerminal, type RunState, type Trigger, type Warning } from "../domain/states";
 import type { NewLog, NewTaskRun, Store } from "./store";
 import { flowView, iso, logView, parseJson, runSummary, taskRunView, taskStatView } from "./views";
 import { estimateRemaining, resolveWeights, runProgress, type TaskProgressInput } from "./weighted-progress";

@@ -9,7 +9,7 @@ import {
   summarize,
   thresholdFor,
 } from "./outliers";
-import { SENSITIVITIES } from "./states";
+import { SENSITIVITIES } from "../domain/states";
 
 describe("the brief's threshold table, row by row", () => {
   it.each([

@@ -3,7 +3,7 @@
  * z = (d − μ) / max(σ, 5 % of μ, 1 ms); z ≥ T → SLOW, z ≥ 2T → CRITICAL, T from the client's
  * sensitivity and the sample count. No flag below MIN_SAMPLES.
  */
-import type { Sensitivity, Warning } from "./states";
+import type { Sensitivity, Warning } from "../domain/states";
 
 /** The brief's table. Advanced users tune detection here (and only here). */
 export const SENSITIVITY_THRESHOLDS: Record<Sensitivity, { belowLargeSample: number; largeSample: number }> = {

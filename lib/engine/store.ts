@@ -5,7 +5,7 @@
  */
 import type { ClientRow, FlowRow, FlowTaskRow, LogRow, RunRow, TaskRunRow, TaskStatRow, WorkerFlowRow, WorkerRow } from "../../db/schema";
 import type { RunListQuery } from "../contracts/dashboard";
-import type { Sensitivity } from "./states";
+import type { Sensitivity } from "../domain/states";
 
 export type NewRun = Omit<RunRow, "id">;
 export type NewTaskRun = Omit<TaskRunRow, "id">;

@@ -4,7 +4,7 @@ import type { FlowView, LogView, RunSummary, TaskRunView, TaskStatView } from ".
 import type { ParameterSpec } from "../contracts/worker";
 import type { Baseline } from "./outliers";
 import { criticalDurationMs, flooredSigma, thresholdFor } from "./outliers";
-import type { Sensitivity, Warning } from "./states";
+import type { Sensitivity, Warning } from "../domain/states";
 import { expectedMs, resolveWeights, taskFraction, type Eta } from "./weighted-progress";
 
 /** Largest time a Date can hold (ms): anything beyond is not a time and reads as null, never a throw. */

@@ -4,7 +4,7 @@
  * min(elapsed / expected, 0.95), where expected is its historical mean (≥ 5 samples) or its weight.
  */
 import { MIN_SAMPLES, type Baseline } from "./outliers";
-import type { TaskRunState } from "./states";
+import type { TaskRunState } from "../domain/states";
 
 export const DEFAULT_TASK_WEIGHT_MS = 1000;
 export const RUNNING_CAP = 0.95;

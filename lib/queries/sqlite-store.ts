@@ -27,7 +27,7 @@ import {
 } from "../../db/schema";
 import type { RunListQuery } from "../contracts/dashboard";
 import type { NewLog, NewRun, NewTaskRun, RunPage, RunningTaskRow, Store } from "../engine/store";
-import type { Sensitivity } from "../engine/states";
+import type { Sensitivity } from "../domain/states";
 
 /** A history probe counts at most this many matches of one filter: enough to rank them. */
 const PROBE_CAPS = [1000, 5000];

@@ -5,7 +5,7 @@ import { InProcessChangeFeed } from "../engine/change-feed";
 import { ManualClock, type Clock } from "../engine/clock";
 import { InProcessRunNotifier } from "../engine/dispatch";
 import { Engine } from "../engine/engine";
-import type { Sensitivity } from "../engine/states";
+import type { Sensitivity } from "../domain/states";
 import { SqliteStore } from "../queries/sqlite-store";
 
 export const TEST_CLIENTS = [

@@ -1,0 +1,11 @@
+/**
+ * What the change feed carries to dashboards (over SSE) and, with several server instances,
+ * between instances. The wire schema is lib/contracts/changes.ts.
+ */
+export type Change =
+  | { kind: "run"; runId: string; flowId: string; state: string; progress: number }
+  | { kind: "taskRun"; runId: string; taskRunId: string; state: string }
+  | { kind: "log"; runId: string; lastLogId: string; count: number }
+  | { kind: "client"; clientId: string; online: boolean }
+  | { kind: "flow"; flowId: string; clientId: string }
+  | { kind: "stats"; flowId: string; taskName: string };

@@ -1,0 +1,175 @@
+/**
+ * The records the store speaks: plain data, times as epoch milliseconds, JSON fields as
+ * objects. No database types and no JSON text cross the store's interface; each adapter maps
+ * its own rows to these.
+ */
+import type { LogLevel, RunState, Sensitivity, TaskRunState, Trigger, Warning } from "./states";
+
+/** One parameter of a flow, from its Python signature. */
+export interface ParameterSpec {
+  name: string;
+  /** The Python type hint as text (`int`, `Optional[str]`, `Literal['a', 'b']`, …). */
+  type: string;
+  default?: unknown;
+  required: boolean;
+  /** The allowed values of a `Literal[...]` or `Enum` parameter. */
+  choices?: (string | number | boolean | null)[];
+  /** `var_keyword` for `**kwargs`: the flow accepts names beyond the declared ones. */
+  kind?: "positional" | "var_keyword";
+}
+
+export interface ClientRecord {
+  id: string;
+  name: string;
+  sensitivity: Sensitivity;
+  lastSeenAt: number | null;
+}
+
+export interface WorkerRecord {
+  id: string;
+  clientId: string;
+  hostname: string | null;
+  pid: number | null;
+  sdkVersion: string | null;
+  registeredAt: number;
+  lastSeenAt: number;
+}
+
+/** A flow (at a version) one worker process serves: the routing table of claims. */
+export interface WorkerFlowRecord {
+  workerId: string;
+  flowId: number;
+  version: string;
+}
+
+export interface FlowRecord {
+  id: number;
+  clientId: string;
+  name: string;
+  description: string;
+  tags: Record<string, string>;
+  parameters: ParameterSpec[];
+  version: string;
+  registeredAt: number;
+  updatedAt: number;
+}
+
+export interface FlowTaskRecord {
+  flowId: number;
+  position: number;
+  name: string;
+  estimatedTime: number | null;
+  description: string;
+}
+
+export interface RunRecord {
+  id: number;
+  flowId: number;
+  clientId: string;
+  /** Snapshot of the flow name at trigger time. */
+  flowName: string;
+  /** The flow version the run was triggered at. */
+  flowVersion: string;
+  state: RunState;
+  parameters: Record<string, unknown>;
+  /** Snapshot of the flow's tags at trigger time. */
+  tags: Record<string, string>;
+  trigger: Trigger;
+  workerId: string | null;
+  createdAt: number;
+  claimedAt: number | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  error: string | null;
+  /** High-water mark of weighted progress. */
+  progress: number;
+  /** Highest worker event seq applied. */
+  lastSeq: number;
+  cancelRequestedAt: number | null;
+  /** Consecutive heartbeats of the claiming worker that did not list this run. */
+  unreportedBeats: number;
+}
+
+export interface TaskRunRecord {
+  id: number;
+  runId: number;
+  flowId: number;
+  position: number;
+  /** The worker's 0-based invocation index, set when the task starts. */
+  callIndex: number | null;
+  name: string;
+  weight: number;
+  estimatedTime: number | null;
+  state: TaskRunState;
+  reportedProgress: number | null;
+  progressChangedAt: number | null;
+  startedAt: number | null;
+  /** Start of the current attempt. */
+  attemptStartedAt: number | null;
+  endedAt: number | null;
+  durationMs: number | null;
+  attempt: number;
+  warning: Warning | null;
+  zScore: number | null;
+  threshold: number | null;
+  stalled: boolean;
+  error: string | null;
+}
+
+export interface LogRecord {
+  id: number;
+  runId: number;
+  taskRunId: number | null;
+  /** Per-run order: the worker event seq, or the run's last seq for server lines. */
+  seq: number;
+  level: LogLevel;
+  message: string;
+  ts: number;
+}
+
+export interface TaskStatRecord {
+  flowId: number;
+  taskName: string;
+  clientId: string;
+  mean: number;
+  stddev: number;
+  samples: number;
+  updatedAt: number;
+  /** The window's durations, oldest first. */
+  recent: number[];
+  /** Calls per completed run, oldest first (≤ 100). */
+  callsRecent: number[];
+  /** Mean of callsRecent (1 without history). */
+  callsMean: number;
+}
+
+export type NewRun = Omit<RunRecord, "id">;
+export type NewTaskRun = Omit<TaskRunRecord, "id">;
+export type NewLog = Omit<LogRecord, "id">;
+
+export interface RunningTaskRecord {
+  taskRun: TaskRunRecord;
+  clientId: string;
+  workerId: string | null;
+}
+
+/** History filters, already parsed (times as ms). */
+export interface RunFilter {
+  state: RunState[];
+  /** Flow name, substring, case-insensitive. */
+  flow?: string;
+  flowId?: string;
+  client?: string;
+  /** All must match. */
+  tag: { key: string; value: string }[];
+  from?: number;
+  to?: number;
+  limit: number;
+  /** The last id of the previous page. */
+  cursor?: string;
+}
+
+export interface RunPage {
+  runs: RunRecord[];
+  nextCursor: string | null;
+}

@@ -1,0 +1,140 @@
+/**
+ * The storage backend the engine is given: an asynchronous store in domain terms, a run
+ * notifier (wakes long polls) and a change feed (dashboards' SSE). SQLite and PostgreSQL each
+ * implement all three in lib/store/<dialect>/; nothing above this file imports a driver, a
+ * Drizzle schema or encodes JSON.
+ */
+import type { Change } from "../domain/changes";
+import type {
+  ClientRecord,
+  FlowRecord,
+  FlowTaskRecord,
+  LogRecord,
+  NewLog,
+  NewRun,
+  NewTaskRun,
+  RunFilter,
+  RunPage,
+  RunRecord,
+  RunningTaskRecord,
+  TaskRunRecord,
+  TaskStatRecord,
+  WorkerFlowRecord,
+  WorkerRecord,
+} from "../domain/records";
+import type { RunState, Sensitivity, Warning } from "../domain/states";
+
+/** Every operation of the store. Inside a transaction they run on its connection. */
+export interface StoreOps {
+  upsertClient(c: { id: string; name: string; sensitivity: Sensitivity }): Promise<void>;
+  listClients(): Promise<ClientRecord[]>;
+  touchClient(id: string, at: number): Promise<void>;
+
+  insertWorker(w: WorkerRecord): Promise<void>;
+  getWorker(id: string): Promise<WorkerRecord | undefined>;
+  /** Records a sign of life (only moves lastSeenAt forward). */
+  touchWorker(id: string, at: number): Promise<void>;
+  listWorkers(clientId?: string): Promise<WorkerRecord[]>;
+  /** Forgets worker processes last seen before `before` (their routing rows go with them); returns their ids. */
+  deleteWorkersSeenBefore(before: number): Promise<string[]>;
+  /** The flows (and versions) a worker process serves; replaces what it registered before. */
+  replaceWorkerFlows(workerId: string, served: { flowId: number; version: string }[]): Promise<void>;
+  listWorkerFlows(flowIds: number[]): Promise<WorkerFlowRecord[]>;
+  listFlowsOfWorker(workerId: string): Promise<WorkerFlowRecord[]>;
+
+  /** Insert or replace by (clientId, name); returns the flow id. */
+  upsertFlow(f: Omit<FlowRecord, "id">): Promise<number>;
+  replaceFlowTasks(flowId: number, tasks: Omit<FlowTaskRecord, "flowId">[]): Promise<void>;
+  getFlow(id: number): Promise<FlowRecord | undefined>;
+  /** Every flow whose name contains the text (case-insensitive), by name. */
+  listFlows(nameContains?: string): Promise<FlowRecord[]>;
+  /** Flows ordered by (name, id), after the cursor's flow; `limit` rows at most. */
+  listFlowsPage(q: { name?: string; after?: { name: string; id: number }; limit: number }): Promise<FlowRecord[]>;
+  countFlowsByClient(): Promise<Map<string, number>>;
+  listFlowTasks(flowIds: number[]): Promise<FlowTaskRecord[]>;
+  /** The newest run of each flow that has one. */
+  lastRunsOfFlows(flowIds: number[]): Promise<RunRecord[]>;
+
+  insertRun(run: NewRun): Promise<number>;
+  insertRunTags(runId: number, tags: Record<string, string>): Promise<void>;
+  getRun(id: number): Promise<RunRecord | undefined>;
+  /**
+   * The run, locked until the transaction ends (PostgreSQL: SELECT … FOR UPDATE), so two
+   * batches or a batch and the monitor cannot interleave on one run. Only inside transaction().
+   */
+  getRunForUpdate(id: number): Promise<RunRecord | undefined>;
+  updateRun(id: number, patch: Partial<Omit<RunRecord, "id">>): Promise<void>;
+  /**
+   * Conditional update: applies the patch only while the run is still in state `from`;
+   * returns whether it did (each transition happens once across instances).
+   */
+  updateRunIf(id: number, from: RunState, patch: Partial<Omit<RunRecord, "id">>): Promise<boolean>;
+  /**
+   * Claims up to `max` PENDING runs of the client that this worker serves (flow at the run's
+   * version, see replaceWorkerFlows), oldest first: RUNNING, owned by the worker, claimedAt =
+   * startedAt = now. Atomic: a run goes to one claimer (PostgreSQL: FOR UPDATE SKIP LOCKED).
+   */
+  claimPendingRuns(clientId: string, workerId: string, max: number, now: number): Promise<RunRecord[]>;
+  /** History: newest first, keyset-paginated by id. */
+  listRuns(q: RunFilter): Promise<RunPage>;
+  listRunsInState(state: RunState): Promise<RunRecord[]>;
+  listRunsOfWorker(workerId: string, runIds: number[]): Promise<RunRecord[]>;
+  /** RUNNING runs claimed by a worker (what its heartbeat should list). */
+  listActiveRunsOfWorker(workerId: string): Promise<RunRecord[]>;
+
+  insertTaskRuns(rows: NewTaskRun[]): Promise<void>;
+  insertTaskRun(row: NewTaskRun): Promise<number>;
+  listTaskRuns(runId: number): Promise<TaskRunRecord[]>;
+  updateTaskRun(id: number, patch: Partial<Omit<TaskRunRecord, "id">>): Promise<void>;
+  listRunningTaskRuns(): Promise<RunningTaskRecord[]>;
+  /** Worst warning and any stall per run, for runs that have one. */
+  countWarnings(runIds: number[]): Promise<Map<number, { warning: Warning | null; stalled: boolean }>>;
+
+  /** Returns the id of the last row inserted (0 when rows is empty). */
+  insertLogs(rows: NewLog[]): Promise<number>;
+  listLogs(runId: number, opts: { after: number; taskRunId?: number; levels: string[]; limit: number }): Promise<LogRecord[]>;
+
+  getTaskStat(flowId: number, taskName: string): Promise<TaskStatRecord | undefined>;
+  getTaskStats(flowId: number): Promise<TaskStatRecord[]>;
+  /** Durations of the task's last `limit` COMPLETED task runs, newest first. */
+  recentDurations(flowId: number, taskName: string, limit: number): Promise<number[]>;
+  /** Insert or update the duration statistics (callsRecent/callsMean of an existing row are kept). */
+  upsertTaskStat(row: TaskStatRecord): Promise<void>;
+  /** Appends one completed run's call count of a task to its window (creating the row if needed). */
+  recordTaskCalls(flowId: number, taskName: string, clientId: string, calls: number, window: number, now: number): Promise<void>;
+  listTaskStats(flowIds?: number[]): Promise<TaskStatRecord[]>;
+}
+
+export interface Store extends StoreOps {
+  readonly dialect: "sqlite" | "postgres";
+  /**
+   * Runs fn in one write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: READ COMMITTED with
+   * row locks from getRunForUpdate). A throw rolls everything back. The body may await only the
+   * `tx` it is given (and pure code): no network, no timers.
+   */
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+  /** Answers when the database is open and migrated. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Wakes long polls: in-process, or across instances (PostgreSQL LISTEN/NOTIFY). */
+export interface RunNotifier {
+  /** A run became claimable for this client; `route` (`flowId@version`) says which workers serve it. */
+  runQueued(clientId: string, count?: number, route?: string): void;
+  /** Resolves true when woken, false on timeout or abort. `serves` filters the routes that wake it. */
+  waitForRun(clientId: string, timeoutMs: number, signal?: AbortSignal, serves?: (route: string) => boolean): Promise<boolean>;
+}
+
+/** Changes for dashboards: in-process, or across instances. */
+export interface ChangeFeed {
+  publish(change: Change): void;
+  subscribe(listener: (change: Change) => void): () => void;
+}
+
+export interface Backend {
+  store: Store;
+  notifier: RunNotifier;
+  feed: ChangeFeed;
+  close(): Promise<void>;
+}
