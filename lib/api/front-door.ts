@@ -175,6 +175,30 @@ function refuse(res: http.ServerResponse, r: Refusal): void {
   if (r.close) res.once("finish", () => res.socket?.destroySoon?.());
 }
 
+/**
+ * Sends a refusal; a 429 is held for `delayMs` first (the tarpit), while fewer than `maxHeld`
+ * are held. A held answer is dropped, with its timer, if the caller hangs up first.
+ */
+let held = 0;
+function refuseLater(res: http.ServerResponse, r: Refusal, limits: Limits): void {
+  const { delayMs, maxHeld } = limits.refusals;
+  if (r.status !== 429 || delayMs <= 0) return refuse(res, r);
+  if (held >= maxHeld) return refuse(res, { ...r, close: true });
+  held++;
+  let done = false;
+  const release = () => {
+    if (done) return;
+    done = true;
+    held--;
+    clearTimeout(timer);
+  };
+  const timer = setTimeout(() => {
+    release();
+    if (!res.destroyed && !res.writableEnded) refuse(res, r);
+  }, delayMs);
+  res.once("close", release);
+}
+
 const INSTALLED = Symbol.for("perfect.front-door");
 
 /** Wraps http.Server#emit once per process; later calls replace the door (dev reloads). */
@@ -197,7 +221,7 @@ export function installFrontDoor(door: FrontDoor): void {
       req.headers[PEER_HEADER] = peer;
       const v = d.decide({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, peer });
       if (!v.pass) {
-        refuse(res, v.refusal);
+        refuseLater(res, v.refusal, d.limits);
         return true;
       }
       if (v.onClose) res.once("close", v.onClose);

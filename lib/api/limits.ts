@@ -17,7 +17,7 @@ export const limitsEnvSchema = z.object({
   PERFECT_SSE_MAX_QUEUE_BYTES: int(256 * 1024),
   /** Dashboard mutations (trigger, cancel) per address: a rate and a burst. */
   PERFECT_RATE_MUTATIONS_PER_SEC: num(20),
-  PERFECT_RATE_MUTATIONS_BURST: int(200),
+  PERFECT_RATE_MUTATIONS_BURST: int(60),
   /** Worker requests with a missing or wrong token, per address. */
   PERFECT_RATE_AUTH_FAILURES_PER_SEC: num(5),
   PERFECT_RATE_AUTH_FAILURES_BURST: int(20),
@@ -29,10 +29,17 @@ export const limitsEnvSchema = z.object({
   PERFECT_RATE_REGISTER_BURST: int(200),
   /** Long polls started per client and address: a rate and a burst (a worker polls once per answer). */
   PERFECT_RATE_POLLS_PER_SEC: num(50),
-  PERFECT_RATE_POLLS_BURST: int(200),
+  PERFECT_RATE_POLLS_BURST: int(100),
   /** Long polls held at once: per client and address, and in total. */
   PERFECT_POLLS_PER_ADDRESS: int(256),
   PERFECT_POLLS_MAX: int(4096),
+  /**
+   * A 429 from the front door is held this long before it is sent (at most MAX_HELD at once;
+   * beyond, it is sent at once and the connection closed): a caller looping on refusals then
+   * costs one cheap answer per second per connection, not thousands.
+   */
+  PERFECT_REFUSAL_DELAY_MS: z.coerce.number().int().min(0).default(1000),
+  PERFECT_REFUSAL_MAX_HELD: int(1024),
   /** Long polls held at once by one worker process (its workerId). */
   PERFECT_POLLS_PER_WORKER: int(8),
 });
@@ -46,6 +53,7 @@ export interface Limits {
   heartbeats: { ratePerSec: number; burst: number };
   register: { ratePerSec: number; burst: number };
   polls: { perAddress: number; total: number; perWorker: number; ratePerSec: number; burst: number };
+  refusals: { delayMs: number; maxHeld: number };
 }
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -72,6 +80,7 @@ export function loadLimits(env: NodeJS.ProcessEnv = process.env): Limits {
       ratePerSec: e.PERFECT_RATE_POLLS_PER_SEC,
       burst: e.PERFECT_RATE_POLLS_BURST,
     },
+    refusals: { delayMs: e.PERFECT_REFUSAL_DELAY_MS, maxHeld: e.PERFECT_REFUSAL_MAX_HELD },
   };
 }
 
