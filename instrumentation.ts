@@ -5,11 +5,11 @@
  */
 export async function register(): Promise<void> {
   if (process.env.NEXT_RUNTIME === "nodejs") {
-    const { getEngine } = await import("./lib/engine");
+    const { getEngine, startEngine } = await import("./lib/server");
     const { FrontDoor, installFrontDoor } = await import("./lib/api/front-door");
     const { limits } = await import("./lib/api/limits");
     try {
-      getEngine();
+      await startEngine();
       installFrontDoor(new FrontDoor(limits(), () => getEngine().clients));
     } catch (e) {
       console.error(`[perfect] cannot start: ${(e as Error).message}`);

@@ -14,9 +14,9 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "../lib/engine/clock";
-import { setEngine } from "../lib/engine";
-import { createTestEngine } from "../lib/testing/test-engine";
-import { startHarness } from "../lib/testing/http-harness";
+import { setEngine } from "../lib/server";
+import { createTestEngine } from "../test/support/test-engine";
+import { startHarness } from "../test/support/http-harness";
 
 // The bench scripts are plain ESM run by node; load them untyped.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

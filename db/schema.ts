@@ -5,6 +5,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { ParameterSpec } from "../lib/domain/records";
 import { LOG_LEVELS, RUN_STATES, SENSITIVITIES, TASK_RUN_STATES, TRIGGERS, WARNINGS } from "../lib/domain/states";
 
 export const clients = sqliteTable("clients", {
@@ -38,9 +39,9 @@ export const flows = sqliteTable(
     name: text("name").notNull(),
     description: text("description").notNull().default(""),
     /** JSON object string → string; display only (history filters use run_tags). */
-    tags: text("tags").notNull().default("{}"),
-    /** JSON array of { name, type, default?, required }. */
-    parameters: text("parameters").notNull().default("[]"),
+    tags: text("tags", { mode: "json" }).$type<Record<string, string>>().notNull().default({}),
+    /** JSON array of { name, type, default?, required, choices?, kind? }. */
+    parameters: text("parameters", { mode: "json" }).$type<ParameterSpec[]>().notNull().default([]),
     /** The definition's version (the SDK's code hash): runs carry it, so only workers serving it claim them. */
     version: text("version").notNull().default(""),
     registeredAt: integer("registered_at").notNull(),
@@ -86,9 +87,9 @@ export const runs = sqliteTable(
     /** The flow version the run was triggered at: claimed only by a worker serving that version. */
     flowVersion: text("flow_version").notNull().default(""),
     state: text("state", { enum: RUN_STATES }).notNull(),
-    parameters: text("parameters").notNull().default("{}"),
+    parameters: text("parameters", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
     /** Snapshot of the flow's tags at trigger time (JSON); filtering uses run_tags. */
-    tags: text("tags").notNull().default("{}"),
+    tags: text("tags", { mode: "json" }).$type<Record<string, string>>().notNull().default({}),
     trigger: text("trigger", { enum: TRIGGERS }).notNull(),
     workerId: text("worker_id"),
     createdAt: integer("created_at").notNull(),
@@ -194,9 +195,9 @@ export const taskStats = sqliteTable(
     samples: integer("samples").notNull(),
     updatedAt: integer("updated_at").notNull(),
     /** JSON array of the window's durations, oldest first (what the chart draws). */
-    recent: text("recent").notNull().default("[]"),
+    recent: text("recent", { mode: "json" }).$type<number[]>().notNull().default([]),
     /** JSON array of calls per completed run (newest last, ≤ 100): a loop's expected call count. */
-    callsRecent: text("calls_recent").notNull().default("[]"),
+    callsRecent: text("calls_recent", { mode: "json" }).$type<number[]>().notNull().default([]),
     /** Mean of callsRecent (1 without history). */
     callsMean: real("calls_mean").notNull().default(1),
   },

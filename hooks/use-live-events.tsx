@@ -7,7 +7,7 @@
  */
 import { useEffect } from "react";
 import { useSWRConfig } from "swr";
-import type { Change } from "@/lib/engine/change-feed";
+import type { Change } from "@/lib/domain/changes";
 import { connectionHealth } from "./connection-health";
 import { isClientsKey } from "./use-clients";
 import { isFlowsKey } from "./use-flows";

@@ -5,6 +5,11 @@ const ms = (def: number) => z.coerce.number().int().positive().default(def);
 
 export const configSchema = z.object({
   PERFECT_DB_PATH: z.string().min(1).default("data/perfect.db"),
+  /** postgres://user:pass@host:port/db selects PostgreSQL; unset, SQLite at PERFECT_DB_PATH. */
+  PERFECT_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { message: "expected a postgres:// URL" })
+    .optional(),
   PERFECT_CLIENTS_FILE: z.string().min(1).default("clients.json"),
   PERFECT_HEARTBEAT_TIMEOUT_MS: ms(15_000),
   PERFECT_LONG_POLL_MS: ms(25_000),
@@ -12,6 +17,7 @@ export const configSchema = z.object({
 
 export interface ServerConfig {
   dbPath: string;
+  databaseUrl: string | null;
   clientsFile: string;
   heartbeatTimeoutMs: number;
   longPollMs: number;
@@ -26,6 +32,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const c = parsed.data;
   return {
     dbPath: c.PERFECT_DB_PATH,
+    databaseUrl: c.PERFECT_DATABASE_URL ?? null,
     clientsFile: c.PERFECT_CLIENTS_FILE,
     heartbeatTimeoutMs: c.PERFECT_HEARTBEAT_TIMEOUT_MS,
     longPollMs: c.PERFECT_LONG_POLL_MS,

@@ -238,12 +238,12 @@ describe("retries are judged by their current attempt", () => {
     await w.events(reg.workerId, r, [{ seq: 1, type: "task_started", call: 0, task: "extract" }]);
     clock.advance(60_000); // the first attempt hangs for a minute, then fails
     await w.heartbeat(reg.workerId, [r]);
-    env.engine.tick();
+    await env.engine.tick();
     expect((await a.get(`/api/runs/${r}`)).body.taskRuns[0].warning).toBe("CRITICAL");
     await w.events(reg.workerId, r, [{ seq: 2, type: "task_retrying", call: 0, attempt: 2, error: "timeout" }]);
     clock.advance(500);
     await w.heartbeat(reg.workerId, [r]);
-    env.engine.tick();
+    await env.engine.tick();
     const live = (await a.get(`/api/runs/${r}`)).body.taskRuns[0];
     expect(live.attempt).toBe(2);
     expect(live.stalled).toBe(false);
@@ -274,7 +274,7 @@ describe("retries are judged by their current attempt", () => {
     await w.events(reg.workerId, r, [{ seq: 2, type: "task_retrying", call: 0, attempt: 2, error: "flaky" }]);
     clock.advance(900);
     await w.heartbeat(reg.workerId, [r]);
-    env.engine.tick();
+    await env.engine.tick();
     const t = (await a.get(`/api/runs/${r}`)).body.taskRuns[0];
     expect(t.warning).toBe(null); // 1800 ms since the first start would be CRITICAL
   });
@@ -355,13 +355,13 @@ describe("bounded memory", () => {
     const counts = () => ({
       workers: (env.db.$client.prepare("SELECT count(*) FROM workers").pluck().get() as number),
       routes: (env.db.$client.prepare("SELECT count(*) FROM worker_flows").pluck().get() as number),
-      tracked: env.engine.liveness.size,
+      tracked: env.engine.trackedWorkers,
     });
     expect(counts()).toEqual({ workers: 6, routes: 6, tracked: 6 });
     clock.advance(FORGET_WORKER_MS - 5_000);
     await w.heartbeat(keep, []);
     clock.advance(10_000);
-    env.engine.tick();
+    await env.engine.tick();
     expect(counts()).toEqual({ workers: 1, routes: 1, tracked: 1 });
     expect((await w.heartbeat(keep, [])).status).toBe(200);
   });

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../engine/clock";
 import { HEARTBEAT_LOST } from "../engine/engine";
-import { createTestEngine } from "../testing/test-engine";
+import { createTestEngine } from "../../test/support/test-engine";
 import { ETL_FLOW, api, fullRunEvents, useServer } from "./helpers";
 
 const { fresh } = useServer({ heartbeatTimeoutMs: 15_000 });
@@ -35,10 +35,10 @@ describe("heartbeat monitor (controlled clock, no real waiting)", () => {
     clock.advance(10_000);
     await w.heartbeat(workerId, [runId]);
     clock.advance(14_000);
-    env.engine.tick();
+    await env.engine.tick();
     expect((await a.get(`/api/runs/${runId}`)).body.state).toBe("RUNNING");
     clock.advance(1_001);
-    env.engine.tick();
+    await env.engine.tick();
     const run = (await a.get(`/api/runs/${runId}`)).body;
     expect(run.state).toBe("FAILED");
     expect(run.error).toBe(HEARTBEAT_LOST);
@@ -62,10 +62,10 @@ describe("heartbeat monitor (controlled clock, no real waiting)", () => {
     const changes: any[] = [];
     env.engine.feed.subscribe((c) => changes.push(c));
     await api(env).worker().register([]);
-    env.engine.tick();
+    await env.engine.tick();
     clock.advance(15_001);
-    env.engine.tick();
-    env.engine.tick();
+    await env.engine.tick();
+    await env.engine.tick();
     expect(changes.filter((c) => c.kind === "client")).toEqual([
       { kind: "client", clientId: "acme", online: true },
       { kind: "client", clientId: "acme", online: false },
@@ -82,10 +82,10 @@ describe("heartbeat monitor (controlled clock, no real waiting)", () => {
     const run = (await a.post(`/api/flows/${reg.flows[0].id}/runs`, {})).body;
     await w.poll(reg.workerId);
     clock.advance(15_000);
-    env.engine.tick();
+    await env.engine.tick();
     expect((await a.get(`/api/runs/${run.id}`)).body.state).toBe("RUNNING");
     clock.advance(1);
-    env.engine.tick();
+    await env.engine.tick();
     expect((await a.get(`/api/runs/${run.id}`)).body.state).toBe("FAILED");
   });
 
@@ -96,7 +96,7 @@ describe("heartbeat monitor (controlled clock, no real waiting)", () => {
     for (let i = 1; i <= 5; i++) {
       clock.advance(10_000);
       await w.events(workerId, runId, [{ seq: i, type: "log", level: "INFO", message: `tick ${i}` }]);
-      env.engine.tick();
+      await env.engine.tick();
     }
     expect((await a.get(`/api/runs/${runId}`)).body.state).toBe("RUNNING");
   });
@@ -108,7 +108,7 @@ describe("heartbeat monitor (controlled clock, no real waiting)", () => {
     const skewed = (ms: number) => new Date(clock.now() - 600_000 + ms).toISOString();
     await w.events(workerId, runId, [{ seq: 1, type: "task_started", call: 0, task: "extract", ts: skewed(0) }], { sentAt: skewed(0) });
     clock.advance(5_000);
-    env.engine.tick();
+    await env.engine.tick();
     const run = (await a.get(`/api/runs/${runId}`)).body;
     expect(run.state).toBe("RUNNING");
     expect(Math.abs(Date.parse(run.taskRuns[0].startedAt) - (clock.now() - 5_000))).toBeLessThan(5);
@@ -134,42 +134,42 @@ describe("event times", () => {
 });
 
 describe("restart on the same file", () => {
-  it("keeps every run, task run and log; clients count as seen at boot", () => {
+  it("keeps every run, task run and log; clients count as seen at boot", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perfect-restart-"));
     const file = path.join(dir, "p.db");
     const clock = new ManualClock();
     const first = createTestEngine({ file, clock });
-    const reg = first.engine.register("acme", { worker: {}, flows: [ETL_FLOW as any] });
+    const reg = await first.engine.register("acme", { worker: {}, flows: [ETL_FLOW as any] });
     const runIds: string[] = [];
-    for (let i = 0; i < 4; i++) runIds.push(first.engine.triggerRun(reg.flows[0].id, {}, "api").id);
-    const [r1, r2, r3] = first.engine.claim("acme", reg.workerId, 3);
-    first.engine.applyEvents("acme", r1.id, { workerId: reg.workerId, events: fullRunEvents() as any });
-    first.engine.applyEvents("acme", r2.id, { workerId: reg.workerId, events: fullRunEvents().slice(0, 4) as any });
-    first.engine.applyEvents("acme", r3.id, { workerId: reg.workerId, events: fullRunEvents().slice(0, 1) as any });
+    for (let i = 0; i < 4; i++) runIds.push((await first.engine.triggerRun(reg.flows[0].id, {}, "api")).id);
+    const [r1, r2, r3] = await first.engine.claim("acme", reg.workerId, 3);
+    await first.engine.applyEvents("acme", r1.id, { workerId: reg.workerId, events: fullRunEvents() as any });
+    await first.engine.applyEvents("acme", r2.id, { workerId: reg.workerId, events: fullRunEvents().slice(0, 4) as any });
+    await first.engine.applyEvents("acme", r3.id, { workerId: reg.workerId, events: fullRunEvents().slice(0, 1) as any });
     first.db.$client.close();
 
     clock.advance(60_000); // the server was down for a minute: longer than the heartbeat timeout
     const second = createTestEngine({ file, clock });
-    second.engine.tick();
-    expect(second.engine.getRun(r1.id).state).toBe("COMPLETED");
-    expect(second.engine.getRun(r2.id).state).toBe("RUNNING"); // not mass-failed at boot
-    expect(second.engine.getRun(r3.id).state).toBe("RUNNING");
-    expect(second.engine.getRun(runIds[3]).state).toBe("PENDING");
-    expect(second.engine.listLogs(r1.id, { after: 0, level: [], limit: 100 }).logs).toHaveLength(3);
-    expect(second.engine.listLogs(r2.id, { after: 0, level: [], limit: 100 }).logs).toHaveLength(1);
+    await second.engine.tick();
+    expect((await second.engine.getRun(r1.id)).state).toBe("COMPLETED");
+    expect((await second.engine.getRun(r2.id)).state).toBe("RUNNING"); // not mass-failed at boot
+    expect((await second.engine.getRun(r3.id)).state).toBe("RUNNING");
+    expect((await second.engine.getRun(runIds[3])).state).toBe("PENDING");
+    expect((await second.engine.listLogs(r1.id, { after: 0, level: [], limit: 100 })).logs).toHaveLength(3);
+    expect((await second.engine.listLogs(r2.id, { after: 0, level: [], limit: 100 })).logs).toHaveLength(1);
     // The worker resumes where it stopped: duplicates skipped, the rest applied.
-    const res = second.engine.applyEvents("acme", r2.id, { workerId: reg.workerId, events: fullRunEvents() as any });
+    const res = await second.engine.applyEvents("acme", r2.id, { workerId: reg.workerId, events: fullRunEvents() as any });
     expect(res).toMatchObject({ applied: 6, duplicates: 4, state: "COMPLETED" });
     // r3's worker stays silent: just inside the timeout counted from boot it still runs,
     // past it the run fails; the completed and the queued runs are untouched.
     clock.advance(15_000 - 1);
-    second.engine.tick();
-    expect(second.engine.getRun(r3.id).state).toBe("RUNNING");
+    await second.engine.tick();
+    expect((await second.engine.getRun(r3.id)).state).toBe("RUNNING");
     clock.advance(2);
-    second.engine.tick();
-    expect(second.engine.getRun(r3.id)).toMatchObject({ state: "FAILED", error: HEARTBEAT_LOST });
-    expect(second.engine.getRun(r2.id).state).toBe("COMPLETED");
-    expect(second.engine.getRun(runIds[3]).state).toBe("PENDING");
+    await second.engine.tick();
+    expect(await second.engine.getRun(r3.id)).toMatchObject({ state: "FAILED", error: HEARTBEAT_LOST });
+    expect((await second.engine.getRun(r2.id)).state).toBe("COMPLETED");
+    expect((await second.engine.getRun(runIds[3])).state).toBe("PENDING");
     second.db.$client.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -1,8 +1,8 @@
 /** Shared set-up for integration tests: a test engine served over real HTTP. */
 import { afterAll, beforeAll } from "vitest";
-import { setEngine } from "../engine";
-import { createTestEngine } from "../testing/test-engine";
-import { startHarness } from "../testing/http-harness";
+import { setEngine } from "../server";
+import { createTestEngine } from "../../test/support/test-engine";
+import { startHarness } from "../../test/support/http-harness";
 
 export type TestEnv = ReturnType<typeof createTestEngine> & { url: string };
 

@@ -1,51 +1,52 @@
 // A trigger commits whole or not at all: a failure injected after the run's insert (in the
 // task-run insert, or while the answer is read back) leaves no run, tag or task run behind.
 import { afterEach, describe, expect, it } from "vitest";
-import { createTestEngine } from "../testing/test-engine";
+import { createTestEngine } from "../../test/support/test-engine";
 
 const FLOW = { name: "Atomic", tags: { team: "sre" }, tasks: [{ name: "a", estimatedTime: 100 }, { name: "b" }], parameters: [] };
 let close: (() => void) | null = null;
 afterEach(() => close?.());
 
-function setup() {
-  const { engine, db } = createTestEngine();
+async function setup() {
+  const { engine, db, store: sqlite } = createTestEngine();
   close = () => db.$client.close();
-  const reg = engine.register("acme", { worker: {}, flows: [FLOW as never] });
+  const reg = await engine.register("acme", { worker: {}, flows: [FLOW as never] });
   const count = (table: string) => (db.$client.prepare(`select count(*) from ${table}`).pluck().get() as number);
-  return { engine, flowId: reg.flows[0].id, count };
+  return { engine, sqlite, flowId: reg.flows[0].id, count };
 }
 
 describe("triggerRun: no partial write", () => {
   it.each([
     ["inserting the task runs", "insertTaskRuns"],
     ["reading the new run back for the answer", "listTaskRuns"],
-  ] as const)("a failure while %s stores nothing", (_what, method) => {
-    const { engine, flowId, count } = setup();
-    const store = engine.store as unknown as Record<string, (...a: unknown[]) => unknown>;
+  ] as const)("a failure while %s stores nothing", async (_what, method) => {
+    const { engine, sqlite, flowId, count } = await setup();
+    // The SQLite adapter's synchronous twin: both sides of the async contract call it.
+    const store = sqlite.sync as unknown as Record<string, (...a: unknown[]) => unknown>;
     const original = store[method];
     let inserted = 0;
     const insertRun = store.insertRun;
     store.insertRun = (...a: unknown[]) => {
       inserted++;
-      return insertRun.apply(engine.store, a);
+      return insertRun.apply(sqlite.sync, a);
     };
     store[method] = () => {
       throw new Error("injected failure");
     };
-    expect(() => engine.triggerRun(flowId, {}, "api")).toThrow("injected failure");
+    await expect(engine.triggerRun(flowId, {}, "api")).rejects.toThrow("injected failure");
     expect(inserted).toBe(1); // the run row was written before the failure…
     expect([count("runs"), count("run_tags"), count("task_runs")]).toEqual([0, 0, 0]); // …and rolled back
     store[method] = original;
-    const run = engine.triggerRun(flowId, {}, "api");
+    const run = await engine.triggerRun(flowId, {}, "api");
     expect(run.state).toBe("PENDING");
     expect([count("runs"), count("run_tags"), count("task_runs")]).toEqual([1, 1, 2]);
   });
 
-  it("a removed client's flow is refused with 409 naming the reason, and nothing is stored", () => {
-    const { engine, flowId, count } = setup();
+  it("a removed client's flow is refused with 409 naming the reason, and nothing is stored", async () => {
+    const { engine, flowId, count } = await setup();
     engine.clients.replace(engine.clients.all().filter((c) => c.id !== "acme"));
-    expect(() => engine.triggerRun(flowId, {}, "api")).toThrow(expect.objectContaining({ code: "conflict", details: { reason: "client_removed", clientId: "acme" } }));
+    await expect(engine.triggerRun(flowId, {}, "api")).rejects.toThrow(expect.objectContaining({ code: "conflict", details: { reason: "client_removed", clientId: "acme" } }));
     expect(count("runs")).toBe(0);
-    expect(engine.getFlow(flowId).clientRemoved).toBe(true);
+    expect((await engine.getFlow(flowId)).clientRemoved).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
  * whole. A JSON body is then bounded in depth and size (json-bounds.ts) before anyone walks it.
  */
 import { PerfectError } from "../engine/errors";
-import { checkJsonBounds } from "./json-bounds";
+import { checkJsonBounds } from "../domain/json-bounds";
 import { MAX_BODY_BYTES } from "./limits";
 
 export { MAX_BODY_BYTES };

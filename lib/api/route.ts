@@ -3,7 +3,7 @@
  * engine call; every error goes through handleApiError.
  */
 import type { z } from "zod";
-import { getEngine } from "../engine";
+import { getEngine } from "../server";
 import type { Engine } from "../engine/engine";
 import { PerfectError } from "../engine/errors";
 import { handleApiError, zodToPerfect } from "./errors";

@@ -1,7 +1,6 @@
 /** Rows → wire shapes (camelCase, ISO times, string ids). Pure; the engine supplies live figures. */
-import type { FlowRow, FlowTaskRow, LogRow, RunRow, TaskRunRow, TaskStatRow } from "../../db/schema";
+import type { FlowRecord as FlowRow, FlowTaskRecord as FlowTaskRow, LogRecord as LogRow, RunRecord as RunRow, TaskRunRecord as TaskRunRow, TaskStatRecord as TaskStatRow } from "../domain/records";
 import type { FlowView, LogView, RunSummary, TaskRunView, TaskStatView } from "../contracts/dashboard";
-import type { ParameterSpec } from "../contracts/worker";
 import type { Baseline } from "./outliers";
 import { criticalDurationMs, flooredSigma, thresholdFor } from "./outliers";
 import type { Sensitivity, Warning } from "../domain/states";
@@ -12,13 +11,6 @@ const MAX_DATE_MS = 8.64e15;
 export const iso = (t: number | null | undefined): string | null =>
   t === null || t === undefined || !Number.isFinite(t) || Math.abs(t) > MAX_DATE_MS ? null : new Date(t).toISOString();
 
-export function parseJson<T>(text: string, fallback: T): T {
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
-  }
-}
 
 export function runSummary(
   r: RunRow,
@@ -36,8 +28,8 @@ export function runSummary(
     etaMs: eta ? Math.round(eta.remainingMs) : null,
     etaLowMs: eta ? Math.round(eta.lowMs) : null,
     etaHighMs: eta ? Math.round(eta.highMs) : null,
-    parameters: parseJson(r.parameters, {}),
-    tags: parseJson(r.tags, {}),
+    parameters: r.parameters,
+    tags: r.tags,
     trigger: r.trigger,
     workerId: r.workerId,
     createdAt: iso(r.createdAt)!,
@@ -87,12 +79,12 @@ export function flowView(
     id: String(f.id),
     name: f.name,
     description: f.description,
-    tags: parseJson(f.tags, {}),
+    tags: f.tags,
     clientId: f.clientId,
     clientName: extra.clientName,
     online: extra.online,
     tasks: tasks.map((t, i) => ({ name: t.name, estimatedTime: t.estimatedTime, weight: weights[i], description: t.description })),
-    parameters: parseJson<ParameterSpec[]>(f.parameters, []),
+    parameters: f.parameters,
     registeredAt: iso(f.registeredAt)!,
     updatedAt: iso(f.updatedAt)!,
     lastRun: extra.lastRun
@@ -138,6 +130,6 @@ export function taskStatView(s: TaskStatRow, flowName: string, sensitivity: Sens
     threshold,
     slowAtMs: threshold === null ? null : s.mean + threshold * sigma,
     criticalAtMs: criticalDurationMs(s, sensitivity),
-    recentMs: parseJson<number[]>(s.recent, []),
+    recentMs: s.recent,
   };
 }

@@ -1,8 +1,8 @@
 import { handleApiError } from "@/lib/api/errors";
 import { limits } from "@/lib/api/limits";
 import { trackStream } from "@/lib/api/sse-streams";
-import { getEngine } from "@/lib/engine";
-import type { Change } from "@/lib/engine/change-feed";
+import { getEngine } from "@/lib/server";
+import type { Change } from "@/lib/domain/changes";
 
 export const dynamic = "force-dynamic";
 

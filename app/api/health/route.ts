@@ -1,5 +1,5 @@
 import { handleApiError } from "@/lib/api/errors";
-import { getEngine } from "@/lib/engine";
+import { getEngine } from "@/lib/server";
 
 export const dynamic = "force-dynamic";
 

@@ -5,9 +5,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { getJson, trigger } from "../../testing/protocol-worker";
-import { ServerProcess } from "../../testing/server-process";
-import { TcpProxy } from "../../testing/tcp-proxy";
+import { getJson, trigger } from "../../../test/support/protocol-worker";
+import { ServerProcess } from "../../../test/support/server-process";
+import { TcpProxy } from "../../../test/support/tcp-proxy";
 
 const TIMEOUT_MS = 3000;
 const CLIENT = { id: "perfect_example", name: "Example", performanceSensitivity: "normal", token: "fleet-token" };

@@ -10,8 +10,8 @@ import Database from "better-sqlite3";
 import fs from "node:fs";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProtocolWorker, getJson, trigger } from "../../testing/protocol-worker";
-import { ServerProcess } from "../../testing/server-process";
+import { ProtocolWorker, getJson, trigger } from "../../../test/support/protocol-worker";
+import { ServerProcess } from "../../../test/support/server-process";
 
 const CLIENTS = [
   { id: "control", name: "Control", performanceSensitivity: "normal", token: "control-token" },

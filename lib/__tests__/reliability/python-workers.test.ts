@@ -7,9 +7,9 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { getJson, trigger } from "../../testing/protocol-worker";
-import { ServerProcess } from "../../testing/server-process";
-import { TcpProxy } from "../../testing/tcp-proxy";
+import { getJson, trigger } from "../../../test/support/protocol-worker";
+import { ServerProcess } from "../../../test/support/server-process";
+import { TcpProxy } from "../../../test/support/tcp-proxy";
 
 const TIMEOUT_MS = 3000;
 const CLIENTS = [

@@ -7,8 +7,8 @@ import { spawn } from "node:child_process";
 import http from "node:http";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { ProtocolWorker, getJson, trigger } from "../../testing/protocol-worker";
-import { ServerProcess } from "../../testing/server-process";
+import { ProtocolWorker, getJson, trigger } from "../../../test/support/protocol-worker";
+import { ServerProcess } from "../../../test/support/server-process";
 
 const TOKEN = "rel-token";
 const CLIENTS = [

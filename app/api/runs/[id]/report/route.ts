@@ -1,5 +1,5 @@
 import { handleApiError } from "@/lib/api/errors";
-import { getEngine } from "@/lib/engine";
+import { getEngine } from "@/lib/server";
 import { renderRunReport } from "@/lib/report/run-report";
 
 export const dynamic = "force-dynamic";
@@ -9,8 +9,8 @@ export async function GET(_req: Request, ctx: { params: Promise<{ id: string }> 
   try {
     const { id } = await ctx.params;
     const engine = getEngine();
-    const run = engine.getRun(id);
-    const { logs } = engine.listLogs(id, { after: 0, level: [], limit: 100_000 });
+    const run = await engine.getRun(id);
+    const { logs } = await engine.listLogs(id, { after: 0, level: [], limit: 100_000 });
     return new Response(renderRunReport(run, logs, new Date()), {
       headers: {
         "Content-Type": "text/html; charset=utf-8",

@@ -1,12 +1,17 @@
 /**
- * The SQLite implementation of the engine's Store: the only code that talks to Drizzle.
- * Writes run inside the engine's BEGIN IMMEDIATE transactions (better-sqlite3 is synchronous,
- * so one transaction is one uninterrupted stretch of the event loop).
+ * The SQLite store: the only code that talks to better-sqlite3 and the SQLite Drizzle schema.
+ *
+ * better-sqlite3 is synchronous, and Drizzle's SQLite transactions do not roll back an async
+ * callback, so the adapter is two layers: SqliteSync does every query synchronously, and
+ * SqliteStore exposes it through the asynchronous Store contract. A transaction is BEGIN
+ * IMMEDIATE … COMMIT around an async body that is serialised: while one is open, operations
+ * from outside it wait (they share the one connection, and must neither see its uncommitted
+ * rows nor join it), and a second transaction queues behind it. A throw rolls back.
  */
-import type { Statement, Transaction } from "better-sqlite3";
+import type { Statement } from "better-sqlite3";
 import { and, desc, eq, getTableColumns, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
-import type { Db } from "../../db/client";
+import { openDatabase, type Db } from "../../../db/client";
 import {
   clients,
   flows,
@@ -24,15 +29,18 @@ import {
   type WorkerRow,
   type WorkerFlowRow,
   workerFlows,
-} from "../../db/schema";
-import type { RunListQuery } from "../contracts/dashboard";
-import type { NewLog, NewRun, NewTaskRun, RunPage, RunningTaskRow, Store } from "../engine/store";
-import type { Sensitivity } from "../domain/states";
+} from "../../../db/schema";
+import type { NewLog, NewRun, NewTaskRun, RunFilter, RunPage, RunningTaskRecord as RunningTaskRow } from "../../domain/records";
+import type { Sensitivity } from "../../domain/states";
+import type { Store, StoreOps } from "../store";
 
 /** A history probe counts at most this many matches of one filter: enough to rank them. */
 const PROBE_CAPS = [1000, 5000];
 
-export class SqliteStore implements Store {
+/** The synchronous twin of each store operation (same arguments, plain results). */
+type Sync<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : never };
+
+export class SqliteSync implements Sync<StoreOps> {
   private readonly claimStmt;
   private readonly insertLogStmt;
   private readonly recentStmt;
@@ -47,11 +55,9 @@ export class SqliteStore implements Store {
   private readonly lastIdToStmt;
   /** Statements built from a row's keys (updates, inserts) and from a history query's shape. */
   private readonly shaped = new Map<string, Statement>();
-  private readonly txn: Transaction<(fn: () => unknown) => unknown>;
 
   constructor(private readonly db: Db) {
     const raw = db.$client;
-    this.txn = raw.transaction((fn: () => unknown) => fn());
     // Prepared once: these run on every poll, trigger, event batch and task completion. Going
     // through Drizzle's query builder would rebuild the SQL and re-prepare it on every call,
     // which profiling showed to be most of the engine's time per request.
@@ -113,11 +119,6 @@ export class SqliteStore implements Store {
     return returning ? (st.pluck().get(...values) as number) : (st.run(...values), 0);
   }
 
-  transaction<T>(fn: () => T): T {
-    // better-sqlite3's own wrapper, made once: BEGIN IMMEDIATE … COMMIT (a savepoint when nested).
-    return this.txn.immediate(fn) as T;
-  }
-
   upsertClient(c: { id: string; name: string; sensitivity: Sensitivity }): void {
     this.db
       .insert(clients)
@@ -139,13 +140,16 @@ export class SqliteStore implements Store {
     return this.db.select().from(workers).where(eq(workers.id, id)).get();
   }
   touchWorker(id: string, at: number): void {
-    this.db.update(workers).set({ lastSeenAt: at }).where(eq(workers.id, id)).run();
+    this.db.update(workers).set({ lastSeenAt: at }).where(and(eq(workers.id, id), lt(workers.lastSeenAt, at))).run();
   }
-  listWorkers() {
-    return this.db.select().from(workers).orderBy(desc(workers.lastSeenAt)).all();
+  listWorkers(clientId?: string) {
+    return this.db.select().from(workers).where(clientId ? eq(workers.clientId, clientId) : undefined).orderBy(desc(workers.lastSeenAt)).all();
   }
 
-  upsertFlow(f: Omit<FlowRow, "id">): number {
+  upsertFlow(given: Omit<FlowRow, "id">): number {
+    // User keys arrive in null-prototype objects (so "__proto__" is data); Drizzle's value
+    // checks need ordinary ones: a JSON round trip keeps every key as an own property.
+    const f = { ...given, tags: plainJson(given.tags), parameters: plainJson(given.parameters) };
     const row = this.db
       .insert(flows)
       .values(f)
@@ -189,6 +193,10 @@ export class SqliteStore implements Store {
     if (q.after) where.push(sql`(${flows.name} > ${q.after.name} OR (${flows.name} = ${q.after.name} AND ${flows.id} > ${q.after.id}))`);
     return this.db.select().from(flows).where(and(...where)).orderBy(flows.name, flows.id).limit(q.limit).all();
   }
+  countFlowsByClient(): Map<string, number> {
+    const rows = this.db.select({ clientId: flows.clientId, n: sql<number>`count(*)` }).from(flows).groupBy(flows.clientId).all();
+    return new Map(rows.map((r) => [r.clientId, r.n]));
+  }
   listFlowTasks(flowIds: number[]) {
     if (!flowIds.length) return [];
     if (flowIds.length === 1) return (this.listFlowTasksStmt.all(flowIds[0]) as Record<string, unknown>[]).map((r) => FLOW_TASK.fromDriver(r));
@@ -207,14 +215,24 @@ export class SqliteStore implements Store {
     return this.insert(RUN, run, true);
   }
   insertRunTags(runId: number, tags: Record<string, string>): void {
-    for (const [key, value] of Object.entries(tags)) this.insertRunTagStmt.run(runId, key, value);
+    for (const key of Object.keys(tags)) this.insertRunTagStmt.run(runId, key, tags[key]);
   }
   getRun(id: number) {
     const r = this.getRunStmt.get(id) as Record<string, unknown> | undefined;
     return r && RUN.fromDriver(r);
   }
+  getRunForUpdate(id: number) {
+    // BEGIN IMMEDIATE already holds the database's write lock: the row cannot change under us.
+    return this.getRun(id);
+  }
   updateRun(id: number, patch: Partial<RunRow>): void {
     this.update(RUN, id, patch);
+  }
+  updateRunIf(id: number, from: RunRow["state"], patch: Partial<RunRow>): boolean {
+    const cur = this.getRun(id);
+    if (!cur || cur.state !== from) return false;
+    this.update(RUN, id, patch);
+    return true;
   }
   claimPendingRuns(clientId: string, workerId: string, max: number, now: number): RunRow[] {
     const rows = this.claimStmt.all({ clientId, workerId, now, max }) as Record<string, unknown>[];
@@ -232,7 +250,7 @@ export class SqliteStore implements Store {
    * CROSS JOIN). The other filters are checked per row; other tags through the
    * (run_id, key) primary key. Either way a page reads few rows and never sorts the table.
    */
-  listRuns(q: RunListQuery): RunPage {
+  listRuns(q: RunFilter): RunPage {
     const empty: RunPage = { runs: [], nextCursor: null };
     // Ids grow with creation time, so date bounds become an id window the indexes can use.
     let lo = 0;
@@ -420,19 +438,19 @@ export class SqliteStore implements Store {
        ON CONFLICT (flow_id, task_name) DO UPDATE SET client_id = excluded.client_id, mean = excluded.mean, stddev = excluded.stddev,
          samples = excluded.samples, updated_at = excluded.updated_at, recent = excluded.recent`,
     );
-    st.run(row.flowId, row.taskName, row.clientId, row.mean, row.stddev, row.samples, row.updatedAt, row.recent, row.callsRecent, row.callsMean);
+    st.run(row.flowId, row.taskName, row.clientId, row.mean, row.stddev, row.samples, row.updatedAt, JSON.stringify(row.recent), JSON.stringify(row.callsRecent), row.callsMean);
   }
   /** Records one completed run's call count of a task (the row may not exist yet: duration stats come later). */
   recordTaskCalls(flowId: number, taskName: string, clientId: string, calls: number, window: number, now: number): void {
     const cur = this.getTaskStat(flowId, taskName);
-    const recent = cur ? (JSON.parse(cur.callsRecent) as number[]) : [];
+    const recent = cur ? [...cur.callsRecent] : [];
     recent.push(calls);
     while (recent.length > window) recent.shift();
     const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
     if (cur) {
       this.stmt("taskCalls", () => `UPDATE task_stats SET calls_recent = ?, calls_mean = ? WHERE flow_id = ? AND task_name = ?`).run(JSON.stringify(recent), mean, flowId, taskName);
     } else {
-      this.upsertTaskStat({ flowId, taskName, clientId, mean: 0, stddev: 0, samples: 0, updatedAt: now, recent: "[]", callsRecent: JSON.stringify(recent), callsMean: mean });
+      this.upsertTaskStat({ flowId, taskName, clientId, mean: 0, stddev: 0, samples: 0, updatedAt: now, recent: [], callsRecent: recent, callsMean: mean });
     }
   }
   listTaskStats(flowIds?: number[]) {
@@ -486,3 +504,91 @@ const TASK_RUN = new RowCodec<TaskRunRow>(taskRuns, "task_runs");
 const TASK_STAT = new RowCodec<TaskStatRow>(taskStats, "task_stats");
 const FLOW = new RowCodec<FlowRow>(flows, "flows");
 const FLOW_TASK = new RowCodec<FlowTaskRow>(flowTasks, "flow_tasks");
+
+function plainJson<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+/** The names of every operation, so the async wrapper is built from the sync twin. */
+const OPS: (keyof StoreOps)[] = [
+  "upsertClient", "listClients", "touchClient",
+  "insertWorker", "getWorker", "touchWorker", "listWorkers", "deleteWorkersSeenBefore",
+  "replaceWorkerFlows", "listWorkerFlows", "listFlowsOfWorker",
+  "upsertFlow", "replaceFlowTasks", "getFlow", "listFlows", "listFlowsPage", "countFlowsByClient", "listFlowTasks", "lastRunsOfFlows",
+  "insertRun", "insertRunTags", "getRun", "getRunForUpdate", "updateRun", "updateRunIf", "claimPendingRuns",
+  "listRuns", "listRunsInState", "listRunsOfWorker", "listActiveRunsOfWorker",
+  "insertTaskRuns", "insertTaskRun", "listTaskRuns", "updateTaskRun", "listRunningTaskRuns", "countWarnings",
+  "insertLogs", "listLogs",
+  "getTaskStat", "getTaskStats", "recentDurations", "upsertTaskStat", "recordTaskCalls", "listTaskStats",
+];
+
+function bind(sync: SqliteSync, idle: () => Promise<void> | null): StoreOps {
+  const ops: Record<string, unknown> = {};
+  const fns = sync as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of OPS) {
+    // The wait and the call happen in one step: nothing can begin a transaction in between.
+    // The method is looked up at each call, so a test can make one operation fail.
+    ops[name] = async (...args: unknown[]) => {
+      for (let wait = idle(); wait; wait = idle()) await wait;
+      return fns[name].apply(sync, args);
+    };
+  }
+  return ops as unknown as StoreOps;
+}
+
+export interface SqliteStore extends StoreOps {}
+
+export class SqliteStore implements Store {
+  readonly dialect = "sqlite" as const;
+  readonly sync: SqliteSync;
+  /** Resolves when the open transaction (if any) has ended. */
+  private open: Promise<void> | null = null;
+  /** The operations a transaction body gets: they run on at once, inside it. */
+  private readonly inside: StoreOps;
+
+  constructor(readonly db: Db) {
+    this.sync = new SqliteSync(db);
+    this.inside = bind(this.sync, () => null);
+    Object.assign(this, bind(this.sync, () => this.idle()));
+  }
+
+  /** Outside a transaction: the open one to wait for, if any. */
+  private idle(): Promise<void> | null {
+    return this.open;
+  }
+
+  async transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    while (this.open) await this.open;
+    let end!: () => void;
+    this.open = new Promise<void>((r) => (end = r));
+    const raw = this.db.$client;
+    try {
+      raw.exec("BEGIN IMMEDIATE");
+      try {
+        const out = await fn(this.inside);
+        raw.exec("COMMIT");
+        return out;
+      } catch (e) {
+        if (raw.inTransaction) raw.exec("ROLLBACK");
+        throw e;
+      }
+    } finally {
+      this.open = null;
+      end();
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.db.$client.prepare("SELECT 1").get();
+  }
+
+  async close(): Promise<void> {
+    while (this.open) await this.open;
+    this.db.$client.close();
+  }
+}
+
+/** Opens (and migrates) the SQLite file; `:memory:` for tests. */
+export function openSqliteStore(file: string): SqliteStore {
+  return new SqliteStore(openDatabase(file));
+}

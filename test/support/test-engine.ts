@@ -1,12 +1,12 @@
-/** A real engine on a fresh in-memory SQLite with a controlled clock, for tests and benches. */
-import { openDatabase } from "../../db/client";
-import { ClientRegistry, parseClientsFile } from "../clients-file";
-import { InProcessChangeFeed } from "../engine/change-feed";
-import { ManualClock, type Clock } from "../engine/clock";
-import { InProcessRunNotifier } from "../engine/dispatch";
-import { Engine } from "../engine/engine";
-import type { Sensitivity } from "../domain/states";
-import { SqliteStore } from "../queries/sqlite-store";
+/**
+ * A real engine on a fresh SQLite database (in memory unless a file is given) with a controlled
+ * clock, for tests and benches.
+ */
+import { ClientRegistry, parseClientsFile } from "../../lib/clients-file";
+import type { Sensitivity } from "../../lib/domain/states";
+import { ManualClock, type Clock } from "../../lib/engine/clock";
+import { Engine } from "../../lib/engine/engine";
+import { openSqliteBackend } from "../../lib/store/sqlite";
 
 export const TEST_CLIENTS = [
   { id: "acme", name: "Acme ETL", performanceSensitivity: "normal" as Sensitivity, token: "acme-token" },
@@ -15,14 +15,14 @@ export const TEST_CLIENTS = [
 
 export function createTestEngine(opts: { file?: string; clock?: Clock; heartbeatTimeoutMs?: number; longPollMs?: number; clients?: typeof TEST_CLIENTS } = {}) {
   const clock = opts.clock ?? new ManualClock();
-  const db = openDatabase(opts.file ?? ":memory:");
+  const backend = openSqliteBackend(opts.file ?? ":memory:");
   const engine = new Engine({
-    store: new SqliteStore(db),
+    store: backend.store,
     clock,
-    notifier: new InProcessRunNotifier(),
-    feed: new InProcessChangeFeed(),
+    notifier: backend.notifier,
+    feed: backend.feed,
     clients: new ClientRegistry(parseClientsFile(JSON.stringify({ clients: opts.clients ?? TEST_CLIENTS }), "test")),
     config: { heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 15_000, longPollMs: opts.longPollMs ?? 25_000 },
   });
-  return { engine, db, clock };
+  return { engine, db: backend.store.db, store: backend.store, clock };
 }

@@ -1,17 +1,11 @@
 /**
- * Long-poll dispatch: workers wait here for a run of their client; a trigger wakes exactly one
- * waiter per queued run at once (no sleep-and-recheck loop, no thundering herd of 1,000 pollers).
- * Behind an interface so a PostgreSQL backend can use LISTEN/NOTIFY across instances.
+ * Long-poll wake-ups in one process: workers wait here for a run of their client; a trigger wakes
+ * the longest-waiting poll that serves the run (no sleep-and-recheck loop, no thundering herd
+ * of 1,000 pollers). Several instances share wake-ups through PostgreSQL LISTEN/NOTIFY instead.
  */
-export interface RunNotifier {
-  /**
-   * A run became claimable for this client; `route` (flow id @ version) says which workers can
-   * take it, so only a waiter that serves it is woken.
-   */
-  runQueued(clientId: string, count?: number, route?: string): void;
-  /** Resolves true when woken, false on timeout or abort. `serves` filters the runs that wake it. */
-  waitForRun(clientId: string, timeoutMs: number, signal?: AbortSignal, serves?: (route: string) => boolean): Promise<boolean>;
-}
+import type { RunNotifier } from "./store";
+
+export type { RunNotifier };
 
 interface Waiter {
   wake: (woken: boolean) => void;

@@ -1,0 +1,27 @@
+/** What every system is given: its resources. Peers are passed to each system explicitly. */
+import type { ClientRegistry } from "../../clients-file";
+import type { ChangeFeed, RunNotifier, Store } from "../../store/store";
+import type { Clock } from "../clock";
+
+export interface EngineConfig {
+  heartbeatTimeoutMs: number;
+  longPollMs: number;
+}
+
+export interface EngineContext {
+  store: Store;
+  clock: Clock;
+  notifier: RunNotifier;
+  feed: ChangeFeed;
+  clients: ClientRegistry;
+  config: EngineConfig;
+}
+
+/** One id parser for run ids in paths (a non-number is simply not found). */
+export function parseId(what: string, text: string, notFound: (what: string, id: string) => Error): number {
+  if (!/^\d{1,15}$/.test(text)) throw notFound(what, text);
+  return Number(text);
+}
+
+/** The route of a run: which workers can take it (flow id @ version). */
+export const routeOf = (flowId: number, version: string): string => `${flowId}@${version}`;

@@ -1,0 +1,156 @@
+/**
+ * Lifecycle: a run's beginning and its endings decided by the server — trigger, cancel, a
+ * claim given back, and the one "finish on the server" used by cancel and the monitor alike.
+ */
+import type { NewLog, RunRecord } from "../../domain/records";
+import { MAX_JSON_DEPTH, checkJsonBounds } from "../../domain/json-bounds";
+import { canTransition, isTerminal, type RunState, type Trigger } from "../../domain/states";
+import { MAX_PARAMETERS_BYTES } from "../../contracts/dashboard";
+import type { StoreOps } from "../../store/store";
+import { PerfectError, invalid, notFound } from "../errors";
+import { resolveParameters } from "../parameters";
+import { resolveWeights } from "../weighted-progress";
+import { routeOf, type EngineContext } from "./context";
+import type { RunPublisher } from "./publisher";
+import { RunBatch } from "./run-batch";
+import type { StatisticsSystem } from "./statistics";
+import { pendingTaskRun } from "./task-runs";
+
+export class LifecycleSystem {
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly stats: StatisticsSystem,
+    private readonly publish: RunPublisher,
+  ) {}
+
+  /** A new PENDING run of the flow: parameters checked and bounded, all of it or nothing. */
+  async trigger(flowId: number, flowIdText: string, given: Record<string, unknown>, trigger: Trigger): Promise<RunRecord> {
+    const now = this.ctx.clock.now();
+    const run = await this.ctx.store.transaction(async (tx) => {
+      const flow = await tx.getFlow(flowId);
+      if (!flow) throw notFound("flow", flowIdText);
+      if (!this.ctx.clients.get(flow.clientId)) {
+        throw new PerfectError(
+          "conflict",
+          `flow ${flowIdText} belongs to client ${flow.clientId}, which is no longer in the clients file: it cannot be triggered`,
+          { reason: "client_removed", clientId: flow.clientId },
+        );
+      }
+      const parameters = resolveParameters(flow.parameters, given);
+      // Defaults come from the worker's registration: bounded there, and checked again here so a
+      // stored run can always be serialized, listed and reported.
+      const violation = checkJsonBounds(parameters, { prefix: "parameters", maxDepth: MAX_JSON_DEPTH });
+      if (violation) throw invalid(violation.field, violation.message);
+      if (Buffer.byteLength(JSON.stringify(parameters)) > MAX_PARAMETERS_BYTES) throw invalid("parameters", `larger than ${MAX_PARAMETERS_BYTES} bytes of JSON`);
+      const record: Omit<RunRecord, "id"> = {
+        flowId: flow.id,
+        clientId: flow.clientId,
+        flowName: flow.name,
+        flowVersion: flow.version,
+        state: "PENDING",
+        parameters,
+        tags: flow.tags,
+        trigger,
+        workerId: null,
+        createdAt: now,
+        claimedAt: null,
+        startedAt: null,
+        endedAt: null,
+        error: null,
+        progress: 0,
+        lastSeq: 0,
+        cancelRequestedAt: null,
+        unreportedBeats: 0,
+      };
+      const id = await tx.insertRun(record);
+      await tx.insertRunTags(id, flow.tags);
+      const tasks = await tx.listFlowTasks([flow.id]);
+      const weights = resolveWeights(tasks.map((t) => t.estimatedTime));
+      await tx.insertTaskRuns(
+        tasks.map((t, i) => pendingTaskRun({ runId: id, flowId: flow.id, position: i, name: t.name, weight: weights[i], estimatedTime: t.estimatedTime })),
+      );
+      // Read back inside the transaction: a failure here rolls the trigger back too.
+      await tx.listTaskRuns(id);
+      return { ...record, id };
+    });
+    this.ctx.notifier.runQueued(run.clientId, 1, routeOf(run.flowId, run.flowVersion));
+    this.publish.run(run);
+    return run;
+  }
+
+  /** PENDING → CANCELLED at once; RUNNING → flagged, the worker stops at its next task boundary. */
+  async cancel(runId: number, runIdText: string): Promise<void> {
+    const now = this.ctx.clock.now();
+    for (;;) {
+      const flagged = await this.ctx.store.transaction(async (tx) => {
+        const r = await tx.getRunForUpdate(runId);
+        if (!r) throw notFound("run", runIdText);
+        if (isTerminal(r.state)) throw new PerfectError("conflict", `run ${runIdText} is already ${r.state}`, { state: r.state });
+        if (r.state === "PENDING") return null;
+        let logId = 0;
+        if (r.cancelRequestedAt === null) {
+          await tx.updateRun(r.id, { cancelRequestedAt: now });
+          logId = await this.serverLog(tx, r, "WARNING", "cancellation requested: the worker stops at its next task boundary", now);
+        }
+        return { run: { ...r, cancelRequestedAt: r.cancelRequestedAt ?? now }, logId };
+      });
+      if (flagged) {
+        this.publish.run(flagged.run);
+        if (flagged.logId) this.publish.log(runId, flagged.logId, 1);
+        return;
+      }
+      if (await this.finishOnServer(runId, "CANCELLED", null, now, "run cancelled before a worker picked it up", "PENDING")) return;
+      // Claimed between the read and the cancel: ask the worker instead (next turn of the loop).
+    }
+  }
+
+  /**
+   * The one way the server itself ends a run (heartbeat loss, an unreported run, a cancel
+   * before pickup). Conditional on the state it read under a row lock, so a run is finished
+   * once however many paths (or instances) reach it.
+   */
+  async finishOnServer(runId: number, to: "FAILED" | "CANCELLED", error: string | null, now: number, message: string, from: RunState = "RUNNING"): Promise<RunRecord | null> {
+    const done = await this.ctx.store.transaction(async (tx) => {
+      const cur = await tx.getRunForUpdate(runId);
+      if (!cur || cur.state !== from || !canTransition(cur.state, to)) return null;
+      const batch = new RunBatch(tx, cur, await tx.listTaskRuns(cur.id), await this.stats.hooksFor(tx, cur));
+      await batch.finish(to, now, error);
+      await batch.flush(now);
+      const patch = {
+        state: to,
+        endedAt: now,
+        error,
+        progress: batch.run.progress,
+        ...(to === "CANCELLED" ? { cancelRequestedAt: cur.cancelRequestedAt ?? now } : {}),
+      };
+      if (!(await tx.updateRunIf(cur.id, from, patch))) return null;
+      const logId = await this.serverLog(tx, cur, to === "FAILED" ? "ERROR" : "WARNING", message, now);
+      return { run: { ...cur, ...patch }, logId, tasks: batch.changedTasks() };
+    });
+    if (!done) return null;
+    this.publish.changes(done.run, done.tasks, done.logId, 1);
+    return done.run;
+  }
+
+  /** Gives a claim back to the queue: PENDING again, for any worker that serves it. */
+  async requeue(runId: number, workerId: string, now: number): Promise<void> {
+    const back = await this.ctx.store.transaction(async (tx) => {
+      const cur = await tx.getRunForUpdate(runId);
+      if (!cur || cur.state !== "RUNNING" || cur.workerId !== workerId || cur.lastSeq !== 0) return null;
+      if (!canTransition(cur.state, "PENDING")) return null;
+      const patch = { state: "PENDING" as const, workerId: null, claimedAt: null, startedAt: null, unreportedBeats: 0 };
+      if (!(await tx.updateRunIf(cur.id, "RUNNING", patch))) return null;
+      const logId = await this.serverLog(tx, cur, "WARNING", `worker ${workerId} never received this run: it is queued again`, now);
+      return { run: { ...cur, ...patch }, logId };
+    });
+    if (!back) return;
+    this.publish.run(back.run);
+    this.publish.log(runId, back.logId, 1);
+    this.ctx.notifier.runQueued(back.run.clientId, 1, routeOf(back.run.flowId, back.run.flowVersion));
+  }
+
+  /** A log line the server writes into a run (ordered after the worker's lines so far). */
+  async serverLog(tx: StoreOps, run: RunRecord, level: NewLog["level"], message: string, now: number): Promise<number> {
+    return tx.insertLogs([{ runId: run.id, taskRunId: null, seq: run.lastSeq, level, message, ts: now }]);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The read model: runs, logs, flows, statistics and clients as the dashboard API shows them,
+ * with their live figures (progress, ETA, warnings, who serves what).
+ */
+import type { ClientView, FlowListQuery, FlowView, LogView, RunListQuery, RunSummary, RunView, TaskStatView } from "../../contracts/dashboard";
+import { FLOW_PAGE_DEFAULT, encodeFlowCursor } from "../../contracts/dashboard";
+import type { FlowRecord, FlowTaskRecord, RunRecord } from "../../domain/records";
+import type { Warning } from "../../domain/states";
+import { notFound } from "../errors";
+import { escalate } from "../outliers";
+import { flowView, iso, logView, runSummary, taskRunView, taskStatView } from "../views";
+import { estimateRemaining } from "../weighted-progress";
+import type { EngineContext } from "./context";
+import type { PresenceSystem } from "./presence";
+import { expectedCallsOf, progressInput, type StatisticsSystem } from "./statistics";
+
+type Flags = Map<number, { warning: Warning | null; stalled: boolean }>;
+
+export class QuerySystem {
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly presence: PresenceSystem,
+    private readonly stats: StatisticsSystem,
+  ) {}
+
+  /** Flow versions that at least one online worker serves, per flow. */
+  private async servedOnline(flowIds: number[], now: number): Promise<Map<number, Set<string>>> {
+    const out = new Map<number, Set<string>>();
+    for (const wf of await this.ctx.store.listWorkerFlows([...new Set(flowIds)])) {
+      if (!this.presence.isWorkerOnline(wf.workerId, now)) continue;
+      let set = out.get(wf.flowId);
+      if (!set) out.set(wf.flowId, (set = new Set()));
+      set.add(wf.version);
+    }
+    return out;
+  }
+
+  private waitingForWorker(r: RunRecord, served: Map<number, Set<string>>): boolean {
+    return r.state === "PENDING" && !served.get(r.flowId)?.has(r.flowVersion);
+  }
+
+  async getRun(runId: number, idText: string): Promise<RunView> {
+    const run = await this.ctx.store.getRun(runId);
+    if (!run) throw notFound("run", idText);
+    const now = this.ctx.clock.now();
+    const tasks = await this.ctx.store.listTaskRuns(run.id);
+    const baselines = await this.stats.baselinesOf(run.flowId);
+    const active = run.state === "RUNNING" || run.state === "PENDING";
+    const progress = this.stats.progress(run, tasks, now, baselines);
+    const eta = active ? estimateRemaining(tasks.map((t) => progressInput(t, baselines.get(t.name))), now, expectedCallsOf(baselines)) : null;
+    const warning = tasks.reduce<Warning | null>((w, t) => escalate(w, t.warning), null);
+    const waiting = run.state === "PENDING" && this.waitingForWorker(run, await this.servedOnline([run.flowId], now));
+    return {
+      ...runSummary(run, { progress, eta, now, warning, stalled: tasks.some((t) => t.stalled), waitingForWorker: waiting }),
+      taskRuns: tasks.map((t) => taskRunView(t, baselines.get(t.name) ?? null, now)),
+    };
+  }
+
+  async listRuns(q: RunListQuery): Promise<{ runs: RunSummary[]; nextCursor: string | null }> {
+    const page = await this.ctx.store.listRuns(q);
+    const now = this.ctx.clock.now();
+    const flags = await this.ctx.store.countWarnings(page.runs.map((r) => r.id));
+    const pending = page.runs.filter((r) => r.state === "PENDING");
+    const served = pending.length ? await this.servedOnline(pending.map((r) => r.flowId), now) : new Map<number, Set<string>>();
+    return {
+      runs: page.runs.map((r) =>
+        runSummary(r, { now, warning: flags.get(r.id)?.warning ?? null, stalled: flags.get(r.id)?.stalled ?? false, waitingForWorker: this.waitingForWorker(r, served) }),
+      ),
+      nextCursor: page.nextCursor,
+    };
+  }
+
+  async listLogs(runId: number, idText: string, q: { after: number; taskRunId?: string; level: string[]; limit: number }): Promise<{ logs: LogView[] }> {
+    const run = await this.ctx.store.getRun(runId);
+    if (!run) throw notFound("run", idText);
+    const names = new Map((await this.ctx.store.listTaskRuns(run.id)).map((t) => [t.id, t.name]));
+    const rows = await this.ctx.store.listLogs(run.id, {
+      after: q.after,
+      taskRunId: q.taskRunId === undefined ? undefined : Number(q.taskRunId),
+      levels: q.level,
+      limit: q.limit,
+    });
+    return { logs: rows.map((l) => logView(l, l.taskRunId === null ? null : (names.get(l.taskRunId) ?? null))) };
+  }
+
+  /** One page of flows by name (then id); `nextCursor` is null on the last page. */
+  async listFlows(q: FlowListQuery = { limit: FLOW_PAGE_DEFAULT }): Promise<{ flows: FlowView[]; nextCursor: string | null }> {
+    const rows = await this.ctx.store.listFlowsPage({ name: q.name, after: q.cursor, limit: q.limit + 1 });
+    const more = rows.length > q.limit;
+    const flows = more ? rows.slice(0, q.limit) : rows;
+    const ids = flows.map((f) => f.id);
+    const tasks = new Map<number, FlowTaskRecord[]>();
+    for (const t of await this.ctx.store.listFlowTasks(ids)) {
+      const list = tasks.get(t.flowId);
+      if (list) list.push(t);
+      else tasks.set(t.flowId, [t]);
+    }
+    const last = new Map((await this.ctx.store.lastRunsOfFlows(ids)).map((r) => [r.flowId, r]));
+    const lastFlags = await this.ctx.store.countWarnings([...last.values()].map((r) => r.id));
+    const served = await this.servedOnline(ids, this.ctx.clock.now());
+    const lastFlow = flows[flows.length - 1];
+    return {
+      flows: flows.map((f) => this.flowViewOf(f, tasks.get(f.id) ?? [], last.get(f.id), lastFlags, served.get(f.id)?.has(f.version) ?? false)),
+      nextCursor: more ? encodeFlowCursor({ name: lastFlow.name, id: lastFlow.id }) : null,
+    };
+  }
+
+  async getFlow(id: number, idText: string): Promise<FlowView> {
+    const flow = await this.ctx.store.getFlow(id);
+    if (!flow) throw notFound("flow", idText);
+    const lr = (await this.ctx.store.lastRunsOfFlows([id]))[0];
+    const flags: Flags = lr ? await this.ctx.store.countWarnings([lr.id]) : new Map();
+    const served = await this.servedOnline([id], this.ctx.clock.now());
+    return this.flowViewOf(flow, await this.ctx.store.listFlowTasks([id]), lr, flags, served.get(id)?.has(flow.version) ?? false);
+  }
+
+  private flowViewOf(f: FlowRecord, tasks: FlowTaskRecord[], lr: RunRecord | undefined, flags: Flags, online: boolean): FlowView {
+    const client = this.ctx.clients.get(f.clientId);
+    const w = lr ? (flags.get(lr.id)?.warning ?? null) : null;
+    return {
+      ...flowView(f, tasks, { online, clientName: client?.name ?? f.clientId, lastRun: lr, lastRunWarning: w, warnings: w ? 1 : 0 }),
+      clientRemoved: !client,
+    };
+  }
+
+  async listTaskStats(flowName?: string, flowId?: string): Promise<{ stats: TaskStatView[] }> {
+    let flows = await this.ctx.store.listFlows(flowName);
+    if (flowId) flows = flows.filter((f) => String(f.id) === flowId);
+    const names = new Map(flows.map((f) => [f.id, f]));
+    const rows = await this.ctx.store.listTaskStats(flows.map((f) => f.id));
+    return { stats: rows.map((s) => taskStatView(s, names.get(s.flowId)?.name ?? "", this.ctx.clients.sensitivity(s.clientId))) };
+  }
+
+  async listClients(): Promise<{ clients: ClientView[] }> {
+    const now = this.ctx.clock.now();
+    const workers = await this.ctx.store.listWorkers();
+    const flowCount = await this.ctx.store.countFlowsByClient();
+    const configured = new Set(this.ctx.clients.all().map((c) => c.id));
+    return {
+      clients: (await this.ctx.store.listClients())
+        .filter((c) => configured.has(c.id))
+        .map((c) => {
+          const mine = workers.filter((w) => w.clientId === c.id);
+          let lastSeen = c.lastSeenAt ?? 0;
+          for (const w of mine) lastSeen = Math.max(lastSeen, this.presence.observed(w.id, w.lastSeenAt));
+          return {
+            id: c.id,
+            name: c.name,
+            performanceSensitivity: this.ctx.clients.sensitivity(c.id),
+            online: this.presence.isClientOnline(c.id, now),
+            lastSeenAt: lastSeen > 0 ? iso(lastSeen) : null,
+            workers: mine.slice(0, 20).map((w) => ({
+              id: w.id,
+              hostname: w.hostname,
+              pid: w.pid,
+              online: this.presence.isWorkerOnline(w.id, now),
+              lastSeenAt: iso(this.presence.observed(w.id, w.lastSeenAt))!,
+            })),
+            flows: flowCount.get(c.id) ?? 0,
+          };
+        }),
+    };
+  }
+}

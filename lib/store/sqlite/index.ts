@@ -1,0 +1,12 @@
+/** The embedded backend: one SQLite file, wake-ups and changes in this process. */
+import { InProcessChangeFeed } from "../in-process-feed";
+import { InProcessRunNotifier } from "../in-process-notifier";
+import type { Backend } from "../store";
+import { openSqliteStore, SqliteStore } from "./sqlite-store";
+
+export { SqliteStore, openSqliteStore };
+
+export function openSqliteBackend(file: string): Backend & { store: SqliteStore } {
+  const store = openSqliteStore(file);
+  return { store, notifier: new InProcessRunNotifier(), feed: new InProcessChangeFeed(), close: () => store.close() };
+}
