@@ -41,7 +41,7 @@ from . import child as _child
 from .process_runtime import ProcessPool, describe_exit
 from .run_execution import execute_flow
 from .sender import EventSender
-from .transport import HttpTransport
+from .transport import FailoverTransport, HttpTransport, split_urls
 from .version import __version__
 
 DEFAULT_URL = "http://localhost:3000"
@@ -103,7 +103,9 @@ class Worker:
             for item in self.flows:
                 if _process_ref(item) is not None:
                     self._isolated.add(item.name)
-        self.url = (url or os.environ.get("PERFECT_URL") or DEFAULT_URL).rstrip("/")
+        #: Base URLs of the server instances, preferred first (``PERFECT_URL=A,B``).
+        self.urls = split_urls(url or os.environ.get("PERFECT_URL") or DEFAULT_URL) or [DEFAULT_URL]
+        self.url = ",".join(self.urls)
         self.client_id = client_id or os.environ.get("PERFECT_CLIENT_ID") or DEFAULT_CLIENT_ID
         token = token or os.environ.get("PERFECT_TOKEN") or DEFAULT_TOKEN
         self.max_concurrent_runs = max_concurrent_runs
@@ -111,7 +113,12 @@ class Worker:
         self.flush_timeout = flush_timeout
         self._backoff = lambda: Backoff(initial=retry_initial, cap=retry_cap)
         self._out = out if out is not None else sys.stderr
-        transport = transport or HttpTransport(self.url, token, user_agent="perfect-client/" + __version__)
+        if transport is None:
+            agent = "perfect-client/" + __version__
+            if len(self.urls) == 1:
+                transport = HttpTransport(self.urls[0], token, user_agent=agent)
+            else:
+                transport = FailoverTransport.for_urls(self.urls, token, user_agent=agent, on_switch=self._switched)
         self.api = WorkerApi(transport, self.client_id)
 
         self._lock = threading.Lock()
@@ -231,8 +238,10 @@ class Worker:
 
     def _register(self):
         # type: () -> bool
-        if not self.url.startswith(("http://", "https://")):
-            raise FatalWorkerError("PERFECT_URL must look like http://host:port, got %r" % self.url)
+        for url in self.urls:
+            if not url.startswith(("http://", "https://")):
+                raise FatalWorkerError("PERFECT_URL must look like http://host:port (several separated by "
+                                       "commas), got %r" % url)
         backoff = self._backoff()
         while not self._stop.is_set():
             self._raise_fatal()
@@ -684,6 +693,10 @@ class Worker:
             self._say("perfect: could not deliver the events of %d run(s) before exiting"
                       % self._sender.pending_events())
         self._sender.stop()
+
+    def _switched(self, old, new, reason):
+        # type: (str, str, str) -> None
+        self._say("perfect: failed over from %s to %s (%s)" % (old, new, reason or "it answers again"))
 
     def _say(self, line):
         # type: (str) -> None
