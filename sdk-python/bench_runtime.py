@@ -1,13 +1,16 @@
 """Worker runtime figures (issue 12): dispatch latency trigger → task body, and task runs/s.
 
-    python3 sdk-python/bench_runtime.py [--runs 40] [--tasks 3000] [--gap 1.0]
+    python3 sdk-python/bench_runtime.py [--runs 40] [--tasks 3000] [--gap 1.0] [--bursts 0.05,0]
 
 A real worker process (this SDK, over real HTTP) serves the fake server of the tests; each mode
-is one worker: ``process`` with a warm pool (the default), ``process`` spawning per run
-(``warm_processes=0``), and ``thread`` (the old runtime). Dispatch: one run at a time, the time
+is one worker: ``fork`` (the default: run processes forked by a fork server), ``process``
+(a warm pool of spawned processes), ``process-cold`` (spawning per run, ``warm_processes=0``),
+and ``thread`` (runs in worker threads). Dispatch: one run at a time, the time
 from the trigger to the first line of its task body (both stamped with this machine's
 ``time.time()``), triggers ``--gap`` seconds apart; median and p90 of ``--runs`` runs. Throughput: one run calling an empty task
-``--tasks`` times, trigger to COMPLETED stored; median of three. Prints one JSON line per mode.
+``--tasks`` times, trigger to COMPLETED stored; median of three. Bursts: ``--runs`` triggers
+``--bursts`` seconds apart (50 ms, and back to back), not waiting for one another; trigger →
+task body per run. Prints one JSON line per mode.
 The server is the fake, so the figures are the SDK's share (the real server adds its own).
 """
 import argparse
@@ -52,9 +55,11 @@ WORKER = textwrap.dedent("""
     if __name__ == "__main__":
         mode = sys.argv[1]
         kwargs = {"isolation": "thread"} if mode == "thread" else {"isolation": "process"}
+        if mode in ("process", "process-cold"):
+            kwargs["process_start"] = "spawn"
         if mode == "process-cold":
             kwargs["warm_processes"] = 0
-        serve(dispatch, many, max_concurrent_runs=2, **kwargs)
+        serve(dispatch, many, max_concurrent_runs=4, **kwargs)
 """)
 
 
@@ -63,7 +68,25 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def bench_mode(mode, runs, tasks, workdir, gap):
+def burst(fake, stamps, prefix, runs, gap):
+    """``runs`` triggers ``gap`` seconds apart (0: back to back), not waiting for one another."""
+    triggered = {}
+    ids = []
+    for i in range(runs):
+        key = "%s%d" % (prefix, i)
+        triggered[key] = time.time()
+        ids.append(fake.trigger("Dispatch", {"stamp_dir": stamps, "run_key": key}))
+        if gap:
+            time.sleep(gap)
+    fake.wait_for(lambda f: all(f.runs[r]["state"] in ("COMPLETED", "FAILED") for r in ids), 300)
+    latencies = []
+    for key, at in triggered.items():
+        with open(os.path.join(stamps, key)) as handle:
+            latencies.append((float(handle.read()) - at) * 1000.0)
+    return latencies
+
+
+def bench_mode(mode, runs, tasks, workdir, gap, bursts):
     fake = FakePerfect(long_poll_ms=25000)
     http = FakeHttpServer(fake).start()
     script = os.path.join(workdir, "bench_worker.py")
@@ -87,6 +110,13 @@ def bench_mode(mode, runs, tasks, workdir, gap):
             if i >= 3:
                 latencies.append((started - triggered) * 1000.0)
             time.sleep(gap)  # triggers arrive this far apart (the pool refills meanwhile)
+        figures = {}
+        for burst_gap in bursts:
+            time.sleep(2.0)  # let a warm pool refill between series
+            values = burst(fake, stamps, "b%g-" % burst_gap, runs, burst_gap)
+            name = "burst_%gms" % (burst_gap * 1000)
+            figures[name + "_p50_ms"] = round(statistics.median(values), 2)
+            figures[name + "_p90_ms"] = round(percentile(values, 0.9), 2)
         rates = []
         for _ in range(3):
             begin = time.monotonic()
@@ -95,7 +125,7 @@ def bench_mode(mode, runs, tasks, workdir, gap):
             rates.append(tasks / (time.monotonic() - begin))
         return {"mode": mode, "dispatch_p50_ms": round(statistics.median(latencies), 2),
                 "dispatch_p90_ms": round(percentile(latencies, 0.9), 2), "runs": runs,
-                "task_runs_per_s": round(statistics.median(rates)), "tasks_per_run": tasks}
+                "task_runs_per_s": round(statistics.median(rates)), "tasks_per_run": tasks, **figures}
     finally:
         worker.terminate()
         try:
@@ -109,13 +139,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--tasks", type=int, default=3000)
-    parser.add_argument("--modes", default="process,process-cold,thread")
+    parser.add_argument("--modes", default="fork,process,process-cold,thread",
+                        help="fork: fork server (default runtime); process: warm spawn pool; "
+                             "process-cold: spawn per run; thread: runs in worker threads")
+    parser.add_argument("--bursts", default="0.05,0",
+                        help="comma-separated gaps (s) of burst series: --runs triggers that far apart")
     parser.add_argument("--gap", type=float, default=1.0, help="seconds between dispatch triggers")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="perfect-bench-")
     try:
         for mode in args.modes.split(","):
-            print(json.dumps(bench_mode(mode, args.runs, args.tasks, workdir, args.gap)), flush=True)
+            bursts = [float(g) for g in args.bursts.split(",") if g.strip()]
+            print(json.dumps(bench_mode(mode, args.runs, args.tasks, workdir, args.gap, bursts)), flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

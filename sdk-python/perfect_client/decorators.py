@@ -24,8 +24,9 @@ class Task:
     (seconds), ``description``.
     """
 
-    def __init__(self, func, name=None, estimated_time=None, retries=0, retry_delay=0.0, description=None):
-        # type: (Callable[..., Any], Optional[str], Optional[float], int, float, Optional[str]) -> None
+    def __init__(self, func, name=None, estimated_time=None, retries=0, retry_delay=0.0, description=None,
+                 timeout=None):
+        # type: (Callable[..., Any], Optional[str], Optional[float], int, float, Optional[str], Optional[float]) -> None
         if not callable(func):
             raise TypeError("@task decorates a function, got %r (use @task(estimated_time=...))" % (func,))
         if estimated_time is not None:
@@ -35,7 +36,10 @@ class Task:
             raise ValueError("retries must be an int >= 0, got %r" % (retries,))
         if not isinstance(retry_delay, numbers.Real) or retry_delay < 0:
             raise ValueError("retry_delay must be a number of seconds >= 0, got %r" % (retry_delay,))
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or timeout <= 0):
+            raise ValueError("timeout must be a number of seconds > 0, got %r" % (timeout,))
         functools.update_wrapper(self, func)
+        self.timeout = None if timeout is None else float(timeout)
         self.func = func
         self.name = name or getattr(func, "__name__", "task")
         self.estimated_time = None if estimated_time is None else int(round(estimated_time))
@@ -64,19 +68,22 @@ class Task:
         return "<Task %s>" % self.name
 
 
-def task(func=None, *, estimated_time=None, retries=0, retry_delay=0.0, name=None, description=None):
+def task(func=None, *, estimated_time=None, retries=0, retry_delay=0.0, name=None, description=None, timeout=None):
     # type: (Optional[Callable[..., Any]], Optional[float], int, float, Optional[str], Optional[str]) -> Any
     """Declare a task: ``@task`` or ``@task(estimated_time=ms, retries=0, retry_delay=s, name=None)``.
 
     ``estimated_time`` (milliseconds) is the task's weight in the run's progress until the server
     has enough history. ``retries`` extra attempts are made when the function raises, waiting
     ``retry_delay`` seconds between them. ``name`` defaults to the function name, the description
-    to its docstring.
+    to its docstring. ``timeout`` (seconds): an attempt still running past it fails with
+    ``TimeoutError`` (retried like any exception; the flow goes on as after any exception). The
+    attempt runs in a thread of the run so the flow can move on; an attempt stuck past its
+    timeout is left behind and ends with the run's process.
     """
     def wrap(function):
         # type: (Callable[..., Any]) -> Task
         return Task(function, name=name, estimated_time=estimated_time, retries=retries,
-                    retry_delay=retry_delay, description=description)
+                    retry_delay=retry_delay, description=description, timeout=timeout)
 
     return wrap if func is None else wrap(func)
 

@@ -1,6 +1,8 @@
 """Executing one task call: locally (no server) or inside a served run, with retries and the
 ``task_*`` events that describe it."""
+import contextvars
 import logging
+import threading
 import time
 import traceback
 from typing import Any, Dict, Tuple
@@ -28,7 +30,7 @@ def _call_locally(task, args, kwargs):
     attempt = 1
     while True:
         try:
-            return task.func(*args, **kwargs)
+            return _attempt(task, args, kwargs)
         except Exception as exc:
             if attempt > task.retries:
                 raise
@@ -39,6 +41,33 @@ def _call_locally(task, args, kwargs):
             attempt += 1
             if task.retry_delay > 0:
                 time.sleep(task.retry_delay)
+
+
+def _attempt(task, args, kwargs):
+    # type: (Any, Tuple[Any, ...], Dict[str, Any]) -> Any
+    """One attempt of ``task``; with a ``timeout``, in a thread of the run (same context: the
+    run, the task call) waited for at most that long, then ``TimeoutError``."""
+    timeout = getattr(task, "timeout", None)
+    if timeout is None:
+        return task.func(*args, **kwargs)
+    outcome = {}  # type: Dict[str, Any]
+    done = threading.Event()
+    context = contextvars.copy_context()
+
+    def body():
+        try:
+            outcome["value"] = context.run(task.func, *args, **kwargs)
+        except BaseException as exc:  # noqa: B902 - handed to the caller's thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=body, name="perfect-task-" + task.name, daemon=True).start()
+    if not done.wait(timeout):
+        raise TimeoutError("task %s exceeded its timeout of %gs" % (task.name, timeout))
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 def _milliseconds_since(start):
@@ -78,7 +107,7 @@ def _call_in_run(run, task, args, kwargs):
     try:
         while True:
             try:
-                result = task.func(*args, **kwargs)
+                result = _attempt(task, args, kwargs)
                 break
             except RunInterrupted:
                 raise

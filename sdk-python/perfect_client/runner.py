@@ -38,10 +38,11 @@ from .errors import (
 from .log_capture import install_stdout_router, uninstall_stdout_router
 from .protocol import RunGone, UnknownWorker, WorkerApi, is_transient
 from . import child as _child
+from .fork_server import ForkServer
 from .process_runtime import ProcessPool, describe_exit
 from .run_execution import execute_flow
 from .sender import EventSender
-from .transport import HttpTransport
+from .transport import FailoverTransport, HttpTransport, split_urls
 from .version import __version__
 
 DEFAULT_URL = "http://localhost:3000"
@@ -70,8 +71,8 @@ class Worker:
     def __init__(self, flows, url=None, client_id=None, token=None, max_concurrent_runs=4,
                  exit_when_all_completed=False, transport=None, flush_timeout=10.0, out=None,
                  retry_initial=0.25, retry_cap=5.0, isolation="process", cancel_grace_seconds=10.0,
-                 max_run_memory_mb=None, warm_processes=None):
-        # type: (Iterable[Flow], Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float, str, float, Optional[int], Optional[int]) -> None
+                 max_run_memory_mb=None, warm_processes=None, process_start="fork_server"):
+        # type: (Iterable[Flow], Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float, str, float, Optional[int], Optional[int], str) -> None
         self.flows = list(flows)
         if not self.flows:
             raise ValueError("serve() needs at least one @flow")
@@ -90,7 +91,11 @@ class Worker:
             raise ValueError("cancel_grace_seconds must be >= 0")
         if max_run_memory_mb is not None and (isinstance(max_run_memory_mb, bool) or max_run_memory_mb < 16):
             raise ValueError("max_run_memory_mb must be a number of megabytes >= 16, got %r" % (max_run_memory_mb,))
+        if process_start not in ("fork_server", "spawn"):
+            raise ValueError("process_start must be 'fork_server' or 'spawn', got %r" % (process_start,))
         self.isolation = isolation
+        self.process_start = process_start
+        self._fork_server = None  # type: Optional[ForkServer]
         self.cancel_grace_seconds = float(cancel_grace_seconds)
         self.max_run_memory_mb = max_run_memory_mb
         if warm_processes is None:
@@ -103,7 +108,9 @@ class Worker:
             for item in self.flows:
                 if _process_ref(item) is not None:
                     self._isolated.add(item.name)
-        self.url = (url or os.environ.get("PERFECT_URL") or DEFAULT_URL).rstrip("/")
+        #: Base URLs of the server instances, preferred first (``PERFECT_URL=A,B``).
+        self.urls = split_urls(url or os.environ.get("PERFECT_URL") or DEFAULT_URL) or [DEFAULT_URL]
+        self.url = ",".join(self.urls)
         self.client_id = client_id or os.environ.get("PERFECT_CLIENT_ID") or DEFAULT_CLIENT_ID
         token = token or os.environ.get("PERFECT_TOKEN") or DEFAULT_TOKEN
         self.max_concurrent_runs = max_concurrent_runs
@@ -111,7 +118,12 @@ class Worker:
         self.flush_timeout = flush_timeout
         self._backoff = lambda: Backoff(initial=retry_initial, cap=retry_cap)
         self._out = out if out is not None else sys.stderr
-        transport = transport or HttpTransport(self.url, token, user_agent="perfect-client/" + __version__)
+        if transport is None:
+            agent = "perfect-client/" + __version__
+            if len(self.urls) == 1:
+                transport = HttpTransport(self.urls[0], token, user_agent=agent)
+            else:
+                transport = FailoverTransport.for_urls(self.urls, token, user_agent=agent, on_switch=self._switched)
         self.api = WorkerApi(transport, self.client_id)
 
         self._lock = threading.Lock()
@@ -231,8 +243,10 @@ class Worker:
 
     def _register(self):
         # type: () -> bool
-        if not self.url.startswith(("http://", "https://")):
-            raise FatalWorkerError("PERFECT_URL must look like http://host:port, got %r" % self.url)
+        for url in self.urls:
+            if not url.startswith(("http://", "https://")):
+                raise FatalWorkerError("PERFECT_URL must look like http://host:port (several separated by "
+                                       "commas), got %r" % url)
         backoff = self._backoff()
         while not self._stop.is_set():
             self._raise_fatal()
@@ -274,7 +288,18 @@ class Worker:
                 self._say("perfect: flow %s cannot be imported by a run process (defined inside a function, "
                           "or in a script run with -c); its runs execute in the worker's threads" % item.name)
         if self._isolated and self._pool is None:
-            self._pool = ProcessPool(warm=self._warm_processes, max_run_memory_mb=self.max_run_memory_mb)
+            warm = self._warm_processes
+            if self.process_start == "fork_server":
+                refs = [_process_ref(f) for f in self.flows if f.name in self._isolated]
+                server = ForkServer(multiprocessing.get_context("spawn"),
+                                    {"max_run_memory_mb": self.max_run_memory_mb}, refs)
+                if server.start():
+                    self._fork_server = server
+                    warm = 0  # spawning is only the fallback should the fork server die
+                else:
+                    self._say("perfect: the fork server could not start; spawning a process per run "
+                              "(%d kept warm)" % warm)
+            self._pool = ProcessPool(warm=warm, max_run_memory_mb=self.max_run_memory_mb)
             self._pool.start()
 
     def _apply_intervals(self, answer):
@@ -398,7 +423,13 @@ class Worker:
         handover = {"run_id": context.run_id, "flow_name": context.flow_name,
                     "flow_ref": _process_ref(flow), "parameters": parameters}
         proc = None
-        for _ in range(3):  # a warm spare may have died while waiting: take another
+        if self._fork_server is not None:
+            proc = self._fork_server.fork()
+            if proc is not None and not proc.assign(handover):
+                proc.reap(1.0)
+                proc.discard_crash_file()
+                proc = None
+        for _ in range(0 if proc is not None else 3):  # a warm spare may have died: take another
             proc = self._pool.take()
             if proc.assign(handover):
                 break
@@ -671,6 +702,8 @@ class Worker:
         for context in remaining:
             if context.process is not None:
                 context.process.kill()  # its run was reported FAILED above
+        if self._fork_server is not None:
+            self._fork_server.close()
         if self._pool is not None:
             self._pool.close()
         self._heartbeat_stop.set()
@@ -684,6 +717,10 @@ class Worker:
             self._say("perfect: could not deliver the events of %d run(s) before exiting"
                       % self._sender.pending_events())
         self._sender.stop()
+
+    def _switched(self, old, new, reason):
+        # type: (str, str, str) -> None
+        self._say("perfect: failed over from %s to %s (%s)" % (old, new, reason or "it answers again"))
 
     def _say(self, line):
         # type: (str) -> None
@@ -741,8 +778,8 @@ def _terminate(signum, frame):
 def serve(*flows, url=None, client_id=None, token=None, max_concurrent_runs=4,
           exit_when_all_completed=False, transport=None, flush_timeout=10.0, out=None,
           retry_initial=0.25, retry_cap=5.0, isolation="process", cancel_grace_seconds=10.0,
-          max_run_memory_mb=None, warm_processes=None):
-    # type: (Any, Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float, str, float, Optional[int], Optional[int]) -> None
+          max_run_memory_mb=None, warm_processes=None, process_start="fork_server"):
+    # type: (Any, Optional[str], Optional[str], Optional[str], int, bool, Any, float, Any, float, float, str, float, Optional[int], Optional[int], str) -> None
     """Serve ``flows`` to a Perfect server until stopped.
 
     Registers the flows (with their tasks and parameters), long-polls for triggered runs and
@@ -766,4 +803,5 @@ def serve(*flows, url=None, client_id=None, token=None, max_concurrent_runs=4,
            exit_when_all_completed=exit_when_all_completed, transport=transport,
            flush_timeout=flush_timeout, out=out, retry_initial=retry_initial, retry_cap=retry_cap,
            isolation=isolation, cancel_grace_seconds=cancel_grace_seconds,
-           max_run_memory_mb=max_run_memory_mb, warm_processes=warm_processes).serve()
+           max_run_memory_mb=max_run_memory_mb, warm_processes=warm_processes,
+           process_start=process_start).serve()

@@ -7,11 +7,14 @@ in-process fake); status codes are interpreted by ``protocol.WorkerApi``, not he
 import http.client
 import json
 import socket
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, NamedTuple
+from typing import Any, List, NamedTuple
 
+from .backoff import Backoff
 from .errors import ServerUnreachable
 from .wire_text import scrub
 
@@ -150,3 +153,115 @@ def decode_answer(raw):
     if _too_deep(value, MAX_ANSWER_DEPTH):
         return Undecodable("nested deeper than %d levels" % MAX_ANSWER_DEPTH)
     return value
+
+
+def split_urls(value):
+    # type: (str) -> List[str]
+    """``"http://a:3000, http://b:3000/"`` → ``["http://a:3000", "http://b:3000"]`` (empty parts
+    dropped, trailing slashes removed, order kept: the first is the preferred instance)."""
+    return [part.strip().rstrip("/") for part in (value or "").split(",") if part.strip()]
+
+
+class FailoverTransport:
+    """Several server instances sharing one database, tried in turn (``PERFECT_URL=A,B``).
+
+    Every request goes to the *current* instance first (at the start: the first URL). A request
+    that gets no answer (connection refused or reset, timeout) or a 5xx (a 503 from an instance
+    still starting, a 502 from its proxy) is sent again, the same request, to the next instance
+    at once, and the first that answers becomes current: the worker stays there (sticky) for as
+    long as it answers. An instance that failed is put in a backoff of its own (doubling from
+    ``retry_initial`` to ``retry_cap`` seconds): while it is in backoff it is tried only after
+    every other instance failed too, so a dead instance costs nothing while another works and
+    is found again as soon as it is needed and back.
+
+    Re-sending is safe because the instances share one database: the worker id is valid on all
+    of them, events are deduplicated by ``seq`` (and a ``seq_gap`` 409 makes the sender re-send
+    from ``expectedSeq``), and a run claimed by a poll whose answer was lost goes back to the
+    queue when the worker's heartbeats do not list it.
+    """
+
+    def __init__(self, transports, retry_initial=1.0, retry_cap=30.0, clock=None, on_switch=None):
+        # type: (List[Any], float, float, Any, Any) -> None
+        if not transports:
+            raise ValueError("FailoverTransport needs at least one transport")
+        self.transports = list(transports)
+        self._clock = clock or time.monotonic
+        self._on_switch = on_switch or (lambda old, new, reason: None)
+        self._lock = threading.Lock()
+        self._current = 0
+        self._down_until = [0.0] * len(self.transports)
+        self._backoffs = [Backoff(initial=retry_initial, cap=retry_cap) for _ in self.transports]
+
+    @classmethod
+    def for_urls(cls, urls, token, user_agent="perfect-client", **kwargs):
+        # type: (List[str], str, str, Any) -> FailoverTransport
+        return cls([HttpTransport(u, token, user_agent=user_agent) for u in urls], **kwargs)
+
+    @property
+    def current(self):
+        # type: () -> int
+        """Index of the instance requests go to first."""
+        with self._lock:
+            return self._current
+
+    @property
+    def base_url(self):
+        # type: () -> str
+        """URL of the current instance."""
+        return getattr(self.transports[self.current], "base_url", "#%d" % self.current)
+
+    def _order(self):
+        # type: () -> List[int]
+        now = self._clock()
+        with self._lock:
+            current = self._current
+            others = [i for i in range(len(self.transports)) if i != current]
+            ready = [i for i in others if self._down_until[i] <= now]
+            waiting = sorted((i for i in others if self._down_until[i] > now), key=lambda i: self._down_until[i])
+        return [current] + ready + waiting
+
+    def _failed(self, index):
+        # type: (int) -> None
+        with self._lock:
+            self._down_until[index] = self._clock() + self._backoffs[index].next_delay()
+
+    def _worked(self, index, reason):
+        # type: (int, str) -> None
+        with self._lock:
+            self._backoffs[index].reset()
+            self._down_until[index] = 0.0
+            old, self._current = self._current, index
+        if old != index:
+            self._on_switch(self._name(old), self._name(index), reason)
+
+    def _name(self, index):
+        # type: (int) -> str
+        return getattr(self.transports[index], "base_url", "#%d" % index)
+
+    def post(self, path, body, timeout):
+        # type: (str, Any, float) -> Response
+        """POST to the current instance, failing over to the others; raise ``ServerUnreachable``
+        (or return the 5xx) only when every instance failed this request."""
+        last = None  # type: Any
+        reasons = []  # type: List[str]
+        for index in self._order():
+            try:
+                answer = self.transports[index].post(path, body, timeout)
+            except ServerUnreachable as err:
+                self._failed(index)
+                last = err
+                reasons.append("%s: %s" % (self._name(index), err))
+                continue
+            status = answer[0]
+            if isinstance(status, int) and status >= 500:
+                self._failed(index)
+                last = answer
+                reasons.append("%s: HTTP %d" % (self._name(index), status))
+                continue
+            self._worked(index, "; ".join(reasons))
+            return answer
+        if isinstance(last, ServerUnreachable):
+            if len(reasons) > 1:
+                raise ServerUnreachable("no instance answered (%s)" % "; ".join(reasons))
+            raise last
+        return last

@@ -9,6 +9,7 @@ import http.server
 import io
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -283,14 +284,40 @@ class FakeHttpServer:
     def __init__(self, fake, port=0):
         self.fake = fake
         outer = self
+        #: Paths of the requests this instance answered (several instances may share one fake,
+        #: as several ``next start`` share one database).
+        self.paths = []  # type: List[str]
+        #: An HTTP status answered to every request without touching the fake (503: starting).
+        self.status_override = None  # type: Optional[int]
+        self._killed = False
+        self._open = set()  # type: set
+        self._lock = threading.Lock()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self):
+                super().setup()
+                with outer._lock:
+                    outer._open.add(self.connection)
+
+            def finish(self):
+                with outer._lock:
+                    outer._open.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:
+                    pass
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                if self.headers.get("Authorization") != "Bearer " + outer.fake.token:
+                if outer._killed:
+                    self.close_connection = True
+                    return
+                if outer.status_override is not None:
+                    status, answer = _error(outer.status_override, "unavailable", "instance starting")
+                elif self.headers.get("Authorization") != "Bearer " + outer.fake.token:
                     status, answer = _error(401, "unauthorized", "bad token")
                 elif self.headers.get("Content-Type") != "application/json":
                     status, answer = _error(415, "unsupported_media_type", "json only")
@@ -306,6 +333,11 @@ class FakeHttpServer:
                     status, data = 200, b"<html>proxy error</html>"
                 else:
                     data = json.dumps(answer).encode("utf-8")
+                if outer._killed:  # killed while the request was being handled: no answer
+                    self.close_connection = True
+                    return
+                with outer._lock:
+                    outer.paths.append(self.path)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -334,6 +366,26 @@ class FakeHttpServer:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def kill(self):
+        """Like ``kill -9`` of the instance: stop listening, drop every open connection (a long
+        poll in flight gets no answer), answer nothing more. The fake's state (the database)
+        stays, for the other instances."""
+        self._killed = True
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        with self._lock:
+            connections = list(self._open)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def answered(self, part):
+        """How many answered requests of this instance had ``part`` in their path."""
+        with self._lock:
+            return sum(1 for p in self.paths if part in p)
 
 
 class WorkerThread:

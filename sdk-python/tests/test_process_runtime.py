@@ -161,3 +161,47 @@ class ProcessRuntimeTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SpawnFallbackTests(ProcessRuntimeTests):
+    """The same, with a spawned process per run (the fallback when the fork server cannot start)."""
+
+    def serve(self, **kwargs):
+        kwargs.setdefault("process_start", "spawn")
+        return super().serve(**kwargs)
+
+
+class ForkServerTests(unittest.TestCase):
+    def test_runs_are_forked_by_the_fork_server_in_their_own_process_group(self):
+        fake = FakePerfect(heartbeat_interval_ms=50)
+        worker = WorkerThread(fake, *ALL, isolation="process", **FAST).start()
+        try:
+            fake.wait_for(lambda f: f.registrations)
+            fake.wait_for(lambda f: worker.worker._pool is not None, 60)
+            server = worker.worker._fork_server
+            self.assertIsNotNone(server)
+            run_id = fake.trigger("P Hello", {"name": "forked"})
+            self.assertEqual(wait_state(fake, run_id), "COMPLETED")
+            self.assertFalse(server.dead)
+        finally:
+            worker.stop(30)
+        self.assertFalse(server.process.is_alive())
+
+    def test_a_fork_server_that_cannot_start_falls_back_to_spawning(self):
+        from perfect_client import fork_server
+
+        original = fork_server.ForkServer.start
+        fork_server.ForkServer.start = lambda self, timeout=60.0: False
+        try:
+            fake = FakePerfect(heartbeat_interval_ms=50)
+            worker = WorkerThread(fake, *ALL, isolation="process", **FAST).start()
+            try:
+                fake.wait_for(lambda f: f.registrations)
+                run_id = fake.trigger("P Hello", {"name": "spawned"})
+                self.assertEqual(wait_state(fake, run_id), "COMPLETED")
+                self.assertIsNone(worker.worker._fork_server)
+            finally:
+                worker.stop(30)
+        finally:
+            fork_server.ForkServer.start = original
+        self.assertIn("fork server could not start", worker.out.getvalue())
