@@ -443,9 +443,13 @@ class PgOps implements StoreOps {
     const values: unknown[] = [lo, hi];
     const p = (v: unknown) => (values.push(v), `$${values.length}`);
     const where = ["runs.id >= $1", "runs.id <= $2"];
-    if (states.length) where.push(`runs.state = ANY(${p(states)}::text[])`);
+    // One value is written as equality, not `= ANY(array)`: only then does the planner walk
+    // (state, id) or (flow_id, id) backwards in id order (measured at 1M runs: 2 ms, not 20–90).
+    if (states.length === 1) where.push(`runs.state = ${p(states[0])}`);
+    else if (states.length) where.push(`runs.state = ANY(${p(states)}::text[])`);
     if (q.client) where.push(`runs.client_id = ${p(q.client)}`);
-    if (flowIds) where.push(`runs.flow_id = ANY(${p(flowIds)}::int[])`);
+    if (flowIds?.length === 1) where.push(`runs.flow_id = ${p(flowIds[0])}`);
+    else if (flowIds) where.push(`runs.flow_id = ANY(${p(flowIds)}::int[])`);
     for (const t of q.tag) where.push(`EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = runs.id AND t.key = ${p(t.key)} AND t.value = ${p(t.value)})`);
     if (q.from !== undefined) where.push(`runs.created_at >= ${p(Math.round(q.from))}`);
     if (q.to !== undefined) where.push(`runs.created_at <= ${p(Math.round(q.to))}`);
