@@ -1,0 +1,197 @@
+/**
+ * Perfect's PostgreSQL schema: db/schema.ts (SQLite) table for table, column for column, index
+ * for index, so both adapters answer every query the same way. Times are epoch ms in bigint
+ * (mapped to JS numbers), JSON fields are jsonb, reals are double precision.
+ * Migrations in db/pg-migrations are generated from this file by drizzle-kit
+ * (`npm run db:generate:pg`); never edit them.
+ */
+import { sql } from "drizzle-orm";
+import { bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, serial, text, uniqueIndex } from "drizzle-orm/pg-core";
+import type { ParameterSpec } from "../../lib/domain/records";
+import { LOG_LEVELS, RUN_STATES, SENSITIVITIES, TASK_RUN_STATES, TRIGGERS, WARNINGS } from "../../lib/domain/states";
+
+/** Epoch milliseconds: int8 in the database, a JS number in the records (safe to 2^53). */
+const ms = (name: string) => bigint(name, { mode: "number" });
+
+export const clients = pgTable("clients", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  sensitivity: text("sensitivity", { enum: SENSITIVITIES }).notNull().default("normal"),
+  lastSeenAt: ms("last_seen_at"),
+});
+
+export const workers = pgTable(
+  "workers",
+  {
+    id: text("id").primaryKey(),
+    clientId: text("client_id").notNull().references(() => clients.id),
+    hostname: text("hostname"),
+    pid: integer("pid"),
+    sdkVersion: text("sdk_version"),
+    registeredAt: ms("registered_at").notNull(),
+    lastSeenAt: ms("last_seen_at").notNull(),
+  },
+  (t) => [index("workers_client_idx").on(t.clientId)],
+);
+
+export const flows = pgTable(
+  "flows",
+  {
+    id: serial("id").primaryKey(),
+    clientId: text("client_id").notNull().references(() => clients.id),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    /** Object string → string; display only (history filters use run_tags). */
+    tags: jsonb("tags").$type<Record<string, string>>().notNull().default({}),
+    parameters: jsonb("parameters").$type<ParameterSpec[]>().notNull().default([]),
+    /** The definition's version (the SDK's code hash): runs carry it, so only workers serving it claim them. */
+    version: text("version").notNull().default(""),
+    registeredAt: ms("registered_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("flows_client_name_idx").on(t.clientId, t.name)],
+);
+
+export const flowTasks = pgTable(
+  "flow_tasks",
+  {
+    flowId: integer("flow_id").notNull().references(() => flows.id, { onDelete: "cascade" }),
+    position: integer("position").notNull(),
+    name: text("name").notNull(),
+    estimatedTime: ms("estimated_time"),
+    description: text("description").notNull().default(""),
+  },
+  (t) => [primaryKey({ columns: [t.flowId, t.position] })],
+);
+
+/** Which flows (at which version) each worker process registered: the routing table of claims. */
+export const workerFlows = pgTable(
+  "worker_flows",
+  {
+    workerId: text("worker_id").notNull().references(() => workers.id, { onDelete: "cascade" }),
+    flowId: integer("flow_id").notNull().references(() => flows.id, { onDelete: "cascade" }),
+    version: text("version").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workerId, t.flowId] }), index("worker_flows_flow_idx").on(t.flowId, t.version)],
+);
+
+export const runs = pgTable(
+  "runs",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    flowId: integer("flow_id").notNull().references(() => flows.id),
+    clientId: text("client_id").notNull().references(() => clients.id),
+    /** Snapshot of the flow name at trigger time, so history reads need no join. */
+    flowName: text("flow_name").notNull(),
+    /** The flow version the run was triggered at: claimed only by a worker serving that version. */
+    flowVersion: text("flow_version").notNull().default(""),
+    state: text("state", { enum: RUN_STATES }).notNull(),
+    parameters: jsonb("parameters").$type<Record<string, unknown>>().notNull().default({}),
+    /** Snapshot of the flow's tags at trigger time; filtering uses run_tags. */
+    tags: jsonb("tags").$type<Record<string, string>>().notNull().default({}),
+    trigger: text("trigger", { enum: TRIGGERS }).notNull(),
+    workerId: text("worker_id"),
+    createdAt: ms("created_at").notNull(),
+    claimedAt: ms("claimed_at"),
+    startedAt: ms("started_at"),
+    endedAt: ms("ended_at"),
+    error: text("error"),
+    /** High-water mark of weighted progress: never goes backwards while RUNNING. */
+    progress: doublePrecision("progress").notNull().default(0),
+    /** Highest worker event sequence number applied (idempotent re-sends). */
+    lastSeq: bigint("last_seq", { mode: "number" }).notNull().default(0),
+    cancelRequestedAt: ms("cancel_requested_at"),
+    /** Consecutive heartbeats of the claiming worker that did not list this run (lost claims). */
+    unreportedBeats: integer("unreported_beats").notNull().default(0),
+  },
+  (t) => [
+    index("runs_client_state_idx").on(t.clientId, t.state, t.id),
+    index("runs_client_idx").on(t.clientId, t.id),
+    index("runs_state_idx").on(t.state, t.id),
+    index("runs_flow_idx").on(t.flowId, t.id),
+    index("runs_created_idx").on(t.createdAt),
+    index("runs_worker_state_idx").on(t.workerId, t.state),
+  ],
+);
+
+export const runTags = pgTable(
+  "run_tags",
+  {
+    runId: bigint("run_id", { mode: "number" }).notNull().references(() => runs.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    value: text("value").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.key] }), index("run_tags_kv_idx").on(t.key, t.value, t.runId)],
+);
+
+export const taskRuns = pgTable(
+  "task_runs",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    runId: bigint("run_id", { mode: "number" }).notNull().references(() => runs.id, { onDelete: "cascade" }),
+    /** Denormalised from the run so the statistics window is one index range. */
+    flowId: integer("flow_id").notNull(),
+    position: integer("position").notNull(),
+    /** The worker's 0-based invocation index, set when the task starts. */
+    callIndex: integer("call_index"),
+    name: text("name").notNull(),
+    /** The task's weight in ms (its estimatedTime, or the run's fallback weight). */
+    weight: doublePrecision("weight").notNull(),
+    estimatedTime: ms("estimated_time"),
+    state: text("state", { enum: TASK_RUN_STATES }).notNull(),
+    reportedProgress: doublePrecision("reported_progress"),
+    progressChangedAt: ms("progress_changed_at"),
+    startedAt: ms("started_at"),
+    /** Start of the current attempt: live outliers and stalls judge this attempt, not its retries. */
+    attemptStartedAt: ms("attempt_started_at"),
+    endedAt: ms("ended_at"),
+    durationMs: ms("duration_ms"),
+    attempt: integer("attempt").notNull().default(1),
+    warning: text("warning", { enum: WARNINGS }),
+    zScore: doublePrecision("z_score"),
+    threshold: doublePrecision("threshold"),
+    stalled: boolean("stalled").notNull().default(false),
+    error: text("error"),
+  },
+  (t) => [
+    uniqueIndex("task_runs_run_pos_idx").on(t.runId, t.position),
+    // Covering for the statistics window (duration_ms included), as in SQLite.
+    index("task_runs_stats_idx").on(t.flowId, t.name, t.endedAt, t.durationMs).where(sql`state = 'COMPLETED'`),
+    index("task_runs_running_idx").on(t.state).where(sql`state = 'RUNNING'`),
+  ],
+);
+
+export const logs = pgTable(
+  "logs",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    runId: bigint("run_id", { mode: "number" }).notNull().references(() => runs.id, { onDelete: "cascade" }),
+    taskRunId: bigint("task_run_id", { mode: "number" }),
+    /** Per-run order: the worker event seq, or a server-side sequence for server lines. */
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    level: text("level", { enum: LOG_LEVELS }).notNull(),
+    message: text("message").notNull(),
+    ts: ms("ts").notNull(),
+  },
+  (t) => [index("logs_run_idx").on(t.runId, t.id)],
+);
+
+export const taskStats = pgTable(
+  "task_stats",
+  {
+    flowId: integer("flow_id").notNull().references(() => flows.id, { onDelete: "cascade" }),
+    taskName: text("task_name").notNull(),
+    clientId: text("client_id").notNull(),
+    mean: doublePrecision("mean").notNull(),
+    stddev: doublePrecision("stddev").notNull(),
+    samples: integer("samples").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+    /** The window's durations, oldest first (what the chart draws). */
+    recent: jsonb("recent").$type<number[]>().notNull().default([]),
+    /** Calls per completed run (newest last, ≤ 100): a loop's expected call count. */
+    callsRecent: jsonb("calls_recent").$type<number[]>().notNull().default([]),
+    /** Mean of callsRecent (1 without history). */
+    callsMean: doublePrecision("calls_mean").notNull().default(1),
+  },
+  (t) => [primaryKey({ columns: [t.flowId, t.taskName] })],
+);

@@ -1,0 +1,573 @@
+/**
+ * The store contract: what every Store (SQLite, PostgreSQL) must do, as vitest blocks. An
+ * adapter's test file calls describeStoreContract(name, open) where open() gives a fresh, empty,
+ * migrated store for each test. Outcomes and orders are asserted, never timings.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { NewRun, NewTaskRun, RunFilter, RunRecord } from "../domain/records";
+import type { RunState } from "../domain/states";
+import type { Store, StoreOps } from "./store";
+
+export interface OpenedStore {
+  store: Store;
+  close(): Promise<void>;
+}
+
+const T0 = 1_700_000_000_000;
+
+function newRun(over: Partial<NewRun> & Pick<NewRun, "flowId" | "clientId">): NewRun {
+  return {
+    flowName: "flow",
+    flowVersion: "v1",
+    state: "PENDING",
+    parameters: {},
+    tags: {},
+    trigger: "api",
+    workerId: null,
+    createdAt: T0,
+    claimedAt: null,
+    startedAt: null,
+    endedAt: null,
+    error: null,
+    progress: 0,
+    lastSeq: 0,
+    cancelRequestedAt: null,
+    unreportedBeats: 0,
+    ...over,
+  };
+}
+
+function newTaskRun(over: Partial<NewTaskRun> & Pick<NewTaskRun, "runId" | "flowId">): NewTaskRun {
+  return {
+    position: 0,
+    callIndex: null,
+    name: "task",
+    weight: 1000,
+    estimatedTime: null,
+    state: "PENDING",
+    reportedProgress: null,
+    progressChangedAt: null,
+    startedAt: null,
+    attemptStartedAt: null,
+    endedAt: null,
+    durationMs: null,
+    attempt: 1,
+    warning: null,
+    zScore: null,
+    threshold: null,
+    stalled: false,
+    error: null,
+    ...over,
+  };
+}
+
+async function addFlow(s: StoreOps, clientId: string, name: string, version = "v1"): Promise<number> {
+  return s.upsertFlow({ clientId, name, description: "", tags: {}, parameters: [], version, registeredAt: T0, updatedAt: T0 });
+}
+
+async function addWorker(s: StoreOps, id: string, clientId: string, lastSeenAt = T0): Promise<void> {
+  await s.insertWorker({ id, clientId, hostname: "host", pid: 42, sdkVersion: "1.0", registeredAt: T0, lastSeenAt });
+}
+
+/** JSON text with keys sorted at every level (own keys, `__proto__` included). */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function describeStoreContract(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`store contract: ${name}`, () => {
+    let opened: OpenedStore;
+    let store: Store;
+    beforeEach(async () => {
+      opened = await open();
+      store = opened.store;
+      await store.upsertClient({ id: "c1", name: "Client one", sensitivity: "normal" });
+      await store.upsertClient({ id: "c2", name: "Client two", sensitivity: "aggressive" });
+    });
+    afterEach(async () => {
+      await opened.close();
+    });
+
+    describe("clients and workers", () => {
+      it("upserts clients by id, lists them by id and records their last contact", async () => {
+        await store.upsertClient({ id: "c1", name: "Renamed", sensitivity: "conservative" });
+        await store.touchClient("c2", T0 + 5);
+        expect(await store.listClients()).toEqual([
+          { id: "c1", name: "Renamed", sensitivity: "conservative", lastSeenAt: null },
+          { id: "c2", name: "Client two", sensitivity: "aggressive", lastSeenAt: T0 + 5 },
+        ]);
+      });
+
+      it("inserts, reads, touches (forward only) and lists workers newest seen first", async () => {
+        await addWorker(store, "w1", "c1", T0);
+        await addWorker(store, "w2", "c1", T0 + 10);
+        await addWorker(store, "w3", "c2", T0 + 20);
+        expect(await store.getWorker("w1")).toEqual({ id: "w1", clientId: "c1", hostname: "host", pid: 42, sdkVersion: "1.0", registeredAt: T0, lastSeenAt: T0 });
+        expect(await store.getWorker("nope")).toBeUndefined();
+        await store.touchWorker("w1", T0 + 30);
+        await store.touchWorker("w1", T0 + 1); // older: ignored
+        expect((await store.getWorker("w1"))!.lastSeenAt).toBe(T0 + 30);
+        expect((await store.listWorkers()).map((w) => w.id)).toEqual(["w1", "w3", "w2"]);
+        expect((await store.listWorkers("c1")).map((w) => w.id)).toEqual(["w1", "w2"]);
+      });
+
+      it("deleteWorkersSeenBefore forgets old workers and their routing rows", async () => {
+        const f = await addFlow(store, "c1", "f");
+        await addWorker(store, "old", "c1", T0);
+        await addWorker(store, "new", "c1", T0 + 100);
+        await store.replaceWorkerFlows("old", [{ flowId: f, version: "v1" }]);
+        await store.replaceWorkerFlows("new", [{ flowId: f, version: "v1" }]);
+        expect(await store.deleteWorkersSeenBefore(T0 + 50)).toEqual(["old"]);
+        expect(await store.getWorker("old")).toBeUndefined();
+        expect(await store.listFlowsOfWorker("old")).toEqual([]);
+        expect(await store.listWorkerFlows([f])).toEqual([{ workerId: "new", flowId: f, version: "v1" }]);
+      });
+
+      it("replaceWorkerFlows replaces what a worker registered before", async () => {
+        const f1 = await addFlow(store, "c1", "f1");
+        const f2 = await addFlow(store, "c1", "f2");
+        await addWorker(store, "w", "c1");
+        await store.replaceWorkerFlows("w", [
+          { flowId: f1, version: "a" },
+          { flowId: f2, version: "b" },
+        ]);
+        await store.replaceWorkerFlows("w", [{ flowId: f2, version: "c" }]);
+        expect(await store.listFlowsOfWorker("w")).toEqual([{ workerId: "w", flowId: f2, version: "c" }]);
+        expect(await store.listWorkerFlows([f1])).toEqual([]);
+        expect(await store.listWorkerFlows([])).toEqual([]);
+      });
+    });
+
+    describe("flows", () => {
+      it("upserts by (client, name): same id, fields replaced", async () => {
+        const id = await addFlow(store, "c1", "etl");
+        const again = await store.upsertFlow({
+          clientId: "c1",
+          name: "etl",
+          description: "d",
+          tags: { team: "data" },
+          parameters: [{ name: "n", type: "int", required: true }],
+          version: "v2",
+          registeredAt: T0 + 9,
+          updatedAt: T0 + 9,
+        });
+        expect(again).toBe(id);
+        const other = await addFlow(store, "c2", "etl");
+        expect(other).not.toBe(id);
+        expect(await store.getFlow(id)).toEqual({
+          id,
+          clientId: "c1",
+          name: "etl",
+          description: "d",
+          tags: { team: "data" },
+          parameters: [{ name: "n", type: "int", required: true }],
+          version: "v2",
+          registeredAt: T0,
+          updatedAt: T0 + 9,
+        });
+        expect(await store.getFlow(999_999)).toBeUndefined();
+        expect(await store.countFlowsByClient()).toEqual(new Map([["c1", 1], ["c2", 1]]));
+      });
+
+      it("lists flows by name (substring, case-insensitive) and pages them by (name, id)", async () => {
+        const names = ["beta", "Alpha", "alpha", "alphabet", "Gamma", "beta", "zeta", "ALPHA-etl"];
+        const ids: { name: string; id: number }[] = [];
+        for (const [i, n] of names.entries()) ids.push({ name: n, id: await addFlow(store, i % 2 ? "c1" : "c2", n) });
+        // Byte order, like SQLite: upper case before lower case.
+        const all = await store.listFlows();
+        const sorted = [...all].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id - b.id));
+        expect(all.map((f) => f.id)).toEqual(sorted.map((f) => f.id));
+        expect(all.map((f) => f.name)).toEqual(["ALPHA-etl", "Alpha", "Gamma", "alpha", "alphabet", "beta", "beta", "zeta"]);
+        expect((await store.listFlows("ALPHA")).map((f) => f.name)).toEqual(["ALPHA-etl", "Alpha", "alpha", "alphabet"]);
+        const paged: number[] = [];
+        let after: { name: string; id: number } | undefined;
+        for (;;) {
+          const page = await store.listFlowsPage({ limit: 3, after });
+          expect(page.length).toBeLessThanOrEqual(3);
+          if (!page.length) break;
+          paged.push(...page.map((f) => f.id));
+          after = { name: page[page.length - 1].name, id: page[page.length - 1].id };
+        }
+        expect(paged).toEqual(all.map((f) => f.id));
+        const named = await store.listFlowsPage({ name: "alp", limit: 2 });
+        expect(named.map((f) => f.name)).toEqual(["ALPHA-etl", "Alpha"]);
+        const next = await store.listFlowsPage({ name: "alp", limit: 10, after: { name: named[1].name, id: named[1].id } });
+        expect(next.map((f) => f.name)).toEqual(["alpha", "alphabet"]);
+      });
+
+      it("replaces flow tasks and lists them by flow and position; lastRunsOfFlows gives each flow's newest run", async () => {
+        const f1 = await addFlow(store, "c1", "f1");
+        const f2 = await addFlow(store, "c1", "f2");
+        await store.replaceFlowTasks(f1, [
+          { position: 1, name: "b", estimatedTime: 20, description: "" },
+          { position: 0, name: "a", estimatedTime: null, description: "first" },
+        ]);
+        await store.replaceFlowTasks(f2, [{ position: 0, name: "x", estimatedTime: 5, description: "" }]);
+        await store.replaceFlowTasks(f2, [{ position: 0, name: "y", estimatedTime: 6, description: "" }]);
+        expect((await store.listFlowTasks([f2, f1])).map((t) => [t.flowId, t.position, t.name])).toEqual([
+          [f1, 0, "a"],
+          [f1, 1, "b"],
+          [f2, 0, "y"],
+        ]);
+        expect(await store.listFlowTasks([f1])).toEqual([
+          { flowId: f1, position: 0, name: "a", estimatedTime: null, description: "first" },
+          { flowId: f1, position: 1, name: "b", estimatedTime: 20, description: "" },
+        ]);
+        expect(await store.listFlowTasks([])).toEqual([]);
+        await store.insertRun(newRun({ flowId: f1, clientId: "c1" }));
+        const newest = await store.insertRun(newRun({ flowId: f1, clientId: "c1" }));
+        const f3 = await addFlow(store, "c1", "f3");
+        expect((await store.lastRunsOfFlows([f1, f2, f3])).map((r) => r.id)).toEqual([newest]);
+      });
+    });
+
+    describe("runs and claims", () => {
+      it("inserts and reads a run with every field", async () => {
+        const f = await addFlow(store, "c1", "f");
+        const run = newRun({ flowId: f, clientId: "c1", flowName: "f", parameters: { n: 3, s: "x", l: [1, 2] }, tags: { env: "prod" }, progress: 0.25, lastSeq: 7, error: "e" });
+        const id = await store.insertRun(run);
+        expect(await store.getRun(id)).toEqual({ id, ...run });
+        expect(await store.getRun(id + 1000)).toBeUndefined();
+        await store.updateRun(id, { state: "RUNNING", workerId: "w", progress: 0.5, parameters: { n: 4 } });
+        expect(await store.getRun(id)).toMatchObject({ state: "RUNNING", workerId: "w", progress: 0.5, parameters: { n: 4 }, lastSeq: 7 });
+        expect((await store.listRunsInState("RUNNING")).map((r) => r.id)).toEqual([id]);
+      });
+
+      it("claims only runs of flows and versions the worker registered, oldest first, at most max", async () => {
+        const f1 = await addFlow(store, "c1", "f1");
+        const f2 = await addFlow(store, "c1", "f2");
+        const fc2 = await addFlow(store, "c2", "g");
+        await addWorker(store, "w", "c1");
+        await store.replaceWorkerFlows("w", [{ flowId: f1, version: "v1" }]);
+        const a = await store.insertRun(newRun({ flowId: f1, clientId: "c1" }));
+        const otherVersion = await store.insertRun(newRun({ flowId: f1, clientId: "c1", flowVersion: "v2" }));
+        const otherFlow = await store.insertRun(newRun({ flowId: f2, clientId: "c1" }));
+        const b = await store.insertRun(newRun({ flowId: f1, clientId: "c1" }));
+        const running = await store.insertRun(newRun({ flowId: f1, clientId: "c1", state: "RUNNING" }));
+        await store.insertRun(newRun({ flowId: fc2, clientId: "c2" }));
+        const c = await store.insertRun(newRun({ flowId: f1, clientId: "c1" }));
+
+        const first = await store.claimPendingRuns("c1", "w", 2, T0 + 1);
+        expect(first.map((r) => r.id)).toEqual([a, b]);
+        for (const r of first) expect(r).toMatchObject({ state: "RUNNING", workerId: "w", claimedAt: T0 + 1, startedAt: T0 + 1, unreportedBeats: 0 });
+        expect((await store.claimPendingRuns("c1", "w", 5, T0 + 2)).map((r) => r.id)).toEqual([c]);
+        expect(await store.claimPendingRuns("c1", "w", 5, T0 + 3)).toEqual([]);
+        expect((await store.getRun(otherVersion))!.state).toBe("PENDING");
+        expect((await store.getRun(otherFlow))!.state).toBe("PENDING");
+        expect((await store.getRun(running))!.workerId).toBeNull();
+        expect((await store.listActiveRunsOfWorker("w")).map((r) => r.id)).toEqual([a, b, c]);
+        expect((await store.listRunsOfWorker("w", [a, c, otherFlow])).map((r) => r.id).sort((x, y) => x - y)).toEqual([a, c]);
+        expect(await store.listRunsOfWorker("w", [])).toEqual([]);
+      });
+
+      it("gives each run to one claimer: 20 concurrent claims against 50 runs", async () => {
+        const f = await addFlow(store, "c1", "f");
+        const workers = Array.from({ length: 20 }, (_, i) => `w${i}`);
+        for (const w of workers) {
+          await addWorker(store, w, "c1");
+          await store.replaceWorkerFlows(w, [{ flowId: f, version: "v1" }]);
+        }
+        const ids: number[] = [];
+        for (let i = 0; i < 50; i++) ids.push(await store.insertRun(newRun({ flowId: f, clientId: "c1", createdAt: T0 + i })));
+        const owner = new Map<number, string>();
+        // Rounds of concurrent claims until nothing is left: no run twice, none lost.
+        for (let round = 0; owner.size < 50 && round < 50; round++) {
+          const results = await Promise.all(workers.map((w) => store.claimPendingRuns("c1", w, 3, T0 + 100)));
+          results.forEach((runs, i) => {
+            for (const r of runs) {
+              expect(owner.has(r.id)).toBe(false);
+              owner.set(r.id, workers[i]);
+              expect(r.workerId).toBe(workers[i]);
+            }
+            expect(runs.map((r) => r.id)).toEqual([...runs.map((r) => r.id)].sort((x, y) => x - y));
+          });
+        }
+        expect([...owner.keys()].sort((x, y) => x - y)).toEqual(ids);
+        for (const id of ids) expect((await store.getRun(id))!.workerId).toBe(owner.get(id));
+      });
+
+      it("updateRunIf applies once, only from the given state", async () => {
+        const f = await addFlow(store, "c1", "f");
+        const id = await store.insertRun(newRun({ flowId: f, clientId: "c1" }));
+        const results = await Promise.all(Array.from({ length: 5 }, (_, i) => store.updateRunIf(id, "PENDING", { state: "FAILED", error: `e${i}` })));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.updateRunIf(id, "PENDING", { state: "CANCELLED" })).toBe(false);
+        expect(await store.updateRunIf(id, "FAILED", { endedAt: T0 + 1 })).toBe(true);
+        const run = (await store.getRun(id))!;
+        expect(run.state).toBe("FAILED");
+        expect(run.error).toBe(`e${results.indexOf(true)}`);
+        expect(run.endedAt).toBe(T0 + 1);
+      });
+
+      it("getRunForUpdate serialises read-modify-write transactions on one run (no lost update)", async () => {
+        const f = await addFlow(store, "c1", "f");
+        const id = await store.insertRun(newRun({ flowId: f, clientId: "c1" }));
+        const bump = () =>
+          store.transaction(async (tx) => {
+            const run = (await tx.getRunForUpdate(id))!;
+            // Other work of the batch between the read and the write.
+            await tx.listTaskRuns(id);
+            await tx.getRun(id);
+            await tx.updateRun(id, { lastSeq: run.lastSeq + 1, progress: (run.lastSeq + 1) / 100 });
+            return run.lastSeq;
+          });
+        const seen = await Promise.all(Array.from({ length: 10 }, bump));
+        expect([...seen].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        expect((await store.getRun(id))!.lastSeq).toBe(10);
+      });
+
+      it("rolls a transaction back when its body throws, after several awaited operations", async () => {
+        const f = await addFlow(store, "c1", "f");
+        const kept = await store.insertRun(newRun({ flowId: f, clientId: "c1" }));
+        let inserted = 0;
+        await expect(
+          store.transaction(async (tx) => {
+            inserted = await tx.insertRun(newRun({ flowId: f, clientId: "c1" }));
+            await tx.insertRunTags(inserted, { env: "prod" });
+            await tx.insertTaskRuns([newTaskRun({ runId: inserted, flowId: f })]);
+            await tx.insertLogs([{ runId: inserted, taskRunId: null, seq: 1, level: "INFO", message: "m", ts: T0 }]);
+            await tx.updateRun(kept, { state: "CANCELLED" });
+            await tx.recordTaskCalls(f, "task", "c1", 3, 10, T0);
+            expect((await tx.getRun(inserted))!.id).toBe(inserted);
+            throw new Error("boom");
+          }),
+        ).rejects.toThrow("boom");
+        expect(inserted).toBeGreaterThan(0);
+        expect(await store.getRun(inserted)).toBeUndefined();
+        expect((await store.getRun(kept))!.state).toBe("PENDING");
+        expect(await store.getTaskStat(f, "task")).toBeUndefined();
+        expect((await store.listRuns({ state: [], tag: [{ key: "env", value: "prod" }], limit: 10 })).runs).toEqual([]);
+        // The store still works after the rollback, and a transaction's result is returned.
+        expect(await store.transaction(async (tx) => (await tx.getRun(kept))!.id)).toBe(kept);
+      });
+    });
+
+    describe("history (listRuns)", () => {
+      const STATES: RunState[] = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"];
+      let runs: RunRecord[];
+      let flowNames: Map<number, string>;
+      let flowIds: number[];
+
+      beforeEach(async () => {
+        flowIds = [await addFlow(store, "c1", "alpha-etl"), await addFlow(store, "c1", "Beta"), await addFlow(store, "c2", "ALPHAbet")];
+        flowNames = new Map([
+          [flowIds[0], "alpha-etl"],
+          [flowIds[1], "Beta"],
+          [flowIds[2], "ALPHAbet"],
+        ]);
+        runs = [];
+        for (let i = 0; i < 60; i++) {
+          const flowId = flowIds[i % 3];
+          const tags: Record<string, string> = {};
+          if (i % 2) tags.env = "prod";
+          else if (i % 5) tags.env = "dev";
+          if (i % 3 === 1) tags.team = "a";
+          if (i % 7 === 0) tags.team = "b";
+          const run = newRun({ flowId, clientId: flowId === flowIds[2] ? "c2" : "c1", flowName: flowNames.get(flowId)!, state: STATES[(i * 7) % 5], tags, createdAt: T0 + i * 1000 });
+          const id = await store.insertRun(run);
+          await store.insertRunTags(id, tags);
+          runs.push({ id, ...run });
+        }
+      });
+
+      const brute = (q: Omit<RunFilter, "limit" | "cursor">) =>
+        runs
+          .filter(
+            (r) =>
+              (!q.state.length || q.state.includes(r.state)) &&
+              (!q.flow || flowNames.get(r.flowId)!.toLowerCase().includes(q.flow.toLowerCase())) &&
+              (!q.flowId || String(r.flowId) === q.flowId) &&
+              (!q.client || r.clientId === q.client) &&
+              q.tag.every((t) => r.tags[t.key] === t.value) &&
+              (q.from === undefined || r.createdAt >= q.from) &&
+              (q.to === undefined || r.createdAt <= q.to),
+          )
+          .map((r) => r.id)
+          .sort((a, b) => b - a);
+
+      async function pages(q: Omit<RunFilter, "limit" | "cursor">, limit: number): Promise<number[]> {
+        const out: number[] = [];
+        let cursor: string | undefined;
+        for (let n = 0; n < 100; n++) {
+          const page = await store.listRuns({ ...q, limit, cursor });
+          expect(page.runs.length).toBeLessThanOrEqual(limit);
+          out.push(...page.runs.map((r) => r.id));
+          if (!page.nextCursor) break;
+          expect(page.runs).toHaveLength(limit);
+          cursor = page.nextCursor;
+        }
+        return out;
+      }
+
+      const cases: [string, (ids: number[]) => Omit<RunFilter, "limit" | "cursor">][] = [
+        ["no filter", () => ({ state: [], tag: [] })],
+        ["one state", () => ({ state: ["FAILED"], tag: [] })],
+        ["two states", () => ({ state: ["COMPLETED", "PENDING"], tag: [] })],
+        ["flow substring, any case", () => ({ state: [], tag: [], flow: "ALPHA" })],
+        ["flow substring matching nothing", () => ({ state: [], tag: [], flow: "zzz" })],
+        ["flow id", (ids) => ({ state: [], tag: [], flowId: String(ids[1]) })],
+        ["flow id and a substring it does not match", (ids) => ({ state: [], tag: [], flowId: String(ids[1]), flow: "alpha" })],
+        ["client", () => ({ state: [], tag: [], client: "c2" })],
+        ["one tag", () => ({ state: [], tag: [{ key: "env", value: "prod" }] })],
+        ["two tags, all must match", () => ({ state: [], tag: [{ key: "env", value: "prod" }, { key: "team", value: "a" }] })],
+        ["from and to", () => ({ state: [], tag: [], from: T0 + 10_000, to: T0 + 40_500 })],
+        ["from after every run", () => ({ state: [], tag: [], from: T0 + 10_000_000 })],
+        ["everything at once", (ids) => ({ state: ["RUNNING", "FAILED", "COMPLETED"], tag: [{ key: "env", value: "prod" }], flow: "a", client: "c1", flowId: String(ids[0]), from: T0 + 3000, to: T0 + 55_000 })],
+        ["state, client and tag", () => ({ state: ["COMPLETED", "CANCELLED", "PENDING"], client: "c1", tag: [{ key: "env", value: "dev" }] })],
+      ];
+      for (const [label, make] of cases) {
+        it(`filters like a brute-force scan, newest first, paged without duplicates: ${label}`, async () => {
+          const q = make(flowIds);
+          const expected = brute(q);
+          expect(await pages(q, 7)).toEqual(expected);
+          const one = await store.listRuns({ ...q, limit: 100 });
+          expect(one.runs.map((r) => r.id)).toEqual(expected);
+          expect(one.nextCursor).toBeNull();
+        });
+      }
+
+      it("returns whole records and honours limit and cursor", async () => {
+        const page = await store.listRuns({ state: [], tag: [], limit: 5 });
+        expect(page.runs).toEqual([...runs].reverse().slice(0, 5));
+        expect(page.nextCursor).toBe(String(page.runs[4].id));
+        const next = await store.listRuns({ state: [], tag: [], limit: 5, cursor: page.nextCursor! });
+        expect(next.runs.map((r) => r.id)).toEqual([...runs].reverse().slice(5, 10).map((r) => r.id));
+        const exact = await store.listRuns({ state: [], tag: [], limit: 60 });
+        expect(exact.runs).toHaveLength(60);
+        expect(exact.nextCursor).toBeNull();
+      });
+    });
+
+    describe("task runs, logs and statistics", () => {
+      it("inserts, lists (by position), updates task runs; lists running ones; counts warnings per run", async () => {
+        const f = await addFlow(store, "c1", "f");
+        const r1 = await store.insertRun(newRun({ flowId: f, clientId: "c1", workerId: "w" }));
+        const r2 = await store.insertRun(newRun({ flowId: f, clientId: "c1" }));
+        await store.insertTaskRuns([newTaskRun({ runId: r1, flowId: f, position: 1, name: "b" }), newTaskRun({ runId: r1, flowId: f, position: 0, name: "a", estimatedTime: 300 })]);
+        const t = await store.insertTaskRun(newTaskRun({ runId: r2, flowId: f, position: 0, name: "c", state: "RUNNING", stalled: true }));
+        const list = await store.listTaskRuns(r1);
+        expect(list.map((x) => [x.position, x.name, x.estimatedTime])).toEqual([
+          [0, "a", 300],
+          [1, "b", null],
+        ]);
+        expect(list[0]).toEqual({ id: list[0].id, ...newTaskRun({ runId: r1, flowId: f, position: 0, name: "a", estimatedTime: 300 }) });
+        await store.updateTaskRun(list[1].id, { state: "RUNNING", warning: "SLOW", zScore: 2.5, threshold: 2, startedAt: T0, reportedProgress: 0.5 });
+        await store.updateTaskRun(list[0].id, { warning: "CRITICAL" });
+        expect((await store.listTaskRuns(r1))[1]).toMatchObject({ state: "RUNNING", warning: "SLOW", zScore: 2.5, threshold: 2, startedAt: T0, reportedProgress: 0.5, stalled: false });
+        const running = await store.listRunningTaskRuns();
+        expect(running.map((x) => [x.taskRun.id, x.clientId, x.workerId]).sort()).toEqual(
+          [
+            [list[1].id, "c1", "w"],
+            [t, "c1", null],
+          ].sort(),
+        );
+        expect(await store.countWarnings([r1, r2, 999])).toEqual(
+          new Map([
+            [r1, { warning: "CRITICAL", stalled: false }],
+            [r2, { warning: null, stalled: true }],
+          ]),
+        );
+        expect(await store.countWarnings([])).toEqual(new Map());
+      });
+
+      it("insertLogs returns the last id; listLogs filters by after, level and task run", async () => {
+        const f = await addFlow(store, "c1", "f");
+        const run = await store.insertRun(newRun({ flowId: f, clientId: "c1" }));
+        expect(await store.insertLogs([])).toBe(0);
+        const levels = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
+        const rows = Array.from({ length: 12 }, (_, i) => ({ runId: run, taskRunId: i % 3 === 0 ? null : 7, seq: i + 1, level: levels[i % 4], message: `line ${i} ✓`, ts: T0 + i }));
+        const last = await store.insertLogs(rows.slice(0, 5));
+        const last2 = await store.insertLogs(rows.slice(5));
+        const all = await store.listLogs(run, { after: 0, levels: [], limit: 100 });
+        expect(all.map((l) => l.message)).toEqual(rows.map((r) => r.message));
+        expect(all[4].id).toBe(last);
+        expect(all[11].id).toBe(last2);
+        expect(all[0]).toEqual({ id: all[0].id, ...rows[0] });
+        expect((await store.listLogs(run, { after: last, levels: [], limit: 3 })).map((l) => l.seq)).toEqual([6, 7, 8]);
+        expect((await store.listLogs(run, { after: 0, levels: ["ERROR", "WARNING"], limit: 100 })).map((l) => l.seq)).toEqual([3, 4, 7, 8, 11, 12]);
+        expect((await store.listLogs(run, { after: 0, taskRunId: 7, levels: ["INFO"], limit: 100 })).map((l) => l.seq)).toEqual([2, 6]);
+        expect(await store.listLogs(run + 1, { after: 0, levels: [], limit: 100 })).toEqual([]);
+      });
+
+      it("recentDurations: completed durations of one task, newest first, limited", async () => {
+        const f = await addFlow(store, "c1", "f");
+        const g = await addFlow(store, "c1", "g");
+        const run = await store.insertRun(newRun({ flowId: f, clientId: "c1" }));
+        const rows: NewTaskRun[] = [];
+        for (let i = 0; i < 6; i++) rows.push(newTaskRun({ runId: run, flowId: f, position: i, name: "t", state: "COMPLETED", endedAt: T0 + [5, 1, 4, 2, 6, 3][i] * 10, durationMs: 100 + i }));
+        rows.push(newTaskRun({ runId: run, flowId: f, position: 6, name: "t", state: "FAILED", endedAt: T0 + 999, durationMs: 1 }));
+        rows.push(newTaskRun({ runId: run, flowId: f, position: 7, name: "t", state: "COMPLETED", endedAt: T0 + 998, durationMs: null }));
+        rows.push(newTaskRun({ runId: run, flowId: f, position: 8, name: "other", state: "COMPLETED", endedAt: T0 + 997, durationMs: 2 }));
+        rows.push(newTaskRun({ runId: run, flowId: g, position: 9, name: "t", state: "COMPLETED", endedAt: T0 + 996, durationMs: 3 }));
+        await store.insertTaskRuns(rows);
+        expect(await store.recentDurations(f, "t", 4)).toEqual([104, 100, 102, 105]);
+        expect(await store.recentDurations(f, "t", 100)).toEqual([104, 100, 102, 105, 103, 101]);
+        expect(await store.recentDurations(f, "none", 100)).toEqual([]);
+      });
+
+      it("upsertTaskStat keeps the calls window; recordTaskCalls creates the row and keeps `window` values", async () => {
+        const f = await addFlow(store, "c1", "f");
+        await store.recordTaskCalls(f, "t", "c1", 2, 3, T0);
+        expect(await store.getTaskStat(f, "t")).toEqual({ flowId: f, taskName: "t", clientId: "c1", mean: 0, stddev: 0, samples: 0, updatedAt: T0, recent: [], callsRecent: [2], callsMean: 2 });
+        for (const n of [4, 6, 8]) await store.recordTaskCalls(f, "t", "c1", n, 3, T0 + n);
+        expect(await store.getTaskStat(f, "t")).toMatchObject({ callsRecent: [4, 6, 8], callsMean: 6, updatedAt: T0 });
+        await store.upsertTaskStat({ flowId: f, taskName: "t", clientId: "c1", mean: 150.5, stddev: 12.25, samples: 3, updatedAt: T0 + 50, recent: [140, 150, 161.5], callsRecent: [], callsMean: 1 });
+        expect(await store.getTaskStat(f, "t")).toEqual({ flowId: f, taskName: "t", clientId: "c1", mean: 150.5, stddev: 12.25, samples: 3, updatedAt: T0 + 50, recent: [140, 150, 161.5], callsRecent: [4, 6, 8], callsMean: 6 });
+        await store.upsertTaskStat({ flowId: f, taskName: "a", clientId: "c1", mean: 1, stddev: 0, samples: 1, updatedAt: T0, recent: [1], callsRecent: [5], callsMean: 5 });
+        expect((await store.getTaskStat(f, "a"))!.callsRecent).toEqual([5]);
+        expect((await store.getTaskStats(f)).map((s) => s.taskName).sort()).toEqual(["a", "t"]);
+        expect((await store.listTaskStats([f])).map((s) => s.taskName)).toEqual(["a", "t"]);
+        expect(await store.listTaskStats([])).toEqual([]);
+        expect(await store.listTaskStats()).toHaveLength(2);
+        expect(await store.getTaskStat(f, "missing")).toBeUndefined();
+      });
+
+      it("concurrent recordTaskCalls on one task all land", async () => {
+        const f = await addFlow(store, "c1", "f");
+        await Promise.all(Array.from({ length: 8 }, (_, i) => store.recordTaskCalls(f, "t", "c1", i + 1, 100, T0)));
+        expect([...(await store.getTaskStat(f, "t"))!.callsRecent].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      });
+    });
+
+    describe("JSON fields", () => {
+      it("round-trip as objects, including __proto__, constructor, unicode and nested values", async () => {
+        const tricky = JSON.parse(
+          '{"__proto__": {"polluted": true}, "constructor": "c", "prototype": 1, "ünï": "日本語 🚀", "nested": {"a": [1, {"b": null}, "x"], "t": true, "f": 1.5, "neg": -0.25}, "empty": {}, "list": []}',
+        ) as Record<string, unknown>;
+        const f = await store.upsertFlow({
+          clientId: "c1",
+          name: "json ✓",
+          description: "ü",
+          tags: JSON.parse('{"__proto__": "p", "team": "données"}'),
+          parameters: [{ name: "x", type: "Literal['a', 'b']", default: { nested: [1, "two"] }, required: false, choices: ["a", "b", null, 3, true] }],
+          version: "v",
+          registeredAt: T0,
+          updatedAt: T0,
+        });
+        const id = await store.insertRun(newRun({ flowId: f, clientId: "c1", parameters: tricky, tags: JSON.parse('{"constructor": "k", "__proto__": "v"}') }));
+        const run = (await store.getRun(id))!;
+        // Same value; key order is not part of the contract (PostgreSQL's jsonb normalises it).
+        expect(canonical(run.parameters)).toBe(canonical(tricky));
+        expect(Object.hasOwn(run.parameters, "__proto__")).toBe(true);
+        expect(Object.getPrototypeOf(run.parameters)).toBe(Object.prototype);
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        expect(Object.hasOwn(run.tags, "__proto__")).toBe(true);
+        expect(run.tags.constructor).toBe("k");
+        const flow = (await store.getFlow(f))!;
+        expect(flow.name).toBe("json ✓");
+        expect(canonical(flow.tags)).toBe('{"__proto__":"p","team":"données"}');
+        expect(flow.parameters).toEqual([{ name: "x", type: "Literal['a', 'b']", default: { nested: [1, "two"] }, required: false, choices: ["a", "b", null, 3, true] }]);
+        await store.updateRun(id, { parameters: { later: ["ok", { deep: { deeper: "✓" } }] } });
+        expect((await store.getRun(id))!.parameters).toEqual({ later: ["ok", { deep: { deeper: "✓" } }] });
+      });
+    });
+  });
+}

@@ -1,0 +1,655 @@
+/**
+ * The PostgreSQL implementation of the Store: parameterised SQL over a node-postgres pool,
+ * answering every query exactly as the SQLite adapter does (same filters, orders, cursors,
+ * windows). Hot paths use named prepared statements (parsed and planned once per connection).
+ * Text ordering uses COLLATE "C" so names sort byte-wise like SQLite, whatever the cluster's
+ * locale. Rows map to the domain records here: int8 → number (a pool-local type parser),
+ * jsonb ↔ objects (always sent as JSON text: node-postgres would send a JS array as a
+ * PostgreSQL array).
+ */
+import pg from "pg";
+import type {
+  ClientRecord,
+  FlowRecord,
+  FlowTaskRecord,
+  LogRecord,
+  NewLog,
+  NewRun,
+  NewTaskRun,
+  RunFilter,
+  RunPage,
+  RunRecord,
+  RunningTaskRecord,
+  TaskRunRecord,
+  TaskStatRecord,
+  WorkerFlowRecord,
+  WorkerRecord,
+} from "../../domain/records";
+import type { RunState, Sensitivity, Warning } from "../../domain/states";
+import type { Store, StoreOps } from "../store";
+
+/** Anything that runs a query: the pool (autocommit) or one checked-out client (a transaction). */
+type Queryable = Pick<pg.Pool, "query"> | pg.PoolClient;
+
+const INT8_OID = 20;
+/**
+ * int8 (bigserial ids, ms times, count(*)) as JS numbers, for this pool only: every value we
+ * store is below 2^53, and the global parser stays untouched for any other user of pg.
+ */
+export const PG_TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID && format !== "binary" ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as "text")) as pg.CustomTypesConfig["getTypeParser"],
+};
+
+const snake = (key: string) => key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
+
+/**
+ * One table's mapping between record keys and columns. `json` keys are jsonb; `ints` are
+ * integer/bigint columns: SQLite stores a fractional value given to an integer column as is,
+ * PostgreSQL refuses it, so such values are rounded on the way in.
+ */
+class Codec<T extends object> {
+  private readonly columns = new Map<string, string>();
+  constructor(
+    readonly table: string,
+    keys: readonly (keyof T & string)[],
+    private readonly json: ReadonlySet<string>,
+    private readonly ints: ReadonlySet<string>,
+  ) {
+    for (const k of keys) this.columns.set(k, snake(k));
+  }
+  has(key: string): boolean {
+    return this.columns.has(key);
+  }
+  column(key: string): string {
+    return this.columns.get(key)!;
+  }
+  keys(): string[] {
+    return [...this.columns.keys()];
+  }
+  fromRow(row: Record<string, unknown>): T {
+    const out: Record<string, unknown> = {};
+    for (const [k, c] of this.columns) out[k] = row[c] ?? null;
+    return out as T;
+  }
+  toDriver(key: string, value: unknown): unknown {
+    if (value === null || value === undefined) return null;
+    if (this.json.has(key)) return JSON.stringify(value);
+    if (this.ints.has(key) && typeof value === "number") return Math.round(value);
+    return value;
+  }
+  /** The patch's keys that are columns with a defined value (like Drizzle's set()). */
+  patchKeys(patch: object): string[] {
+    return Object.keys(patch).filter((k) => k !== "id" && this.has(k) && (patch as Record<string, unknown>)[k] !== undefined);
+  }
+}
+
+const RUN = new Codec<RunRecord>(
+  "runs",
+  ["id", "flowId", "clientId", "flowName", "flowVersion", "state", "parameters", "tags", "trigger", "workerId", "createdAt", "claimedAt", "startedAt", "endedAt", "error", "progress", "lastSeq", "cancelRequestedAt", "unreportedBeats"],
+  new Set(["parameters", "tags"]),
+  new Set(["flowId", "createdAt", "claimedAt", "startedAt", "endedAt", "lastSeq", "cancelRequestedAt", "unreportedBeats"]),
+);
+const TASK_RUN = new Codec<TaskRunRecord>(
+  "task_runs",
+  ["id", "runId", "flowId", "position", "callIndex", "name", "weight", "estimatedTime", "state", "reportedProgress", "progressChangedAt", "startedAt", "attemptStartedAt", "endedAt", "durationMs", "attempt", "warning", "zScore", "threshold", "stalled", "error"],
+  new Set(),
+  new Set(["runId", "flowId", "position", "callIndex", "estimatedTime", "progressChangedAt", "startedAt", "attemptStartedAt", "endedAt", "durationMs", "attempt"]),
+);
+const FLOW = new Codec<FlowRecord>(
+  "flows",
+  ["id", "clientId", "name", "description", "tags", "parameters", "version", "registeredAt", "updatedAt"],
+  new Set(["tags", "parameters"]),
+  new Set(["registeredAt", "updatedAt"]),
+);
+const FLOW_TASK = new Codec<FlowTaskRecord>("flow_tasks", ["flowId", "position", "name", "estimatedTime", "description"], new Set(), new Set(["flowId", "position", "estimatedTime"]));
+const TASK_STAT = new Codec<TaskStatRecord>(
+  "task_stats",
+  ["flowId", "taskName", "clientId", "mean", "stddev", "samples", "updatedAt", "recent", "callsRecent", "callsMean"],
+  new Set(["recent", "callsRecent"]),
+  new Set(["flowId", "samples", "updatedAt"]),
+);
+const WORKER = new Codec<WorkerRecord>("workers", ["id", "clientId", "hostname", "pid", "sdkVersion", "registeredAt", "lastSeenAt"], new Set(), new Set(["pid", "registeredAt", "lastSeenAt"]));
+const CLIENT = new Codec<ClientRecord>("clients", ["id", "name", "sensitivity", "lastSeenAt"], new Set(), new Set(["lastSeenAt"]));
+const LOG = new Codec<LogRecord>("logs", ["id", "runId", "taskRunId", "seq", "level", "message", "ts"], new Set(), new Set(["runId", "taskRunId", "seq", "ts"]));
+const WORKER_FLOW = new Codec<WorkerFlowRecord>("worker_flows", ["workerId", "flowId", "version"], new Set(), new Set(["flowId"]));
+
+const RUN_INSERT_KEYS = RUN.keys().filter((k) => k !== "id");
+const TASK_RUN_INSERT_KEYS = TASK_RUN.keys().filter((k) => k !== "id");
+/** PostgreSQL array types of task_runs' columns, for the unnest() bulk insert. */
+const TASK_RUN_ARRAY_TYPES: Record<string, string> = {
+  runId: "bigint[]",
+  flowId: "integer[]",
+  position: "integer[]",
+  callIndex: "integer[]",
+  name: "text[]",
+  weight: "float8[]",
+  estimatedTime: "bigint[]",
+  state: "text[]",
+  reportedProgress: "float8[]",
+  progressChangedAt: "bigint[]",
+  startedAt: "bigint[]",
+  attemptStartedAt: "bigint[]",
+  endedAt: "bigint[]",
+  durationMs: "bigint[]",
+  attempt: "integer[]",
+  warning: "text[]",
+  zScore: "float8[]",
+  threshold: "float8[]",
+  stalled: "boolean[]",
+  error: "text[]",
+};
+
+const SQL = {
+  getRun: { name: "perfect_get_run", text: `SELECT * FROM runs WHERE id = $1` },
+  getRunForUpdate: { name: "perfect_get_run_for_update", text: `SELECT * FROM runs WHERE id = $1 FOR UPDATE` },
+  insertRun: {
+    name: "perfect_insert_run",
+    text: `INSERT INTO runs (${RUN_INSERT_KEYS.map((k) => RUN.column(k)).join(", ")}) VALUES (${RUN_INSERT_KEYS.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING id`,
+  },
+  // Only runs of flows this worker registered, at the version the run was triggered with.
+  // SKIP LOCKED: concurrent claimers (other instances, other polls) each take other rows
+  // instead of queueing behind one another. The pick is a CTE (materialised once): as an
+  // `IN (subquery … LIMIT)` the planner may rescan the subquery and claim more than max.
+  claim: {
+    name: "perfect_claim",
+    text: `WITH picked AS MATERIALIZED (
+        SELECT r.id FROM runs r
+        JOIN worker_flows wf ON wf.worker_id = $2 AND wf.flow_id = r.flow_id AND wf.version = r.flow_version
+        WHERE r.client_id = $1 AND r.state = 'PENDING' ORDER BY r.id LIMIT $3
+        FOR UPDATE OF r SKIP LOCKED)
+      UPDATE runs SET state = 'RUNNING', worker_id = $2, claimed_at = $4, started_at = $4, unreported_beats = 0
+      FROM picked WHERE runs.id = picked.id AND runs.state = 'PENDING'
+      RETURNING runs.*`,
+  },
+  listTaskRuns: { name: "perfect_list_task_runs", text: `SELECT * FROM task_runs WHERE run_id = $1 ORDER BY position` },
+  insertTaskRun: {
+    name: "perfect_insert_task_run",
+    text: `INSERT INTO task_runs (${TASK_RUN_INSERT_KEYS.map((k) => TASK_RUN.column(k)).join(", ")}) VALUES (${TASK_RUN_INSERT_KEYS.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING id`,
+  },
+  insertTaskRuns: {
+    name: "perfect_insert_task_runs",
+    text: `INSERT INTO task_runs (${TASK_RUN_INSERT_KEYS.map((k) => TASK_RUN.column(k)).join(", ")})
+      SELECT * FROM unnest(${TASK_RUN_INSERT_KEYS.map((k, i) => `$${i + 1}::${TASK_RUN_ARRAY_TYPES[k]}`).join(", ")})`,
+  },
+  insertLogs: {
+    name: "perfect_insert_logs",
+    text: `WITH ins AS (
+        INSERT INTO logs (run_id, task_run_id, seq, level, message, ts)
+        SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])
+        RETURNING id)
+      SELECT max(id) AS id FROM ins`,
+  },
+  insertRunTags: {
+    name: "perfect_insert_run_tags",
+    text: `INSERT INTO run_tags (run_id, key, value) SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t(k, v)`,
+  },
+  recentDurations: {
+    name: "perfect_recent_durations",
+    text: `SELECT duration_ms AS d FROM task_runs
+      WHERE flow_id = $1 AND name = $2 AND state = 'COMPLETED' AND duration_ms IS NOT NULL
+      ORDER BY ended_at DESC LIMIT $3`,
+  },
+  getTaskStat: { name: "perfect_get_task_stat", text: `SELECT * FROM task_stats WHERE flow_id = $1 AND task_name = $2` },
+  getTaskStatForUpdate: { name: "perfect_get_task_stat_for_update", text: `SELECT * FROM task_stats WHERE flow_id = $1 AND task_name = $2 FOR UPDATE` },
+  getTaskStats: { name: "perfect_get_task_stats", text: `SELECT * FROM task_stats WHERE flow_id = $1 ORDER BY task_name COLLATE "C"` },
+  upsertTaskStat: {
+    name: "perfect_upsert_task_stat",
+    text: `INSERT INTO task_stats (flow_id, task_name, client_id, mean, stddev, samples, updated_at, recent, calls_recent, calls_mean)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+      ON CONFLICT (flow_id, task_name) DO UPDATE SET client_id = excluded.client_id, mean = excluded.mean, stddev = excluded.stddev,
+        samples = excluded.samples, updated_at = excluded.updated_at, recent = excluded.recent`,
+  },
+  getFlow: { name: "perfect_get_flow", text: `SELECT * FROM flows WHERE id = $1` },
+  listFlowTasks: { name: "perfect_list_flow_tasks", text: `SELECT * FROM flow_tasks WHERE flow_id = ANY($1::int[]) ORDER BY flow_id, position` },
+  firstIdFrom: { name: "perfect_first_id_from", text: `SELECT id FROM runs WHERE created_at >= $1 ORDER BY created_at LIMIT 1` },
+  lastIdTo: { name: "perfect_last_id_to", text: `SELECT id FROM runs WHERE created_at <= $1 ORDER BY created_at DESC LIMIT 1` },
+  touchWorker: { name: "perfect_touch_worker", text: `UPDATE workers SET last_seen_at = GREATEST(last_seen_at, $2) WHERE id = $1` },
+  touchClient: { name: "perfect_touch_client", text: `UPDATE clients SET last_seen_at = $2 WHERE id = $1` },
+} as const;
+
+/** The operations, bound to one Queryable: the pool (each statement commits) or a transaction's client. */
+class PgOps implements StoreOps {
+  constructor(
+    protected readonly q: Queryable,
+    /** Runs fn atomically: inside a transaction directly, else in a transaction of its own. */
+    private readonly atomic: <T>(fn: (ops: PgOps) => Promise<T>) => Promise<T>,
+  ) {}
+
+  private async rows(text: string, values: unknown[] = [], name?: string): Promise<Record<string, unknown>[]> {
+    const res = await this.q.query(name ? { name, text, values } : { text, values });
+    return res.rows;
+  }
+  private async run(stmt: { name: string; text: string }, values: unknown[]): Promise<pg.QueryResult> {
+    return this.q.query({ name: stmt.name, text: stmt.text, values });
+  }
+
+  /** UPDATE table SET <the patch's columns> WHERE id = $1 [AND state = $2], prepared once per shape. */
+  private async update<T extends object>(codec: Codec<T>, id: number, patch: Partial<T>, fromState?: string): Promise<boolean> {
+    const keys = codec.patchKeys(patch);
+    const base = fromState === undefined ? 1 : 2;
+    if (!keys.length) {
+      if (fromState === undefined) return false;
+      const r = await this.rows(`SELECT 1 FROM "${codec.table}" WHERE id = $1 AND state = $2`, [id, fromState]);
+      return r.length > 0;
+    }
+    const name = `perfect_u_${codec.table}_${fromState === undefined ? "" : "if_"}${keys.join("_")}`;
+    const text =
+      `UPDATE "${codec.table}" SET ${keys.map((k, i) => `"${codec.column(k)}" = $${base + i + 1}`).join(", ")} WHERE id = $1` +
+      (fromState === undefined ? "" : " AND state = $2");
+    const values = [id, ...(fromState === undefined ? [] : [fromState]), ...keys.map((k) => codec.toDriver(k, (patch as Record<string, unknown>)[k]))];
+    // Statement names are bounded (one per set of patched columns) but can be long: hash past 63 bytes.
+    const res = await this.q.query({ name: name.length > 63 ? shortName(name) : name, text, values });
+    return (res.rowCount ?? 0) > 0;
+  }
+
+  async upsertClient(c: { id: string; name: string; sensitivity: Sensitivity }): Promise<void> {
+    await this.q.query(`INSERT INTO clients (id, name, sensitivity) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET name = excluded.name, sensitivity = excluded.sensitivity`, [
+      c.id,
+      c.name,
+      c.sensitivity,
+    ]);
+  }
+  async listClients(): Promise<ClientRecord[]> {
+    return (await this.rows(`SELECT * FROM clients ORDER BY id COLLATE "C"`)).map((r) => CLIENT.fromRow(r));
+  }
+  async touchClient(id: string, at: number): Promise<void> {
+    await this.run(SQL.touchClient, [id, Math.round(at)]);
+  }
+
+  async insertWorker(w: WorkerRecord): Promise<void> {
+    const keys = WORKER.keys();
+    await this.q.query(
+      `INSERT INTO workers (${keys.map((k) => WORKER.column(k)).join(", ")}) VALUES (${keys.map((_, i) => `$${i + 1}`).join(", ")})`,
+      keys.map((k) => WORKER.toDriver(k, (w as unknown as Record<string, unknown>)[k])),
+    );
+  }
+  async getWorker(id: string): Promise<WorkerRecord | undefined> {
+    const [r] = await this.rows(`SELECT * FROM workers WHERE id = $1`, [id]);
+    return r && WORKER.fromRow(r);
+  }
+  async touchWorker(id: string, at: number): Promise<void> {
+    await this.run(SQL.touchWorker, [id, Math.round(at)]);
+  }
+  async listWorkers(clientId?: string): Promise<WorkerRecord[]> {
+    const rows =
+      clientId === undefined
+        ? await this.rows(`SELECT * FROM workers ORDER BY last_seen_at DESC, id COLLATE "C"`)
+        : await this.rows(`SELECT * FROM workers WHERE client_id = $1 ORDER BY last_seen_at DESC, id COLLATE "C"`, [clientId]);
+    return rows.map((r) => WORKER.fromRow(r));
+  }
+  async deleteWorkersSeenBefore(before: number): Promise<string[]> {
+    // worker_flows rows go with them (ON DELETE CASCADE).
+    return (await this.rows(`DELETE FROM workers WHERE last_seen_at < $1 RETURNING id`, [before])).map((r) => r.id as string);
+  }
+  async replaceWorkerFlows(workerId: string, served: { flowId: number; version: string }[]): Promise<void> {
+    await this.atomic(async (ops) => {
+      await ops.q.query(`DELETE FROM worker_flows WHERE worker_id = $1`, [workerId]);
+      if (served.length) {
+        await ops.q.query(`INSERT INTO worker_flows (worker_id, flow_id, version) SELECT $1, f, v FROM unnest($2::int[], $3::text[]) AS t(f, v)`, [
+          workerId,
+          served.map((s) => s.flowId),
+          served.map((s) => s.version),
+        ]);
+      }
+    });
+  }
+  async listWorkerFlows(flowIds: number[]): Promise<WorkerFlowRecord[]> {
+    if (!flowIds.length) return [];
+    return (await this.rows(`SELECT * FROM worker_flows WHERE flow_id = ANY($1::int[])`, [flowIds])).map((r) => WORKER_FLOW.fromRow(r));
+  }
+  async listFlowsOfWorker(workerId: string): Promise<WorkerFlowRecord[]> {
+    return (await this.rows(`SELECT * FROM worker_flows WHERE worker_id = $1 ORDER BY flow_id`, [workerId])).map((r) => WORKER_FLOW.fromRow(r));
+  }
+
+  async upsertFlow(f: Omit<FlowRecord, "id">): Promise<number> {
+    const [r] = await this.rows(
+      `INSERT INTO flows (client_id, name, description, tags, parameters, version, registered_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (client_id, name) DO UPDATE SET description = excluded.description, tags = excluded.tags, parameters = excluded.parameters,
+         version = excluded.version, updated_at = excluded.updated_at
+       RETURNING id`,
+      [f.clientId, f.name, f.description, JSON.stringify(f.tags), JSON.stringify(f.parameters), f.version, Math.round(f.registeredAt), Math.round(f.updatedAt)],
+    );
+    return r.id as number;
+  }
+  async replaceFlowTasks(flowId: number, tasks: Omit<FlowTaskRecord, "flowId">[]): Promise<void> {
+    await this.atomic(async (ops) => {
+      await ops.q.query(`DELETE FROM flow_tasks WHERE flow_id = $1`, [flowId]);
+      if (tasks.length) {
+        await ops.q.query(
+          `INSERT INTO flow_tasks (flow_id, position, name, estimated_time, description)
+           SELECT $1, p, n, e, d FROM unnest($2::int[], $3::text[], $4::bigint[], $5::text[]) AS t(p, n, e, d)`,
+          [
+            flowId,
+            tasks.map((t) => t.position),
+            tasks.map((t) => t.name),
+            tasks.map((t) => (t.estimatedTime === null ? null : Math.round(t.estimatedTime))),
+            tasks.map((t) => t.description),
+          ],
+        );
+      }
+    });
+  }
+  async getFlow(id: number): Promise<FlowRecord | undefined> {
+    const [r] = await this.rows(SQL.getFlow.text, [id], SQL.getFlow.name);
+    return r && FLOW.fromRow(r);
+  }
+  async listFlows(nameContains?: string): Promise<FlowRecord[]> {
+    const rows = nameContains
+      ? await this.rows(`SELECT * FROM flows WHERE strpos(lower(name), lower($1)) > 0 ORDER BY name COLLATE "C", id`, [nameContains])
+      : await this.rows(`SELECT * FROM flows ORDER BY name COLLATE "C", id`);
+    return rows.map((r) => FLOW.fromRow(r));
+  }
+  async listFlowsPage(q: { name?: string; after?: { name: string; id: number }; limit: number }): Promise<FlowRecord[]> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (q.name) {
+      values.push(q.name);
+      where.push(`strpos(lower(name), lower($${values.length})) > 0`);
+    }
+    if (q.after) {
+      values.push(q.after.name, q.after.id);
+      const n = values.length;
+      where.push(`(name COLLATE "C" > $${n - 1} OR (name = $${n - 1} AND id > $${n}))`);
+    }
+    values.push(q.limit);
+    const text = `SELECT * FROM flows${where.length ? " WHERE " + where.join(" AND ") : ""} ORDER BY name COLLATE "C", id LIMIT $${values.length}`;
+    return (await this.rows(text, values)).map((r) => FLOW.fromRow(r));
+  }
+  async countFlowsByClient(): Promise<Map<string, number>> {
+    const rows = await this.rows(`SELECT client_id, count(*) AS n FROM flows GROUP BY client_id`);
+    return new Map(rows.map((r) => [r.client_id as string, r.n as number]));
+  }
+  async listFlowTasks(flowIds: number[]): Promise<FlowTaskRecord[]> {
+    if (!flowIds.length) return [];
+    return (await this.rows(SQL.listFlowTasks.text, [flowIds], SQL.listFlowTasks.name)).map((r) => FLOW_TASK.fromRow(r));
+  }
+  async lastRunsOfFlows(flowIds: number[]): Promise<RunRecord[]> {
+    if (!flowIds.length) return [];
+    // One index probe (runs_flow_idx, backwards) per flow, in the order asked.
+    const rows = await this.rows(
+      `SELECT r.* FROM unnest($1::int[]) WITH ORDINALITY AS f(id, ord)
+       CROSS JOIN LATERAL (SELECT * FROM runs WHERE flow_id = f.id ORDER BY id DESC LIMIT 1) r
+       ORDER BY f.ord`,
+      [flowIds],
+    );
+    return rows.map((r) => RUN.fromRow(r));
+  }
+
+  async insertRun(run: NewRun): Promise<number> {
+    const values = RUN_INSERT_KEYS.map((k) => RUN.toDriver(k, (run as unknown as Record<string, unknown>)[k]));
+    const res = await this.run(SQL.insertRun, values);
+    return res.rows[0].id as number;
+  }
+  async insertRunTags(runId: number, tags: Record<string, string>): Promise<void> {
+    const entries = Object.entries(tags);
+    if (!entries.length) return;
+    await this.run(SQL.insertRunTags, [runId, entries.map((e) => e[0]), entries.map((e) => e[1])]);
+  }
+  async getRun(id: number): Promise<RunRecord | undefined> {
+    const res = await this.run(SQL.getRun, [id]);
+    return res.rows[0] && RUN.fromRow(res.rows[0]);
+  }
+  async getRunForUpdate(id: number): Promise<RunRecord | undefined> {
+    const res = await this.run(SQL.getRunForUpdate, [id]);
+    return res.rows[0] && RUN.fromRow(res.rows[0]);
+  }
+  async updateRun(id: number, patch: Partial<Omit<RunRecord, "id">>): Promise<void> {
+    await this.update(RUN, id, patch);
+  }
+  async updateRunIf(id: number, from: RunState, patch: Partial<Omit<RunRecord, "id">>): Promise<boolean> {
+    return this.update(RUN, id, patch, from);
+  }
+  async claimPendingRuns(clientId: string, workerId: string, max: number, now: number): Promise<RunRecord[]> {
+    if (max <= 0) return [];
+    const res = await this.run(SQL.claim, [clientId, workerId, max, Math.round(now)]);
+    return res.rows.map((r) => RUN.fromRow(r)).sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * History: newest first, keyset-paginated by id, with the SQLite adapter's semantics (date
+   * bounds become an id window: ids grow with creation time). PostgreSQL's planner has
+   * statistics, so the query is written plainly and every filter has an index it can drive
+   * from: (state, id), (client_id, id), (flow_id, id), run_tags (key, value, run_id), the
+   * primary key for the window.
+   */
+  async listRuns(q: RunFilter): Promise<RunPage> {
+    const empty: RunPage = { runs: [], nextCursor: null };
+    let lo = 0;
+    let hi = Number.MAX_SAFE_INTEGER;
+    if (q.from !== undefined) {
+      const [r] = await this.rows(SQL.firstIdFrom.text, [Math.round(q.from)], SQL.firstIdFrom.name);
+      if (!r) return empty;
+      lo = r.id as number;
+    }
+    if (q.to !== undefined) {
+      const [r] = await this.rows(SQL.lastIdTo.text, [Math.round(q.to)], SQL.lastIdTo.name);
+      if (!r) return empty;
+      hi = r.id as number;
+    }
+    if (q.cursor) {
+      const c = Number(q.cursor);
+      if (!Number.isFinite(c)) return empty;
+      hi = Math.min(hi, Math.ceil(c) - 1);
+    }
+    if (lo > hi) return empty;
+    let flowIds: number[] | null = null;
+    if (q.flow) flowIds = (await this.listFlows(q.flow)).map((f) => f.id);
+    if (q.flowId) flowIds = (flowIds ?? [Number(q.flowId)]).filter((id) => id === Number(q.flowId));
+    if (flowIds && flowIds.some((id) => !Number.isSafeInteger(id) || Math.abs(id) > 2 ** 31 - 1)) flowIds = flowIds.filter((id) => Number.isSafeInteger(id) && Math.abs(id) <= 2 ** 31 - 1);
+    if (flowIds && !flowIds.length) return empty;
+    const states = [...new Set(q.state)];
+
+    const values: unknown[] = [lo, hi];
+    const p = (v: unknown) => (values.push(v), `$${values.length}`);
+    const where = ["runs.id >= $1", "runs.id <= $2"];
+    // One value is written as equality, not `= ANY(array)`: only then does the planner walk
+    // (state, id) or (flow_id, id) backwards in id order (measured at 1M runs: 2 ms, not 20–90).
+    if (states.length === 1) where.push(`runs.state = ${p(states[0])}`);
+    else if (states.length) where.push(`runs.state = ANY(${p(states)}::text[])`);
+    if (q.client) where.push(`runs.client_id = ${p(q.client)}`);
+    if (flowIds?.length === 1) where.push(`runs.flow_id = ${p(flowIds[0])}`);
+    else if (flowIds) where.push(`runs.flow_id = ANY(${p(flowIds)}::int[])`);
+    for (const t of q.tag) where.push(`EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = runs.id AND t.key = ${p(t.key)} AND t.value = ${p(t.value)})`);
+    if (q.from !== undefined) where.push(`runs.created_at >= ${p(Math.round(q.from))}`);
+    if (q.to !== undefined) where.push(`runs.created_at <= ${p(Math.round(q.to))}`);
+    const text = `SELECT runs.* FROM runs WHERE ${where.join(" AND ")} ORDER BY runs.id DESC LIMIT ${p(q.limit + 1)}`;
+    const rows = (await this.rows(text, values)).map((r) => RUN.fromRow(r));
+    const more = rows.length > q.limit;
+    const page = more ? rows.slice(0, q.limit) : rows;
+    return { runs: page, nextCursor: more ? String(page[page.length - 1].id) : null };
+  }
+  async listRunsInState(state: RunState): Promise<RunRecord[]> {
+    return (await this.rows(`SELECT * FROM runs WHERE state = $1 ORDER BY id`, [state])).map((r) => RUN.fromRow(r));
+  }
+  async listRunsOfWorker(workerId: string, runIds: number[]): Promise<RunRecord[]> {
+    if (!runIds.length) return [];
+    return (await this.rows(`SELECT * FROM runs WHERE worker_id = $1 AND id = ANY($2::bigint[]) ORDER BY id`, [workerId, runIds])).map((r) => RUN.fromRow(r));
+  }
+  async listActiveRunsOfWorker(workerId: string): Promise<RunRecord[]> {
+    return (await this.rows(`SELECT * FROM runs WHERE worker_id = $1 AND state = 'RUNNING' ORDER BY id`, [workerId])).map((r) => RUN.fromRow(r));
+  }
+
+  async insertTaskRuns(rows: NewTaskRun[]): Promise<void> {
+    if (!rows.length) return;
+    const values = TASK_RUN_INSERT_KEYS.map((k) => rows.map((r) => TASK_RUN.toDriver(k, (r as unknown as Record<string, unknown>)[k])));
+    await this.run(SQL.insertTaskRuns, values);
+  }
+  async insertTaskRun(row: NewTaskRun): Promise<number> {
+    const res = await this.run(
+      SQL.insertTaskRun,
+      TASK_RUN_INSERT_KEYS.map((k) => TASK_RUN.toDriver(k, (row as unknown as Record<string, unknown>)[k])),
+    );
+    return res.rows[0].id as number;
+  }
+  async listTaskRuns(runId: number): Promise<TaskRunRecord[]> {
+    return (await this.run(SQL.listTaskRuns, [runId])).rows.map((r) => TASK_RUN.fromRow(r));
+  }
+  async updateTaskRun(id: number, patch: Partial<Omit<TaskRunRecord, "id">>): Promise<void> {
+    await this.update(TASK_RUN, id, patch);
+  }
+  async listRunningTaskRuns(): Promise<RunningTaskRecord[]> {
+    const rows = await this.rows(
+      `SELECT t.*, r.client_id AS run_client_id, r.worker_id AS run_worker_id FROM task_runs t JOIN runs r ON r.id = t.run_id WHERE t.state = 'RUNNING' ORDER BY t.id`,
+    );
+    return rows.map((r) => ({ taskRun: TASK_RUN.fromRow(r), clientId: r.run_client_id as string, workerId: (r.run_worker_id as string | null) ?? null }));
+  }
+  async countWarnings(runIds: number[]): Promise<Map<number, { warning: Warning | null; stalled: boolean }>> {
+    const out = new Map<number, { warning: Warning | null; stalled: boolean }>();
+    if (!runIds.length) return out;
+    const rows = await this.rows(
+      `SELECT run_id, bool_or(warning = 'CRITICAL') AS critical, bool_or(warning = 'SLOW') AS slow, bool_or(stalled) AS stalled
+       FROM task_runs WHERE run_id = ANY($1::bigint[]) AND (warning IS NOT NULL OR stalled) GROUP BY run_id`,
+      [runIds],
+    );
+    for (const r of rows) out.set(r.run_id as number, { warning: r.critical ? "CRITICAL" : r.slow ? "SLOW" : null, stalled: !!r.stalled });
+    return out;
+  }
+
+  async insertLogs(rows: NewLog[]): Promise<number> {
+    if (!rows.length) return 0;
+    const res = await this.run(SQL.insertLogs, [
+      rows.map((r) => r.runId),
+      rows.map((r) => r.taskRunId),
+      rows.map((r) => Math.round(r.seq)),
+      rows.map((r) => r.level),
+      rows.map((r) => r.message),
+      rows.map((r) => Math.round(r.ts)),
+    ]);
+    return res.rows[0].id as number;
+  }
+  async listLogs(runId: number, opts: { after: number; taskRunId?: number; levels: string[]; limit: number }): Promise<LogRecord[]> {
+    const values: unknown[] = [runId, opts.after];
+    let text = `SELECT * FROM logs WHERE run_id = $1 AND id > $2`;
+    if (opts.taskRunId !== undefined) {
+      values.push(opts.taskRunId);
+      text += ` AND task_run_id = $${values.length}`;
+    }
+    if (opts.levels.length) {
+      values.push(opts.levels);
+      text += ` AND level = ANY($${values.length}::text[])`;
+    }
+    values.push(opts.limit);
+    text += ` ORDER BY id LIMIT $${values.length}`;
+    return (await this.rows(text, values)).map((r) => LOG.fromRow(r));
+  }
+
+  async getTaskStat(flowId: number, taskName: string): Promise<TaskStatRecord | undefined> {
+    const res = await this.run(SQL.getTaskStat, [flowId, taskName]);
+    return res.rows[0] && TASK_STAT.fromRow(res.rows[0]);
+  }
+  async getTaskStats(flowId: number): Promise<TaskStatRecord[]> {
+    return (await this.run(SQL.getTaskStats, [flowId])).rows.map((r) => TASK_STAT.fromRow(r));
+  }
+  async recentDurations(flowId: number, taskName: string, limit: number): Promise<number[]> {
+    return (await this.run(SQL.recentDurations, [flowId, taskName, limit])).rows.map((r) => r.d as number);
+  }
+  async upsertTaskStat(row: TaskStatRecord): Promise<void> {
+    await this.run(SQL.upsertTaskStat, [
+      row.flowId,
+      row.taskName,
+      row.clientId,
+      row.mean,
+      row.stddev,
+      Math.round(row.samples),
+      Math.round(row.updatedAt),
+      JSON.stringify(row.recent),
+      JSON.stringify(row.callsRecent),
+      row.callsMean,
+    ]);
+  }
+  async recordTaskCalls(flowId: number, taskName: string, clientId: string, calls: number, window: number, now: number): Promise<void> {
+    // Read-modify-write of the window under the row's lock, so two instances recording calls
+    // of one task at once both land (the row is created first when missing, as SQLite does).
+    await this.atomic(async (ops) => {
+      await ops.q.query(
+        `INSERT INTO task_stats (flow_id, task_name, client_id, mean, stddev, samples, updated_at, recent, calls_recent, calls_mean)
+         VALUES ($1, $2, $3, 0, 0, 0, $4, '[]', '[]', 1) ON CONFLICT (flow_id, task_name) DO NOTHING`,
+        [flowId, taskName, clientId, Math.round(now)],
+      );
+      const res = await ops.run(SQL.getTaskStatForUpdate, [flowId, taskName]);
+      const recent = [...((res.rows[0].calls_recent as number[]) ?? [])];
+      recent.push(calls);
+      while (recent.length > window) recent.shift();
+      const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
+      await ops.q.query(`UPDATE task_stats SET calls_recent = $3, calls_mean = $4 WHERE flow_id = $1 AND task_name = $2`, [flowId, taskName, JSON.stringify(recent), mean]);
+    });
+  }
+  async listTaskStats(flowIds?: number[]): Promise<TaskStatRecord[]> {
+    const rows =
+      flowIds === undefined
+        ? await this.rows(`SELECT * FROM task_stats ORDER BY flow_id, task_name COLLATE "C"`)
+        : flowIds.length
+          ? await this.rows(`SELECT * FROM task_stats WHERE flow_id = ANY($1::int[]) ORDER BY flow_id, task_name COLLATE "C"`, [flowIds])
+          : [];
+    return rows.map((r) => TASK_STAT.fromRow(r));
+  }
+}
+
+/** A prepared statement name within PostgreSQL's 63-byte identifier limit, stable per text. */
+function shortName(name: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return `${name.slice(0, 50)}_${h.toString(36)}`;
+}
+
+export class PostgresStore extends PgOps implements Store {
+  readonly dialect = "postgres" as const;
+
+  constructor(private readonly pool: pg.Pool) {
+    super(pool, (fn) => this.transaction((tx) => fn(tx as PgOps)));
+  }
+
+  /**
+   * BEGIN … COMMIT on one client from the pool (READ COMMITTED; getRunForUpdate takes row
+   * locks), ROLLBACK when fn throws. Operations of the tx run on that client; operations that
+   * need several statements (replaceWorkerFlows, recordTaskCalls, …) join it.
+   */
+  async transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    // A connection whose BEGIN, COMMIT or ROLLBACK failed is in an unknown state: destroy it.
+    let broken: Error | undefined;
+    try {
+      try {
+        await client.query("BEGIN");
+      } catch (e) {
+        broken = asError(e);
+        throw e;
+      }
+      const tx: PgOps = new PgOps(client, (inner) => inner(tx));
+      let out: T;
+      try {
+        out = await fn(tx);
+      } catch (e) {
+        try {
+          await client.query("ROLLBACK");
+        } catch (rollbackError) {
+          broken = asError(rollbackError);
+        }
+        throw e;
+      }
+      try {
+        await client.query("COMMIT");
+      } catch (e) {
+        broken = asError(e);
+        throw e;
+      }
+      return out;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async ping(): Promise<void> {
+    // Reads a table of the schema: answers only when connected and migrated.
+    await this.pool.query(`SELECT 1 FROM runs LIMIT 0`);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
