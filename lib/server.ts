@@ -47,8 +47,9 @@ export async function startEngine(): Promise<Engine> {
 /** The storage backend the configuration names. */
 export async function openBackend(config: Pick<ServerConfig, "databaseUrl" | "dbPath">): Promise<Backend> {
   if (config.databaseUrl) {
-    // The PostgreSQL adapter (lib/store/postgres) lands with issue 14's branch.
-    throw new Error("PERFECT_DATABASE_URL: PostgreSQL is not available in this build");
+    // Loaded only when configured: the embedded SQLite server never opens a PostgreSQL pool.
+    const { openPostgresBackend } = await import("./store/postgres");
+    return openPostgresBackend(config.databaseUrl);
   }
   return openSqliteBackend(config.dbPath);
 }
