@@ -19,7 +19,6 @@ import { createTestEngine } from "../test/support/test-engine";
 import { startHarness } from "../test/support/http-harness";
 
 // The bench scripts are plain ESM run by node; load them untyped.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const load = (name: string): Promise<any> => import(/* @vite-ignore */ new URL(name, import.meta.url).href);
 
 const BENCH = { id: "bench", name: "Bench Client", performanceSensitivity: "normal" as const, token: "bench-token" };
@@ -79,7 +78,6 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
 
   describe("on a seeded history", () => {
     const file = path.join(dir, "seeded.db");
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     let seed: any;
 
     beforeAll(async () => {

@@ -17,7 +17,7 @@
 import http from "node:http";
 import { startServer } from "./lib/server.mjs";
 import { commandOf, latencyFigure, runCli } from "./lib/figures.mjs";
-import { apiClient, makeAgent, request } from "./lib/http.mjs";
+import { apiClient, request } from "./lib/http.mjs";
 import { sleep, summarize } from "./lib/stats.mjs";
 import { measureDispatch } from "./dispatch.mjs";
 

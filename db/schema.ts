@@ -126,7 +126,6 @@ export const runTags = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.runId, t.key] }), index("run_tags_kv_idx").on(t.key, t.value, t.runId)],
 );
-export type RunTagRow = typeof runTags.$inferSelect;
 
 export const taskRuns = sqliteTable(
   "task_runs",

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: every suite, in dependency order, then one closing line "N passed, N failed".
-// Steps: schema/migration check, types, vitest (unit + route integration), production build,
+// Steps: schema/migration check, types, ESLint, vitest (unit + route integration), production build,
 // reliability under faults (real processes), Python SDK unittest (including its end-to-end
 // tests against the built server), Playwright.
 // Every step runs even when an earlier one failed, so one run shows everything that is red.
@@ -12,6 +12,7 @@ const only = process.env.PERFECT_TEST_ONLY?.split(",");
 const steps = [
   { name: "db:check", cmd: "node", args: ["scripts/db-check.mjs"], count: "step" },
   { name: "typecheck", cmd: "node_modules/.bin/tsc", args: ["--noEmit", "-p", "."], count: "step" },
+  { name: "lint", cmd: "node_modules/.bin/eslint", args: ["."], count: "step" },
   { name: "vitest", cmd: "node_modules/.bin/vitest", args: ["run"], count: "vitest" },
   ...(skipBuild ? [] : [{ name: "build", cmd: "node_modules/.bin/next", args: ["build"], count: "step" }]),
   { name: "reliability", cmd: "node_modules/.bin/vitest", args: ["run", "-c", "vitest.reliability.config.ts"], count: "vitest" },

@@ -23,10 +23,12 @@ function useDebounced<T>(value: T, ms: number): T {
 export function FlowsView() {
   const [query, setQuery] = useState("");
   const name = useDebounced(query.trim(), 250);
-  // The cursors of the pages shown: the first page, then each "Load more".
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  // The cursors of the pages shown: the first page, then each "Load more" — for this search
+  // only (a new search starts again from its first page, without an effect).
+  const [paged, setPaged] = useState<{ name: string; cursors: (string | null)[] }>({ name, cursors: [null] });
+  const cursors = paged.name === name ? paged.cursors : [null];
+  const setCursors = (f: (cs: (string | null)[]) => (string | null)[]) => setPaged({ name, cursors: f(cursors) });
   const [triggering, setTriggering] = useState<FlowView | null>(null);
-  useEffect(() => setCursors([null]), [name]);
 
   const first = useFlowsPage({ name });
   if (first.error && !first.data) return <ErrorState title="Could not load flows" error={first.error} />;

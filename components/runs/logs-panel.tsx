@@ -41,6 +41,8 @@ export function LogsPanel({ runId, tasks }: { runId: string; tasks: TaskRunView[
     prevFilter.current = filterKey;
     const wasAtBottom = filterChanged || box.scrollTop + box.clientHeight >= prevHeight.current - 24;
     if (following && wasAtBottom) box.scrollTop = box.scrollHeight;
+    // Measured from the DOM before paint: the reader scrolled up while lines arrived.
+    // eslint-disable-next-line react-hooks/set-state-in-effect
     else if (following) setFollowing(false);
     prevHeight.current = box.scrollHeight;
   }, [lastId, following, filterKey]);

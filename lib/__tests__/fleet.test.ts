@@ -6,9 +6,9 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../engine/clock";
 import { FORGET_WORKER_MS, RUN_UNREPORTED } from "../engine/engine";
-import { ETL_FLOW, api, fullRunEvents, useServer } from "./helpers";
+import { ETL_FLOW, api, fullRunEvents, serveTestEngine } from "./helpers";
 
-const { fresh } = useServer({ heartbeatTimeoutMs: 15_000 });
+const { fresh } = serveTestEngine({ heartbeatTimeoutMs: 15_000 });
 
 const REPORT_FLOW = { name: "Weekly Report", tasks: [{ name: "render", estimatedTime: 1000 }], parameters: [] };
 

@@ -5,9 +5,9 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../engine/clock";
 import { HEARTBEAT_LOST } from "../engine/engine";
 import { createTestEngine } from "../../test/support/test-engine";
-import { ETL_FLOW, api, fullRunEvents, useServer } from "./helpers";
+import { ETL_FLOW, api, fullRunEvents, serveTestEngine } from "./helpers";
 
-const { fresh } = useServer({ heartbeatTimeoutMs: 15_000 });
+const { fresh } = serveTestEngine({ heartbeatTimeoutMs: 15_000 });
 
 async function running(env: ReturnType<typeof fresh>) {
   const a = api(env);

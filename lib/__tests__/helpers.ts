@@ -7,7 +7,7 @@ import { startHarness } from "../../test/support/http-harness";
 export type TestEnv = ReturnType<typeof createTestEngine> & { url: string };
 
 /** One harness per file; fresh() installs a new engine (fresh :memory: database) until the next fresh(). */
-export function useServer(opts: Parameters<typeof createTestEngine>[0] = {}) {
+export function serveTestEngine(opts: Parameters<typeof createTestEngine>[0] = {}) {
   const env = {} as TestEnv;
   let close: () => Promise<void>;
   beforeAll(async () => {

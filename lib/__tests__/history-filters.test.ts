@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../engine/clock";
-import { api, useServer } from "./helpers";
+import { api, serveTestEngine } from "./helpers";
 
-const { fresh } = useServer();
+const { fresh } = serveTestEngine();
 
 const FLOWS = [
   { name: "Daily Sales ETL", tags: { team: "data-eng", env: "prod" }, tasks: [{ name: "a" }] },

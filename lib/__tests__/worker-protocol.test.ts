@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ETL_FLOW, api, fullRunEvents, useServer } from "./helpers";
+import { ETL_FLOW, api, fullRunEvents, serveTestEngine } from "./helpers";
 
-const { fresh } = useServer();
+const { fresh } = serveTestEngine();
 
 async function setup() {
   const env = fresh();

@@ -8,7 +8,6 @@ export type RunState = (typeof RUN_STATES)[number];
 export const TASK_RUN_STATES = RUN_STATES;
 export type TaskRunState = RunState;
 
-export const TERMINAL_STATES: readonly RunState[] = ["COMPLETED", "FAILED", "CANCELLED"];
 export function isTerminal(state: RunState): boolean {
   return state === "COMPLETED" || state === "FAILED" || state === "CANCELLED";
 }

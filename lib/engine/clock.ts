@@ -13,7 +13,4 @@ export class ManualClock implements Clock {
   advance(ms: number): void {
     this.t += ms;
   }
-  set(t: number): void {
-    this.t = t;
-  }
 }

@@ -49,8 +49,4 @@ export class InProcessRunNotifier implements RunNotifier {
       set.add(waiter);
     });
   }
-
-  waiting(clientId: string): number {
-    return this.waiters.get(clientId)?.size ?? 0;
-  }
 }

@@ -15,7 +15,6 @@ class Backoff:
         self.cap = cap
         self.factor = factor
         self.jitter = jitter
-        self.attempts = 0
         self._next = initial
 
     def next_delay(self):
@@ -23,11 +22,9 @@ class Backoff:
         """Return the delay before the next attempt and grow the following one."""
         delay = self._next
         self._next = min(self._next * self.factor, self.cap)
-        self.attempts += 1
         return delay * (1.0 - self.jitter * random.random())
 
     def reset(self):
         # type: () -> None
         """Start again from ``initial`` (call after a successful request)."""
         self._next = self.initial
-        self.attempts = 0

@@ -60,7 +60,6 @@ class EventChannel:
         self._progress_sent_at = {}  # type: Dict[int, float]
         self.closed = False
         self.dropped = False
-        self.sent_events = 0
 
     # -- producer side -------------------------------------------------------------------------
 
@@ -181,7 +180,6 @@ class EventChannel:
         for a ``rewind``); return it."""
         with self._lock:
             batch = self._inflight or []
-            self.sent_events += len(batch)
             self._acked.extend(batch)
             self._inflight = None
             return batch
@@ -260,9 +258,3 @@ class EventChannel:
         with self._lock:
             return self.closed and not (self._pending or self._inflight is not None or self._held_progress)
 
-    @property
-    def last_seq(self):
-        # type: () -> int
-        """The highest sequence number handed out so far."""
-        with self._lock:
-            return self._seq

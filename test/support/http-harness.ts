@@ -6,7 +6,6 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- route modules type their own params
 type Handler = (req: Request, ctx: { params: Promise<any> }) => Promise<Response> | Response;
 type RouteModule = Partial<Record<"GET" | "POST", Handler>>;
 

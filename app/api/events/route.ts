@@ -33,7 +33,7 @@ export function GET(req: Request): Response {
       {
         start(controller) {
           let closed = false;
-          let keepAlive: NodeJS.Timeout | undefined;
+          let keepAlive: NodeJS.Timeout | undefined = undefined;
           let unsubscribe = () => {};
           let untrack = () => {};
           const close = () => {

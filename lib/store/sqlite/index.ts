@@ -2,9 +2,9 @@
 import { InProcessChangeFeed } from "../in-process-feed";
 import { InProcessRunNotifier } from "../in-process-notifier";
 import type { Backend } from "../store";
-import { openSqliteStore, SqliteStore } from "./sqlite-store";
+import { createSqliteStore, openSqliteStore, type SqliteStore } from "./sqlite-store";
 
-export { SqliteStore, openSqliteStore };
+export { createSqliteStore, openSqliteStore, type SqliteStore };
 
 export function openSqliteBackend(file: string): Backend & { store: SqliteStore } {
   const store = openSqliteStore(file);

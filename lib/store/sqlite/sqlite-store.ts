@@ -536,59 +536,52 @@ function bind(sync: SqliteSync, idle: () => Promise<void> | null): StoreOps {
   return ops as unknown as StoreOps;
 }
 
-export interface SqliteStore extends StoreOps {}
+/** The SQLite Store: the async operations, plus the database and the synchronous twin (tests use it to inject failures). */
+export type SqliteStore = Store & { readonly db: Db; readonly sync: SqliteSync };
 
-export class SqliteStore implements Store {
-  readonly dialect = "sqlite" as const;
-  readonly sync: SqliteSync;
+export function createSqliteStore(db: Db): SqliteStore {
+  const sync = new SqliteSync(db);
   /** Resolves when the open transaction (if any) has ended. */
-  private open: Promise<void> | null = null;
-  /** The operations a transaction body gets: they run on at once, inside it. */
-  private readonly inside: StoreOps;
-
-  constructor(readonly db: Db) {
-    this.sync = new SqliteSync(db);
-    this.inside = bind(this.sync, () => null);
-    Object.assign(this, bind(this.sync, () => this.idle()));
-  }
-
-  /** Outside a transaction: the open one to wait for, if any. */
-  private idle(): Promise<void> | null {
-    return this.open;
-  }
-
-  async transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
-    while (this.open) await this.open;
-    let end!: () => void;
-    this.open = new Promise<void>((r) => (end = r));
-    const raw = this.db.$client;
-    try {
-      raw.exec("BEGIN IMMEDIATE");
+  let open: Promise<void> | null = null;
+  // The operations a transaction body gets run at once, inside it; all others wait for it.
+  const inside = bind(sync, () => null);
+  const outside = bind(sync, () => open);
+  const raw = db.$client;
+  return {
+    ...outside,
+    dialect: "sqlite",
+    db,
+    sync,
+    async transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+      while (open) await open;
+      let end!: () => void;
+      open = new Promise<void>((r) => (end = r));
       try {
-        const out = await fn(this.inside);
-        raw.exec("COMMIT");
-        return out;
-      } catch (e) {
-        if (raw.inTransaction) raw.exec("ROLLBACK");
-        throw e;
+        raw.exec("BEGIN IMMEDIATE");
+        try {
+          const out = await fn(inside);
+          raw.exec("COMMIT");
+          return out;
+        } catch (e) {
+          if (raw.inTransaction) raw.exec("ROLLBACK");
+          throw e;
+        }
+      } finally {
+        open = null;
+        end();
       }
-    } finally {
-      this.open = null;
-      end();
-    }
-  }
-
-  async ping(): Promise<void> {
-    this.db.$client.prepare("SELECT 1").get();
-  }
-
-  async close(): Promise<void> {
-    while (this.open) await this.open;
-    this.db.$client.close();
-  }
+    },
+    async ping(): Promise<void> {
+      raw.prepare("SELECT 1").get();
+    },
+    async close(): Promise<void> {
+      while (open) await open;
+      raw.close();
+    },
+  };
 }
 
 /** Opens (and migrates) the SQLite file; `:memory:` for tests. */
 export function openSqliteStore(file: string): SqliteStore {
-  return new SqliteStore(openDatabase(file));
+  return createSqliteStore(openDatabase(file));
 }
