@@ -2,13 +2,14 @@
  * Starts the built app (`next start`) as a real process on a free loopback port with its own
  * database and clients file, for the end-to-end, reliability and benchmark suites.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
+const PG_BIN = process.env.PERFECT_PG_BIN ?? "/usr/lib/postgresql/15/bin";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -51,11 +52,24 @@ export class ServerProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** PostgreSQL for this server (PERFECT_TEST_BACKEND=postgres): its own database on the run's cluster. */
+  databaseUrl: string | null = null;
+
+  get backend(): "sqlite" | "postgres" {
+    return this.databaseUrl || this.opts.env?.PERFECT_DATABASE_URL ? "postgres" : "sqlite";
+  }
+
   async start(timeoutMs = 60_000): Promise<void> {
     if (!fs.existsSync(path.join(ROOT, ".next", "BUILD_ID"))) {
       throw new Error("the app is not built: run `npm run build` first (npm test does it)");
     }
     this.port = this.port || this.opts.port || (await freePort());
+    const pgPort = process.env.PERFECT_TEST_PG_PORT;
+    if (pgPort && !this.databaseUrl && !this.opts.env?.PERFECT_DATABASE_URL) {
+      const name = `perfect_${path.basename(this.dir).replace(/[^a-zA-Z0-9]/g, "_").toLowerCase()}`;
+      execFileSync(path.join(PG_BIN, "createdb"), ["-h", "127.0.0.1", "-p", pgPort, "-U", "perfect", name]);
+      this.databaseUrl = `postgres://perfect@127.0.0.1:${pgPort}/${name}`;
+    }
     this.child = spawn(path.join(ROOT, "node_modules", ".bin", "next"), ["start", "-p", String(this.port), "-H", "127.0.0.1"], {
       cwd: ROOT,
       env: {
@@ -63,6 +77,7 @@ export class ServerProcess {
         NODE_ENV: "production",
         PERFECT_DB_PATH: this.dbPath,
         PERFECT_CLIENTS_FILE: this.clientsFile,
+        ...(this.databaseUrl ? { PERFECT_DATABASE_URL: this.databaseUrl } : {}),
         ...this.opts.env,
       },
       stdio: ["ignore", "pipe", "pipe"],
