@@ -192,10 +192,12 @@ function refuseLater(res: http.ServerResponse, r: Refusal, limits: Limits): void
     held--;
     clearTimeout(timer);
   };
+  // Jittered (0.5–1.5 × the delay): a burst refused together must not be answered together, in
+  // one timer tick that would hold the event loop for everyone else.
   const timer = setTimeout(() => {
     release();
     if (!res.destroyed && !res.writableEnded) refuse(res, r);
-  }, delayMs);
+  }, delayMs * (0.5 + Math.random()));
   res.once("close", release);
 }
 

@@ -29,7 +29,7 @@ export const limitsEnvSchema = z.object({
   PERFECT_RATE_REGISTER_BURST: int(200),
   /** Long polls started per client and address: a rate and a burst (a worker polls once per answer). */
   PERFECT_RATE_POLLS_PER_SEC: num(50),
-  PERFECT_RATE_POLLS_BURST: int(100),
+  PERFECT_RATE_POLLS_BURST: int(50),
   /** Long polls held at once: per client and address, and in total. */
   PERFECT_POLLS_PER_ADDRESS: int(256),
   PERFECT_POLLS_MAX: int(4096),
