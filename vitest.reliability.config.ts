@@ -8,6 +8,8 @@ export default defineConfig({
     // Plus the benchmark smoke: it drives the built app and Chromium too (correctness only).
     include: ["lib/__tests__/reliability/**/*.test.ts", "bench/**/*.test.ts"],
     environment: "node",
+    // With PERFECT_TEST_BACKEND=postgres: one PostgreSQL cluster for the run (test/support).
+    globalSetup: ["test/support/pg-global-setup.ts"],
     pool: "forks",
     fileParallelism: false,
     testTimeout: 180_000,

@@ -16,6 +16,15 @@ const steps = [
   { name: "vitest", cmd: "node_modules/.bin/vitest", args: ["run"], count: "vitest" },
   ...(skipBuild ? [] : [{ name: "build", cmd: "node_modules/.bin/next", args: ["build"], count: "step" }]),
   { name: "reliability", cmd: "node_modules/.bin/vitest", args: ["run", "-c", "vitest.reliability.config.ts"], count: "vitest" },
+  // The same real-process suites on PostgreSQL (a throw-away cluster, a database per server),
+  // plus two instances sharing one database.
+  {
+    name: "reliability:postgres",
+    cmd: "node_modules/.bin/vitest",
+    args: ["run", "-c", "vitest.reliability.config.ts", "lib/__tests__/reliability/fleet-workers.test.ts", "lib/__tests__/reliability/python-workers.test.ts", "lib/__tests__/reliability/multi-instance.test.ts"],
+    env: { PERFECT_TEST_BACKEND: "postgres" },
+    count: "vitest",
+  },
   { name: "python", cmd: "python3", args: ["-m", "unittest", "discover", "-s", "tests", "-v"], cwd: "sdk-python", count: "unittest" },
   { name: "e2e", cmd: "node_modules/.bin/playwright", args: ["test"], count: "playwright" },
 ].filter((s) => !only || only.includes(s.name));
@@ -25,7 +34,7 @@ const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
 function run(step) {
   return new Promise((resolve) => {
     console.log(`\n=== ${step.name}: ${step.cmd} ${step.args.join(" ")}`);
-    const child = spawn(step.cmd, step.args, { cwd: step.cwd, stdio: ["ignore", "pipe", "pipe"], env: process.env });
+    const child = spawn(step.cmd, step.args, { cwd: step.cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...step.env } });
     let out = "";
     const keep = (chunk, stream) => {
       stream.write(chunk);

@@ -17,7 +17,11 @@ let workers: ChildProcess[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function server() {
-  const s = new ServerProcess({ clients: [CLIENT], env: { PERFECT_HEARTBEAT_TIMEOUT_MS: String(TIMEOUT_MS) } });
+  // The test scripts 200 triggers from one address: a budget such a script would configure.
+  const s = new ServerProcess({
+    clients: [CLIENT],
+    env: { PERFECT_HEARTBEAT_TIMEOUT_MS: String(TIMEOUT_MS), PERFECT_RATE_MUTATIONS_PER_SEC: "10000", PERFECT_RATE_MUTATIONS_BURST: "10000" },
+  });
   servers.push(s);
   await s.start();
   return s;

@@ -4,7 +4,7 @@
  * scenario to its test.
  */
 import { spawn } from "node:child_process";
-import http from "node:http";
+import net from "node:net";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { ProtocolWorker, getJson, trigger } from "../../../test/support/protocol-worker";
@@ -35,33 +35,46 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Streams up to `total` bytes of body in 64 KiB chunks until the server answers; resolves with
- * the answer and how much was sent. Fails (never passes silently) when no answer comes.
+ * Streams up to `total` bytes of body in 64 KiB chunks over a raw socket until the server
+ * answers; resolves with the answer and how much was sent. The server may close the
+ * connection right after its answer (a write then fails with EPIPE): what it sent is still
+ * read. Fails — never passes silently — when no HTTP answer arrives.
  */
 function streamUntilAnswered(port: number, pathName: string, headers: Record<string, string>, total: number): Promise<{ status: number; body: string; sent: number }> {
   return new Promise((resolve, reject) => {
     let sent = 0;
-    let answered = false;
-    const req = http.request({ host: "127.0.0.1", port, path: pathName, method: "POST", headers }, (res) => {
-      answered = true;
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, sent }));
-      res.on("error", reject);
-    });
-    req.on("error", (e) => {
-      if (!answered) reject(e);
-    });
-    const chunk = Buffer.alloc(64 * 1024, 32);
-    const pump = () => {
-      while (!answered && sent < total) {
-        sent += chunk.length;
-        if (!req.write(chunk)) return req.once("drain", pump);
-      }
-      if (!answered) req.end();
+    let received = "";
+    let done = false;
+    const socket = net.connect(port, "127.0.0.1");
+    const chunked = !Object.keys(headers).some((h) => h.toLowerCase() === "content-length");
+    const head = [`POST ${pathName} HTTP/1.1`, "Host: 127.0.0.1", "Connection: close", ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+    if (chunked) head.push("Transfer-Encoding: chunked");
+    const finish = () => {
+      if (done) return;
+      done = true;
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(received);
+      if (!m) return reject(new Error(`no HTTP answer (sent ${sent} bytes): ${JSON.stringify(received.slice(0, 200))}`));
+      const split = received.indexOf("\r\n\r\n");
+      let body = received.slice(split + 4);
+      if (/transfer-encoding: chunked/i.test(received.slice(0, split))) body = body.replace(/^[0-9a-f]+\r\n/i, "").replace(/\r\n0\r\n\r\n$/, "").replace(/\r\n$/, "");
+      resolve({ status: Number(m[1]), body, sent });
     };
-    pump();
+    socket.setEncoding("latin1");
+    socket.on("data", (c: string) => {
+      received += c;
+      if (/\r\n\r\n/.test(received)) socket.end();
+    });
+    socket.on("error", () => {}); // EPIPE / ECONNRESET after the answer: judged on close
+    socket.on("close", finish);
+    const chunk = Buffer.alloc(64 * 1024, 32);
+    const frame = chunked ? Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]) : chunk;
+    const pump = () => {
+      while (!received && sent < total && !socket.destroyed) {
+        sent += chunk.length;
+        if (!socket.write(frame)) return socket.once("drain", pump);
+      }
+    };
+    socket.write(head.join("\r\n") + "\r\n\r\n", pump);
   });
 }
 
