@@ -368,13 +368,35 @@ describe("5. parameter names and tag keys are data", () => {
     const claimed = await noisy.poll(5, 1000);
     for (const r of claimed) await noisy.events(r.id, [{ seq: 1, type: "run_completed" }]);
   }, 60_000);
-  // A parameter *named* __proto__ (declared by the flow) depends on lib/engine/parameters.ts,
-  // which the run-engine rewrite owns (null-prototype result object).
-  it.todo("a declared parameter named __proto__ keeps its value (lib/engine/parameters.ts)");
+  it("a declared parameter named __proto__ keeps its value, by default and when given", async () => {
+    const [flow] = await noisy.register([
+      HOSTILE_FLOW,
+      { name: "Proto", tags: {}, tasks: [], parameters: [{ name: "__proto__", type: "str", required: false, default: "dflt" }] },
+    ]).then((fs) => fs.filter((f) => f.name === "Proto"));
+    const byDefault = await send("POST", `/api/flows/${flow.id}/runs`, json({}));
+    expect(byDefault.status).toBe(201);
+    expect(JSON.parse(byDefault.text).parameters).toEqual(JSON.parse('{"__proto__":"dflt"}'));
+    const given = await send("POST", `/api/flows/${flow.id}/runs`, { body: '{"parameters":{"__proto__":"mine"}}', headers: { "content-type": "application/json" } });
+    expect(given.status).toBe(201);
+    expect(given.text).toContain('"__proto__":"mine"');
+    const claimed = await noisy.poll(5, 1000);
+    for (const r of claimed) await noisy.events(r.id, [{ seq: 1, type: "run_completed" }]);
+  }, 60_000);
 });
 
 describe("6. events are exact", () => {
-  it.todo("the same seq twice in one batch is stored once (Engine.applyEvents: the run-engine rewrite)");
+  it("the same seq twice in one batch is stored once, and the batch counts it as a duplicate", async () => {
+    const [flow] = await noisy.register([HOSTILE_FLOW]);
+    const run = (await send("POST", `/api/flows/${flow.id}/runs`, json({}))).json;
+    const [claimed] = await noisy.poll(1, 1000);
+    expect(claimed.id).toBe(run.id);
+    const line = { seq: 1, type: "log", level: "INFO", message: "exactly once" };
+    const res = await noisy.events(run.id, [line, line, { ...line, message: "a second seq 1" }, { seq: 2, type: "run_completed" }]);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ applied: 2, duplicates: 2, lastSeq: 2, state: "COMPLETED" });
+    const logs = (await getJson(`${s.url}/api/runs/${run.id}/logs`)).logs.map((l: { message: string }) => l.message);
+    expect(logs).toEqual(["exactly once"]);
+  }, 60_000);
 });
 
 describe("7. live connections are capped", () => {
