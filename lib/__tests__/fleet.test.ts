@@ -352,17 +352,18 @@ describe("bounded memory", () => {
     const w = a.worker();
     for (let i = 0; i < 5; i++) await w.register([ETL_FLOW]);
     const keep = (await w.register([ETL_FLOW])).body.workerId;
-    const counts = () => ({
-      workers: (env.db.$client.prepare("SELECT count(*) FROM workers").pluck().get() as number),
-      routes: (env.db.$client.prepare("SELECT count(*) FROM worker_flows").pluck().get() as number),
+    const flowId = Number((await a.get("/api/flows")).body.flows[0].id);
+    const counts = async () => ({
+      workers: (await env.store.listWorkers()).length,
+      routes: (await env.store.listWorkerFlows([flowId])).length,
       tracked: env.engine.trackedWorkers,
     });
-    expect(counts()).toEqual({ workers: 6, routes: 6, tracked: 6 });
+    expect(await counts()).toEqual({ workers: 6, routes: 6, tracked: 6 });
     clock.advance(FORGET_WORKER_MS - 5_000);
     await w.heartbeat(keep, []);
     clock.advance(10_000);
     await env.engine.tick();
-    expect(counts()).toEqual({ workers: 1, routes: 1, tracked: 1 });
+    expect(await counts()).toEqual({ workers: 1, routes: 1, tracked: 1 });
     expect((await w.heartbeat(keep, [])).status).toBe(200);
   });
 });
