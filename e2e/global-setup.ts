@@ -14,6 +14,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { startPostgres } from "../test/support/postgres.mjs";
 import { E2E_CLIENT, E2E_TOKEN, EXAMPLE_CLIENT, EXAMPLE_FLOWS, E2E_FLOWS } from "./support/constants";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -111,9 +112,12 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const children: ChildProcess[] = [];
+  // PERFECT_TEST_BACKEND=postgres: the same suite on a throw-away PostgreSQL cluster.
+  const pg = process.env.PERFECT_TEST_BACKEND === "postgres" ? await startPostgres() : null;
 
   const teardown = async () => {
     for (const c of [...children].reverse()) await stopGroup(c);
+    await pg?.stop();
     // Keep the server's and workers' output with the other artifacts, for failed runs.
     const logs = path.join(ROOT, "test-results", "e2e-logs");
     fs.mkdirSync(logs, { recursive: true });
@@ -130,6 +134,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
         ...process.env,
         NODE_ENV: "production",
         PERFECT_DB_PATH: path.join(dir, "perfect.db"),
+        ...(pg ? { PERFECT_DATABASE_URL: pg.url } : {}),
         PERFECT_CLIENTS_FILE: clientsFile,
         PERFECT_HEARTBEAT_TIMEOUT_MS: "3000",
         NEXT_TELEMETRY_DISABLED: "1",
