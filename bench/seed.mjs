@@ -11,6 +11,7 @@
  * Speed: secondary indexes are dropped during the bulk insert and recreated from their own
  * CREATE statements afterwards (one sort each instead of millions of B-tree inserts).
  */
+import { applyServerPragmas } from "../db/sqlite-pragmas.mjs";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -81,12 +82,7 @@ export function migrateFile(file) {
 export function openLikeServer(file) {
   migrateFile(file);
   const db = new Database(file);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.pragma("busy_timeout = 5000");
-  db.pragma("foreign_keys = ON");
-  db.pragma("cache_size = -16384");
-  db.pragma("temp_store = MEMORY");
+  applyServerPragmas(db);
   return db;
 }
 

@@ -8,6 +8,7 @@ import Database from "better-sqlite3";
 import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import * as schema from "./schema";
+import { applyServerPragmas } from "./sqlite-pragmas.mjs";
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
@@ -18,17 +19,7 @@ export function migrationsFolder(): string {
 export function openDatabase(file: string): Db {
   if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const sqlite = new Database(file);
-  // WAL lets the dashboard read while workers write; NORMAL sync is durable across a process
-  // crash (kill -9) in WAL mode, which is the guarantee the SPEC makes; busy_timeout absorbs
-  // brief lock contention with other processes (a backup, the CLI) instead of SQLITE_BUSY.
-  sqlite.pragma("journal_mode = WAL");
-  sqlite.pragma("synchronous = NORMAL");
-  sqlite.pragma("busy_timeout = 5000");
-  sqlite.pragma("foreign_keys = ON");
-  // 16 MiB of page cache: measured in bench/ to hold peak RSS under 300 MB with 1M runs while
-  // keeping history queries at a few ms (the indexes, not the cache, make them fast).
-  sqlite.pragma("cache_size = -16384");
-  sqlite.pragma("temp_store = MEMORY");
+  applyServerPragmas(sqlite);
   const db = drizzle(sqlite, { schema }) as Db;
   migrate(db, { migrationsFolder: migrationsFolder() });
   return db;
