@@ -130,6 +130,11 @@ export interface RunNotifier {
 export interface ChangeFeed {
   publish(change: Change): void;
   subscribe(listener: (change: Change) => void): () => void;
+  /**
+   * Called when changes may have been missed (a lost LISTEN connection, a change too big to
+   * send): subscribers should refetch what they show. An in-process feed never misses any.
+   */
+  onResync?(listener: () => void): () => void;
 }
 
 export interface Backend {

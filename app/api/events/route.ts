@@ -36,6 +36,7 @@ export function GET(req: Request): Response {
           let keepAlive: NodeJS.Timeout | undefined = undefined;
           let unsubscribe = () => {};
           let untrack = () => {};
+          let unresync = () => {};
           const close = () => {
             if (closed) return;
             closed = true;
@@ -49,6 +50,7 @@ export function GET(req: Request): Response {
           cleanup = () => {
             closed = true;
             unsubscribe();
+            unresync();
             untrack();
             clearInterval(keepAlive);
             req.signal.removeEventListener("abort", close);
@@ -73,6 +75,9 @@ export function GET(req: Request): Response {
           };
           send(`retry: 1000\nevent: hello\ndata: {"ok":true}\n\n`);
           unsubscribe = engine.feed.subscribe((c: Change) => send(encodeChange(c)));
+          // Changes may have been missed (another instance's, during a lost LISTEN): a new
+          // "hello" makes the page refetch everything it shows, as after a reconnect.
+          unresync = engine.feed.onResync?.(() => send(`event: hello\ndata: {"ok":true,"resync":true}\n\n`)) ?? (() => {});
           // A named event (not a comment) so the page can tell a live stream from a half-open one.
           keepAlive = setInterval(() => send(`event: ping\ndata: {}\n\n`), 15_000);
           untrack = trackStream(close);
