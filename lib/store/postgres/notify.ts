@@ -165,10 +165,14 @@ class NotifySender {
     this.changes.push(payload);
     this.schedule();
   }
+  /** The flush in flight: the next waits for it, so notifications leave in the order published. */
+  private flushing: Promise<void> = Promise.resolve();
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => void this.flush());
+    setImmediate(() => {
+      this.flushing = this.flushing.then(() => this.flush());
+    });
   }
   private async flush(): Promise<void> {
     this.scheduled = false;
