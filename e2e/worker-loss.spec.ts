@@ -9,7 +9,8 @@ import { expect, test } from "./fixtures";
 test("a killed worker fails its run and shows its client offline", async ({ api, runPage, clientsPage, flowsPage, page }) => {
   const pid = Number(process.env.PERFECT_E2E_WORKER_PID);
   expect(pid, "the global setup exports the e2e worker's pid").toBeGreaterThan(0);
-  const run = await api.trigger(LONG_FLOW, { seconds: 5 });
+  // A gate that never opens: the first stage is still running when the worker is killed.
+  const run = await api.trigger(LONG_FLOW, { seconds: 5, gate: "/nonexistent/perfect-e2e-gate-never-opened" });
   await runPage.goto(run.id);
   await expect(runPage.state).toHaveText("RUNNING");
   await expect(runPage.taskRow("long_stage_one").getByTestId("task-state")).toHaveText("RUNNING");

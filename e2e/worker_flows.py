@@ -89,8 +89,22 @@ def _long(i, seconds):
     _sleep(seconds, steps=10)
 
 
+def _wait_for_gate(gate, report=True):
+    """Until the test creates the file `gate` (a test, not a timer, ends the wait)."""
+    ticks = 0
+    while not os.path.exists(gate):
+        time.sleep(0.1)
+        ticks += 1
+        if report:
+            progress(min(ticks / 200.0, 0.9))
+
+
 @task(estimated_time=3000)
-def long_stage_one(seconds):
+def long_stage_one(seconds, gate=""):
+    if gate:
+        log.info("long stage 1 working until the test opens the gate")
+        _wait_for_gate(gate)
+        return
     _long(1, seconds)
 
 
@@ -121,8 +135,8 @@ def long_stage_six(seconds):
 
 @flow(name="E2E Long Flow", description="Six slow stages: cancel me, or kill my worker",
       tags={"suite": "e2e", "kind": "long"})
-def e2e_long(seconds: float = 3.0):
-    long_stage_one(seconds)
+def e2e_long(seconds: float = 3.0, gate: str = ""):
+    long_stage_one(seconds, gate)
     long_stage_two(seconds)
     long_stage_three(seconds)
     long_stage_four(seconds)
@@ -154,16 +168,21 @@ def e2e_chatty(lines: int = 150, interval_ms: int = 40, pause_at: int = 0, gate:
 # -- drift ---------------------------------------------------------------------------------------
 
 @task(estimated_time=200)
-def drift_step(delay_ms):
-    """Takes exactly delay_ms (without progress reports, so the server times it)."""
+def drift_step(delay_ms, gate=""):
+    """Takes exactly delay_ms, or until the file `gate` exists (without progress reports, so the
+    server times it)."""
+    if gate:
+        log.info("drift_step waiting for the test's gate")
+        _wait_for_gate(gate, report=False)
+        return
     log.info("drift_step sleeping %d ms", delay_ms)
     time.sleep(delay_ms / 1000.0)
 
 
 @flow(name="E2E Drift Flow", description="One task as slow as you ask: builds a baseline, then drifts",
       tags={"suite": "e2e", "kind": "drift"})
-def e2e_drift(delay_ms: int = 200):
-    drift_step(delay_ms)
+def e2e_drift(delay_ms: int = 200, gate: str = ""):
+    drift_step(delay_ms, gate)
 
 
 if __name__ == "__main__":

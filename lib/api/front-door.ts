@@ -171,8 +171,28 @@ function refuse(res: http.ServerResponse, r: Refusal): void {
   if (r.close) headers.connection = "close";
   res.writeHead(r.status, headers);
   res.end(body);
-  // A refused body is never read: after the answer, drop the connection rather than drain it.
-  if (r.close) res.once("finish", () => res.socket?.destroySoon?.());
+  // A refused body is never read into memory. After the answer, a lingering close: our side
+  // sends FIN, and what the client still sends is discarded (bounded in bytes and time) before
+  // the socket goes. Destroying at once would answer the client's next bytes with a RST, which
+  // can make it drop our 413 unread.
+  if (r.close) res.once("finish", () => lingerClose(res.socket));
+}
+
+const LINGER_MS = 2000;
+const LINGER_BYTES = 8 * 1024 * 1024;
+
+function lingerClose(socket: import("node:net").Socket | null): void {
+  if (!socket || socket.destroyed) return;
+  socket.end();
+  let discarded = 0;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.on("data", (c: Buffer) => {
+    discarded += c.length;
+    if (discarded > LINGER_BYTES) socket.destroy();
+  });
+  socket.once("close", () => clearTimeout(timer));
+  socket.resume();
 }
 
 /**

@@ -50,7 +50,7 @@ function kill9(child: ChildProcess) {
   }
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -98,10 +98,11 @@ describe("scenario 2: kill -9 ten workers mid-task", () => {
     for (let i = 0; i < 10; i++) doomedRuns.push((await trigger(s.url, sleepy, { seconds: 60 })).id);
     const controlRuns: string[] = [];
     for (let i = 0; i < 10; i++) controlRuns.push((await trigger(s.url, control, {})).id);
+    // A waiting bound, not a timing assertion: 20 run processes start on a busy 2-core machine.
     await until("all 20 runs RUNNING with a task started", async () => {
       const views = await Promise.all([...doomedRuns, ...controlRuns].map((id) => run(s.url, id)));
       return views.every((v) => v.state === "RUNNING" && v.taskRuns[0].state === "RUNNING");
-    });
+    }, 180_000);
     for (const w of doomed) kill9(w);
     // How fast is measured in bench/ (dispatch and failure detection); here: that and how.
     await until(
@@ -126,7 +127,7 @@ describe("scenario 2: kill -9 ten workers mid-task", () => {
     const clients = (await getJson(`${s.url}/api/clients`)).clients;
     expect(clients.find((c: any) => c.id === "perfect_example").online).toBe(false);
     expect(clients.find((c: any) => c.id === "control").online).toBe(true);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe("scenario 4: the server is down for twice the heartbeat timeout while workers run", () => {
