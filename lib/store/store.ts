@@ -130,6 +130,12 @@ export interface RunNotifier {
 export interface ChangeFeed {
   publish(change: Change): void;
   subscribe(listener: (change: Change) => void): () => void;
+  /**
+   * Called when this instance may have missed changes (PostgreSQL: its LISTEN connection came
+   * back after a loss). Listeners refetch everything; an SSE stream ends itself so the browser
+   * reconnects and revalidates what it shows. Absent on a feed that can never miss a change.
+   */
+  onResync?(listener: () => void): () => void;
 }
 
 export interface Backend {

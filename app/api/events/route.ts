@@ -35,6 +35,7 @@ export function GET(req: Request): Response {
           let closed = false;
           let keepAlive: NodeJS.Timeout | undefined = undefined;
           let unsubscribe = () => {};
+          let unresync = () => {};
           let untrack = () => {};
           const close = () => {
             if (closed) return;
@@ -49,6 +50,7 @@ export function GET(req: Request): Response {
           cleanup = () => {
             closed = true;
             unsubscribe();
+            unresync();
             untrack();
             clearInterval(keepAlive);
             req.signal.removeEventListener("abort", close);
@@ -73,6 +75,9 @@ export function GET(req: Request): Response {
           };
           send(`retry: 1000\nevent: hello\ndata: {"ok":true}\n\n`);
           unsubscribe = engine.feed.subscribe((c: Change) => send(encodeChange(c)));
+          // Changes may have been missed (PostgreSQL: the LISTEN connection was lost and is back):
+          // end the stream; the browser reopens it and refetches everything it shows.
+          unresync = engine.feed.onResync?.(close) ?? (() => {});
           // A named event (not a comment) so the page can tell a live stream from a half-open one.
           keepAlive = setInterval(() => send(`event: ping\ndata: {}\n\n`), 15_000);
           untrack = trackStream(close);
