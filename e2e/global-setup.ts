@@ -5,7 +5,9 @@
  * teardown, which stops the process groups and removes the directory.
  *
  * Environment passed to the tests: PERFECT_E2E_URL, PERFECT_E2E_WORKER_PID (the e2e worker,
- * which worker-loss.spec.ts kills), PERFECT_E2E_DIR. The processes' output ends up in
+ * which worker-loss.spec.ts kills), PERFECT_E2E_DIR. With PERFECT_TEST_BACKEND=postgres a
+ * second `next start` instance ("B") shares the database and PERFECT_E2E_URL_B is its URL
+ * (multi-instance.spec.ts); the workers poll only the first one. The processes' output ends up in
  * test-results/e2e-logs/. Options: PERFECT_E2E_APP_DIR (where the built app is, default the
  * repository), PERFECT_E2E_KEEP_DIR=1 (keep the temporary directory), PERFECT_E2E_CHROMIUM.
  */
@@ -127,25 +129,32 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   };
 
   try {
-    const server = start("server", path.join(APP_DIR, "node_modules", ".bin", "next"), ["start", "-p", String(port), "-H", "127.0.0.1"], {
-      cwd: APP_DIR,
-      logDir: dir,
-      env: {
-        ...process.env,
-        NODE_ENV: "production",
-        PERFECT_DB_PATH: path.join(dir, "perfect.db"),
-        ...(pg ? { PERFECT_DATABASE_URL: pg.url } : {}),
-        PERFECT_CLIENTS_FILE: clientsFile,
-        PERFECT_HEARTBEAT_TIMEOUT_MS: "3000",
-        NEXT_TELEMETRY_DISABLED: "1",
-      },
-    });
-    children.push(server);
-    await waitFor("the server's /api/health", 60_000, async () => {
-      if (!alive(server)) throw new Error(`server exited with ${server.exitCode}`);
-      const r = await fetch(`${url}/api/health`);
-      return r.ok ? true : undefined;
-    }, path.join(dir, "server.log"));
+    const serverEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      NODE_ENV: "production",
+      PERFECT_DB_PATH: path.join(dir, "perfect.db"),
+      ...(pg ? { PERFECT_DATABASE_URL: pg.url } : {}),
+      PERFECT_CLIENTS_FILE: clientsFile,
+      PERFECT_HEARTBEAT_TIMEOUT_MS: "3000",
+      NEXT_TELEMETRY_DISABLED: "1",
+    };
+    const startServer = async (name: string, serverPort: number) => {
+      const child = start(name, path.join(APP_DIR, "node_modules", ".bin", "next"), ["start", "-p", String(serverPort), "-H", "127.0.0.1"], {
+        cwd: APP_DIR,
+        logDir: dir,
+        env: serverEnv,
+      });
+      children.push(child);
+      await waitFor(`the ${name}'s /api/health`, 60_000, async () => {
+        if (!alive(child)) throw new Error(`${name} exited with ${child.exitCode}`);
+        const r = await fetch(`http://127.0.0.1:${serverPort}/api/health`);
+        return r.ok ? true : undefined;
+      }, path.join(dir, `${name}.log`));
+    };
+    await startServer("server", port);
+    // PostgreSQL: a second instance on the same database, for the cross-instance spec.
+    const urlB = pg ? `http://127.0.0.1:${await freePort()}` : null;
+    if (urlB) await startServer("server-b", Number(new URL(urlB).port));
 
     const workerEnv = (clientId: string): NodeJS.ProcessEnv => ({
       ...process.env,
@@ -180,9 +189,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     });
 
     process.env.PERFECT_E2E_URL = url;
+    if (urlB) process.env.PERFECT_E2E_URL_B = urlB;
     process.env.PERFECT_E2E_DIR = dir;
     process.env.PERFECT_E2E_WORKER_PID = String(e2eWorker.pid);
-    console.log(`[e2e] server ${url}, logs in ${dir}`);
+    console.log(`[e2e] server ${url}${urlB ? `, second instance ${urlB}` : ""}, logs in ${dir}`);
   } catch (e) {
     await teardown();
     throw e;

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm test`: every suite, in dependency order, then one closing line "N passed, N failed".
 // Steps: schema/migration check, types, ESLint, vitest (unit + route integration), production build,
-// reliability under faults (real processes), Python SDK unittest (including its end-to-end
-// tests against the built server), Playwright.
+// reliability under faults (real processes), on SQLite and PostgreSQL, Python SDK unittest
+// (including its end-to-end tests against the built server, again on PostgreSQL), Playwright
+// (again on PostgreSQL, with two instances).
 // Every step runs even when an earlier one failed, so one run shows everything that is red.
 import { spawn } from "node:child_process";
 
@@ -26,7 +27,11 @@ const steps = [
     count: "vitest",
   },
   { name: "python", cmd: "python3", args: ["-m", "unittest", "discover", "-s", "tests", "-v"], cwd: "sdk-python", count: "unittest" },
+  // The SDK's end-to-end tests against the server on PostgreSQL (a throw-away cluster).
+  { name: "python:postgres", cmd: "node", args: ["scripts/python-postgres.mjs"], count: "unittest" },
   { name: "e2e", cmd: "node_modules/.bin/playwright", args: ["test"], count: "playwright" },
+  // The Playwright suite on PostgreSQL, with a second instance on the same database.
+  { name: "e2e:postgres", cmd: "node_modules/.bin/playwright", args: ["test"], env: { PERFECT_TEST_BACKEND: "postgres" }, count: "playwright" },
 ].filter((s) => !only || only.includes(s.name));
 
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");

@@ -131,8 +131,9 @@ export interface ChangeFeed {
   publish(change: Change): void;
   subscribe(listener: (change: Change) => void): () => void;
   /**
-   * Called when changes may have been missed (a lost LISTEN connection, a change too big to
-   * send): subscribers should refetch what they show. An in-process feed never misses any.
+   * Called when this instance may have missed changes (PostgreSQL: its LISTEN connection came
+   * back after a loss). Listeners refetch everything; an SSE stream ends itself so the browser
+   * reconnects and revalidates what it shows. Absent on a feed that can never miss a change.
    */
   onResync?(listener: () => void): () => void;
 }

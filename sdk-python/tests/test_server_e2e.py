@@ -3,6 +3,9 @@
 Needs `npm run build` first (the test fails, on purpose, when `.next/BUILD_ID` is missing).
 Each test starts its own server on a free port with a temporary database and clients file, runs
 real worker processes using this SDK, and drives the server through its public JSON API.
+With PERFECT_TEST_PG_PORT set (npm test's "python:postgres" step, scripts/python-postgres.mjs),
+that database is a fresh PostgreSQL database on the cluster at that 127.0.0.1 port instead of
+a SQLite file.
 """
 import json
 import os
@@ -24,6 +27,18 @@ SDK = os.path.dirname(HERE)
 ROOT = os.path.dirname(SDK)
 TOKEN = "e2e-token"
 HEARTBEAT_TIMEOUT_MS = 3000
+PG_BIN = os.environ.get("PERFECT_PG_BIN", "/usr/lib/postgresql/15/bin")
+
+
+def database_env(directory):
+    """PERFECT_DATABASE_URL of a new database on the test cluster, or {} (SQLite) without one."""
+    port = os.environ.get("PERFECT_TEST_PG_PORT")
+    if not port:
+        return {}
+    name = "perfect_py_" + os.path.basename(directory).replace("-", "_").lower()
+    subprocess.run([os.path.join(PG_BIN, "createdb"), "-h", "127.0.0.1", "-p", port, "-U", "perfect", name],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return {"PERFECT_DATABASE_URL": "postgres://perfect@127.0.0.1:%s/%s" % (port, name)}
 
 WORKER = textwrap.dedent("""
     import sys, time
@@ -88,7 +103,8 @@ class ServerE2ETests(unittest.TestCase):
         self.url = "http://127.0.0.1:%d" % self.port
         self.server_log = open(os.path.join(self.dir, "server.log"), "wb")
         env = dict(os.environ, NODE_ENV="production", PERFECT_DB_PATH=os.path.join(self.dir, "p.db"),
-                   PERFECT_CLIENTS_FILE=clients, PERFECT_HEARTBEAT_TIMEOUT_MS=str(HEARTBEAT_TIMEOUT_MS))
+                   PERFECT_CLIENTS_FILE=clients, PERFECT_HEARTBEAT_TIMEOUT_MS=str(HEARTBEAT_TIMEOUT_MS),
+                   **database_env(self.dir))
         self.server = subprocess.Popen(
             [os.path.join(ROOT, "node_modules", ".bin", "next"), "start", "-p", str(self.port), "-H", "127.0.0.1"],
             cwd=ROOT, env=env, stdout=self.server_log, stderr=subprocess.STDOUT, start_new_session=True)

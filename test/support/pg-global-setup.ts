@@ -10,6 +10,8 @@ export async function setup(): Promise<void> {
   if (process.env.PERFECT_TEST_BACKEND !== "postgres") return;
   cluster = await startPostgres();
   process.env.PERFECT_TEST_PG_PORT = String(cluster.port);
+  // Tests that restart the cluster mid-run attach to it by its folder (attachPostgres).
+  process.env.PERFECT_TEST_PG_DIR = cluster.dir;
 }
 
 export async function teardown(): Promise<void> {

@@ -35,8 +35,8 @@ export function GET(req: Request): Response {
           let closed = false;
           let keepAlive: NodeJS.Timeout | undefined = undefined;
           let unsubscribe = () => {};
-          let untrack = () => {};
           let unresync = () => {};
+          let untrack = () => {};
           const close = () => {
             if (closed) return;
             closed = true;
@@ -75,9 +75,9 @@ export function GET(req: Request): Response {
           };
           send(`retry: 1000\nevent: hello\ndata: {"ok":true}\n\n`);
           unsubscribe = engine.feed.subscribe((c: Change) => send(encodeChange(c)));
-          // Changes may have been missed (another instance's, during a lost LISTEN): a new
-          // "hello" makes the page refetch everything it shows, as after a reconnect.
-          unresync = engine.feed.onResync?.(() => send(`event: hello\ndata: {"ok":true,"resync":true}\n\n`)) ?? (() => {});
+          // Changes may have been missed (PostgreSQL: the LISTEN connection was lost and is back):
+          // end the stream; the browser reopens it and refetches everything it shows.
+          unresync = engine.feed.onResync?.(close) ?? (() => {});
           // A named event (not a comment) so the page can tell a live stream from a half-open one.
           keepAlive = setInterval(() => send(`event: ping\ndata: {}\n\n`), 15_000);
           untrack = trackStream(close);
