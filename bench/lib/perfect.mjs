@@ -187,6 +187,10 @@ export async function pythonThroughput(bases, { workers = 2, maxConcurrentRuns =
   return {
     async trial(runs) {
       const tn = trialNo++;
+      // Fresh connections per trial: a keep-alive socket left idle through the other systems'
+      // trials may be closed by the server just as it is reused (ECONNRESET on a trigger).
+      for (const a of apis) a.agent.destroy();
+      apis.splice(0, apis.length, ...bases.map((b) => apiClient(b)));
       const c0 = sampleCpu();
       const t0 = nowMs();
       const trig = await closedLoop({
