@@ -246,6 +246,23 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
     expect(md).toContain("**Partial run** (`--only dispatch`)");
   });
 
+  it("the plan runs the PostgreSQL and peer benchmarks, full and quick", async () => {
+    const { plan } = await load("./run-all.mjs");
+    const steps = plan({ db: "x.db" });
+    for (const id of ["pg", "peers-pg", "peers-redis"]) {
+      const step = steps.find((st: { id: string }) => st.id === id);
+      expect(step, id).toBeTruthy();
+      expect(fs.existsSync(path.join(ROOT, "bench", step.script))).toBe(true);
+      expect(step.quick.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("every bench library parses (node --check)", () => {
+    for (const f of fs.readdirSync(path.join(ROOT, "bench", "lib")).filter((n) => n.endsWith(".mjs"))) {
+      execFileSync(process.execPath, ["--check", path.join(ROOT, "bench", "lib", f)]);
+    }
+  });
+
   it("every bench script parses (node --check)", () => {
     for (const f of fs.readdirSync(path.join(ROOT, "bench")).filter((n) => n.endsWith(".mjs"))) {
       execFileSync(process.execPath, ["--check", path.join(ROOT, "bench", f)]);

@@ -25,9 +25,9 @@ const OVERHEAD = path.join(ROOT, "sdk-python", "bench_overhead.py");
 const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 /** Starts one Python worker; resolves once it has registered. `onLine` gets its report lines. */
-export function startPythonWorker(base, { clientId = BENCH_CLIENT.id, token = BENCH_CLIENT.token, maxConcurrentRuns = 4, onLine = () => {} } = {}) {
+export function startPythonWorker(base, { clientId = BENCH_CLIENT.id, token = BENCH_CLIENT.token, maxConcurrentRuns = 4, isolation = "process", onLine = () => {} } = {}) {
   const child = spawn("python3", [WORKER], {
-    env: { ...process.env, PERFECT_URL: base, PERFECT_CLIENT_ID: clientId, PERFECT_TOKEN: token, BENCH_MAX_CONCURRENT_RUNS: String(maxConcurrentRuns), PYTHONUNBUFFERED: "1" },
+    env: { ...process.env, PERFECT_URL: base, PERFECT_CLIENT_ID: clientId, PERFECT_TOKEN: token, BENCH_MAX_CONCURRENT_RUNS: String(maxConcurrentRuns), BENCH_ISOLATION: isolation, PYTHONUNBUFFERED: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let err = "";

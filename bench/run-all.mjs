@@ -48,6 +48,15 @@ export function plan({ db, runs = 1_000_000 }) {
     { id: "history", script: "history.mjs", args: ["--db", db, "--reps", "100"], quick: ["--db", db, "--reps", "3"], needsDb: true, runs },
     { id: "history-ui", script: "history-ui.mjs", args: ["--db", db, "--reps", "5"], quick: ["--db", db, "--reps", "1"], needsDb: true, runs },
     { id: "memory", script: "memory.mjs", args: ["--db", db, "--seconds", "20"], quick: ["--db", db, "--seconds", "3"], needsDb: true, runs },
+    // PostgreSQL and the peers: each starts (and stops) its own PostgreSQL cluster or redis-server.
+    {
+      id: "pg",
+      script: "pg.mjs",
+      args: ["--pollers", "200", "--dispatch-trials", "200", "--runs", "500", "--throughput-trials", "5", "--history-runs", String(runs), "--reps", "50"],
+      quick: ["--pollers", "20", "--dispatch-trials", "10", "--runs", "50", "--throughput-trials", "1", "--history-runs", "20000", "--reps", "2"],
+    },
+    { id: "peers-pg", script: "peers-pg.mjs", args: ["--dispatch-trials", "200", "--jobs", "1000", "--throughput-trials", "5"], quick: ["--dispatch-trials", "10", "--jobs", "100", "--throughput-trials", "1"] },
+    { id: "peers-redis", script: "peers-redis.mjs", args: ["--dispatch-trials", "200", "--jobs", "1000", "--throughput-trials", "5"], quick: ["--dispatch-trials", "10", "--jobs", "100", "--throughput-trials", "1"] },
   ];
 }
 

@@ -9,7 +9,8 @@ Serves two flows:
 
 Reports go to the process's real stdout (print inside a task is captured as a run log), one
 line each: "START <token> <ns>", "TASK <token> <i>". Configuration comes from PERFECT_URL,
-PERFECT_CLIENT_ID, PERFECT_TOKEN and BENCH_MAX_CONCURRENT_RUNS.
+PERFECT_CLIENT_ID, PERFECT_TOKEN, BENCH_MAX_CONCURRENT_RUNS and BENCH_ISOLATION ("process", the
+SDK's default: each run in a process of its own; or "thread").
 """
 import os
 import sys
@@ -66,4 +67,5 @@ def ten_tasks(token: str = ""):
 
 
 if __name__ == "__main__":
-    serve(dispatch_flow, ten_tasks, max_concurrent_runs=int(os.environ.get("BENCH_MAX_CONCURRENT_RUNS", "4")))
+    serve(dispatch_flow, ten_tasks, max_concurrent_runs=int(os.environ.get("BENCH_MAX_CONCURRENT_RUNS", "4")),
+          isolation=os.environ.get("BENCH_ISOLATION", "process"))

@@ -1,0 +1,253 @@
+/**
+ * Perfect's side of the side-by-side benchmarks (bench/pg.mjs, bench/peers-pg.mjs,
+ * bench/peers-redis.mjs), built so one trial of Perfect and one trial of a peer can alternate in
+ * the same process, on the same machine, in the same minute:
+ *
+ *  - pollDispatcher: idle long polls parked on one instance; fire() triggers through another
+ *    (or the same) instance and resolves the time until one poll was answered with the run;
+ *  - pythonDispatcher: one idle Python worker (bench/py/bench_worker.py); fire() triggers the
+ *    one-task flow and resolves the time until its task body started (CLOCK_MONOTONIC both sides);
+ *  - pythonThroughput: Python worker processes spread over the instances; trial(runs) triggers
+ *    `runs` one-task runs (8 in flight, round-robin over the instances) and resolves the runs per
+ *    second until none is PENDING or RUNNING, checking each ran exactly once.
+ */
+import fs from "node:fs";
+import { BENCH_CLIENT, cpuSeconds } from "./server.mjs";
+import { apiClient, closedLoop, makeAgent } from "./http.mjs";
+import { nowMs, sleep } from "./stats.mjs";
+import { DISPATCH_FLOW, registerWorkers } from "../dispatch.mjs";
+import { startPythonWorker } from "../e2e.mjs";
+
+export const ONE_TASK_FLOW = "Bench E2E Dispatch";
+
+/**
+ * A second client for a second set of Python workers on the same server (e.g. another
+ * isolation mode, alternated with the first): runs are claimed per client, so neither set can
+ * take the other's runs.
+ */
+export const BENCH_CLIENT_2 = { id: "bench2", name: "Bench Client 2", performanceSensitivity: "normal", token: "bench2-token" };
+
+/** CPU seconds of a process and all its descendants (Linux /proc): `next start` serves from a child process, a worker runs its runs in children. */
+export function cpuTree(pid) {
+  let total = 0;
+  const seen = new Set();
+  const visit = (p) => {
+    if (seen.has(p)) return;
+    seen.add(p);
+    const c = cpuSeconds(p);
+    if (Number.isFinite(c)) total += c;
+    try {
+      for (const t of fs.readdirSync(`/proc/${p}/task`)) {
+        const kids = fs.readFileSync(`/proc/${p}/task/${t}/children`, "utf8").trim();
+        if (kids) for (const k of kids.split(/\s+/)) visit(Number(k));
+      }
+    } catch {
+      /* gone */
+    }
+  };
+  visit(pid);
+  return total;
+}
+
+async function flowIdOf(api, name, clientId = BENCH_CLIENT.id) {
+  for (let i = 0; i < 100; i++) {
+    const f = (await api.get(`/api/flows?name=${encodeURIComponent(name)}`)).flows.find((x) => x.name === name && (x.clientId ?? x.client?.id ?? clientId) === clientId);
+    if (f) return f.id;
+    await sleep(100);
+  }
+  throw new Error(`flow ${name} was not registered`);
+}
+
+/** Waits for `promise`, failing after `ms` with `what`. */
+function within(promise, ms, what) {
+  let timer;
+  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * `pollers` registered workers long-polling `pollBase`; fire() triggers through `triggerBase`.
+ * Checks that no run is handed out twice.
+ */
+export async function pollDispatcher(pollBase, { triggerBase = pollBase, pollers = 100, waitMs = 25_000 } = {}) {
+  const { id: clientId, token } = BENCH_CLIENT;
+  const pollAgent = makeAgent(pollers + 10);
+  const polls = apiClient(pollBase, { agent: pollAgent, clientId, token });
+  const api = apiClient(pollBase, { clientId, token });
+  const trig = apiClient(triggerBase, { clientId, token });
+  const [flow] = (await api.register([DISPATCH_FLOW])).flows;
+  const workers = await registerWorkers(api, pollers);
+  const answered = new Map();
+  const waiting = new Map();
+  let stopping = false;
+  let inFlight = 0;
+  let errors = 0;
+  let fired = 0;
+  const loop = async (workerId) => {
+    while (!stopping) {
+      inFlight++;
+      let body;
+      try {
+        body = await polls.poll(workerId, 1, waitMs);
+      } catch (e) {
+        if (!stopping && errors++ < 3) console.error(`[bench] poll failed: ${e.message}`);
+        if (!stopping) await sleep(100);
+        continue;
+      } finally {
+        inFlight--;
+      }
+      const at = nowMs();
+      for (const r of body.runs) {
+        if (answered.has(r.id)) throw new Error(`run ${r.id} was handed out twice`);
+        answered.set(r.id, at);
+        waiting.get(r.id)?.(at);
+      }
+    }
+  };
+  const loops = workers.map((w) => loop(w));
+  while (inFlight < pollers) await sleep(20);
+  await sleep(Math.max(500, pollers * 2));
+  return {
+    async fire() {
+      fired++;
+      const t0 = nowMs();
+      const run = await trig.trigger(flow.id);
+      const at = answered.get(run.id) ?? (await within(new Promise((r) => waiting.set(run.id, r)), 10_000, `run ${run.id} was not dispatched within 10 s`));
+      waiting.delete(run.id);
+      return at - t0;
+    },
+    check: () => ({ fired, dispatched: answered.size, exactlyOnce: answered.size === fired }),
+    async stop() {
+      stopping = true;
+      pollAgent.destroy();
+      await Promise.allSettled(loops);
+      api.agent.destroy();
+      trig.agent.destroy();
+    },
+  };
+}
+
+/** One idle Python worker on `base`; fire() = trigger → the task body's first line. */
+export async function pythonDispatcher(base, { isolation = "process", client = BENCH_CLIENT } = {}) {
+  const starts = new Map();
+  const waiters = new Map();
+  const worker = await startPythonWorker(base, {
+    isolation,
+    clientId: client.id,
+    token: client.token,
+    onLine: (line) => {
+      const m = /^START (\S+) (\d+)$/.exec(line);
+      if (!m) return;
+      const at = Number(BigInt(m[2])) / 1e6;
+      starts.set(m[1], at);
+      waiters.get(m[1])?.(at);
+    },
+  });
+  const api = apiClient(base);
+  const flowId = await flowIdOf(api, ONE_TASK_FLOW, client.id);
+  await sleep(300); // the worker's first long poll is parked
+  let n = 0;
+  return {
+    async fire() {
+      const token = `d${n++}`;
+      const started = within(new Promise((r) => waiters.set(token, r)), 10_000, `run ${token} did not start within 10 s\n${worker.stderr()}`);
+      const t0 = nowMs();
+      await api.trigger(flowId, { token });
+      const at = starts.get(token) ?? (await started);
+      waiters.delete(token);
+      return at - t0;
+    },
+    async stop() {
+      await worker.stop();
+      api.agent.destroy();
+    },
+  };
+}
+
+/**
+ * `workers` Python worker processes, worker k on bases[k % bases.length], `maxConcurrentRuns`
+ * each; trial(runs) → runs/s of the one-task flow.
+ */
+export async function pythonThroughput(bases, { workers = 2, maxConcurrentRuns = 4, isolation = "process", client = BENCH_CLIENT, triggerConcurrency = 8, serverPids = [] } = {}) {
+  const seen = new Map();
+  const onLine = (line) => {
+    const m = /^START (\S+) (\d+)$/.exec(line);
+    if (m) seen.set(m[1], (seen.get(m[1]) ?? 0) + 1);
+  };
+  const procs = [];
+  for (let w = 0; w < workers; w++) procs.push(await startPythonWorker(bases[w % bases.length], { maxConcurrentRuns, isolation, clientId: client.id, token: client.token, onLine }));
+  const apis = bases.map((b) => apiClient(b));
+  const flowId = await flowIdOf(apis[0], ONE_TASK_FLOW, client.id);
+  await sleep(300);
+  let trialNo = 0;
+  let tokens = 0;
+  // CPU seconds per process during the trials (Linux /proc; with their descendants: the
+  // server's `next-server` child, a worker's run processes): shows which side limits the rate.
+  const cpu = { wallSeconds: 0, servers: serverPids.map(() => 0), workers: procs.map(() => 0), loadgen: 0 };
+  const sampleCpu = () => ({ servers: serverPids.map(cpuTree), workers: procs.map((p) => cpuTree(p.child.pid)), loadgen: process.cpuUsage() });
+  return {
+    async trial(runs) {
+      const tn = trialNo++;
+      // Fresh connections per trial: a keep-alive socket left idle through the other systems'
+      // trials may be closed by the server just as it is reused (ECONNRESET on a trigger).
+      for (const a of apis) a.agent.destroy();
+      apis.splice(0, apis.length, ...bases.map((b) => apiClient(b)));
+      const c0 = sampleCpu();
+      const t0 = nowMs();
+      const trig = await closedLoop({
+        concurrency: triggerConcurrency,
+        count: runs,
+        maxMs: 120_000,
+        send: (i) => apis[i % apis.length].raw("POST", `/api/flows/${flowId}/runs`, { body: { parameters: { token: `t${tn}_${i}` } } }),
+      });
+      if (trig.failed) throw new Error(`${trig.failed} triggers failed`);
+      tokens += runs;
+      let last = 0;
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const open = await apis[0].get(`/api/runs?flowId=${flowId}&state=PENDING&state=RUNNING&limit=1`);
+        last = nowMs();
+        if (!open.runs.length) break;
+        if (Date.now() > deadline) throw new Error("runs did not finish within 120 s");
+        await sleep(20);
+      }
+      const c1 = sampleCpu();
+      cpu.wallSeconds += (last - t0) / 1000;
+      c1.servers.forEach((x, k) => (cpu.servers[k] += x - c0.servers[k]));
+      c1.workers.forEach((x, k) => (cpu.workers[k] += x - c0.workers[k]));
+      const lg = process.cpuUsage(c0.loadgen);
+      cpu.loadgen += (lg.user + lg.system) / 1e6;
+      return (runs / (last - t0)) * 1000;
+    },
+    /** Cores busy per process over all trials (CPU seconds / wall seconds). */
+    cpuShare() {
+      const share = (x) => Math.round((x / cpu.wallSeconds) * 100) / 100;
+      return { servers: cpu.servers.map(share), workers: cpu.workers.map(share), loadgen: share(cpu.loadgen) };
+    },
+    check() {
+      const ran = [...seen].filter(([tok]) => tok.startsWith("t"));
+      const duplicates = ran.reduce((s, [, n]) => s + n - 1, 0);
+      const missing = tokens - ran.length;
+      return { runs: tokens, duplicates, missing, exactlyOnce: duplicates === 0 && missing === 0 };
+    },
+    async stop() {
+      for (const p of procs) await p.stop();
+      for (const a of apis) a.agent.destroy();
+    },
+  };
+}
+
+/**
+ * Alternates the dispatchers' fire() one trial each, `warmup` + `trials` rounds, `gapMs` between
+ * fires: every system measured in the same minutes. Returns { name: [ms, …] }.
+ */
+export async function alternate(systems, { trials, warmup = 10, gapMs = 30 }) {
+  const out = Object.fromEntries(Object.keys(systems).map((k) => [k, []]));
+  for (let i = 0; i < warmup + trials; i++) {
+    for (const [name, s] of Object.entries(systems)) {
+      const v = await s();
+      if (i >= warmup) out[name].push(v);
+      await sleep(gapMs);
+    }
+  }
+  return out;
+}
