@@ -45,8 +45,12 @@ export async function main(args = {}) {
 
     // 1. Dispatch, B → A, beside SQLite.
     console.error(`[pg] dispatch: ${pollers} pollers on A, triggers through B; the same on SQLite …`);
+    // Every helper's stop() goes on `stops` as soon as it exists (all are idempotent): a failure
+    // part-way still stops every worker, server and poller this script started.
     const pgD = await pollDispatcher(a.url, { triggerBase: b.url, pollers });
+    stops.push(pgD.stop);
     const liteD = await pollDispatcher(lite.url, { pollers });
+    stops.push(liteD.stop);
     const d = await alternate({ pg: pgD.fire, sqlite: liteD.fire }, { trials: dispatchTrials, warmup: 10, gapMs: 15 });
     const pgCheck = pgD.check();
     const liteCheck = liteD.check();
@@ -80,8 +84,11 @@ export async function main(args = {}) {
     // 2. One-task runs/s, workers split over A and B, beside SQLite.
     console.error(`[pg] throughput: ${throughputTrials} × ${runs} one-task runs, two Python workers over A and B; the same on SQLite …`);
     const pgT = await pythonThroughput([a.url, b.url], { workers: 2, serverPids: [a.pid, b.pid] });
+    stops.push(pgT.stop);
     const pgThread = await pythonThroughput([a.url, b.url], { workers: 2, isolation: "thread", client: BENCH_CLIENT_2, serverPids: [a.pid, b.pid] });
+    stops.push(pgThread.stop);
     const liteT = await pythonThroughput([lite.url], { workers: 2, serverPids: [lite.pid] });
+    stops.push(liteT.stop);
     const rates = { pg: [], pgThread: [], sqlite: [] };
     for (let t = 0; t < throughputTrials; t++) {
       rates.pg.push(await pgT.trial(runs));
@@ -138,7 +145,6 @@ export async function main(args = {}) {
     await lite.stop();
     await b.stop();
     await a.stop();
-    stops.length = 0;
 
     // 3. History at N runs on PostgreSQL.
     const historyUrl = await cluster.createDatabase("history");

@@ -39,22 +39,23 @@ export async function comparePeers({ perfectBase, perfectPid, mode, peers, dispa
   const PERFECTS = [["perfect", "process", BENCH_CLIENT], ["perfect-thread", "thread", BENCH_CLIENT_2]];
   // Latency.
   const dispatchers = {};
-  for (const [k, isolation, client] of PERFECTS) dispatchers[k] = await pythonDispatcher(perfectBase, { isolation, client });
-  for (const p of peers) dispatchers[p.kind] = await peerDispatcher(p);
   let lat;
   try {
+    for (const [k, isolation, client] of PERFECTS) dispatchers[k] = await pythonDispatcher(perfectBase, { isolation, client });
+    for (const p of peers) dispatchers[p.kind] = await peerDispatcher(p);
     lat = await alternate(Object.fromEntries(Object.entries(dispatchers).map(([k, v]) => [k, v.fire])), { trials: dispatchTrials, warmup: 10, gapMs: 30 });
   } finally {
     for (const d of Object.values(dispatchers)) await d.stop();
   }
   // Throughput.
   const runners = {};
-  for (const [k, isolation, client] of PERFECTS) runners[k] = await pythonThroughput([perfectBase], { workers, maxConcurrentRuns: concurrency, isolation, client, serverPids: perfectPid ? [perfectPid] : [] });
-  for (const p of peers) runners[p.kind] = await peerThroughput(p, { workers, concurrency });
-  const rates = Object.fromEntries(Object.keys(runners).map((k) => [k, []]));
+  const rates = {};
   const checks = {};
   const cpu = {};
   try {
+    for (const [k, isolation, client] of PERFECTS) runners[k] = await pythonThroughput([perfectBase], { workers, maxConcurrentRuns: concurrency, isolation, client, serverPids: perfectPid ? [perfectPid] : [] });
+    for (const p of peers) runners[p.kind] = await peerThroughput(p, { workers, concurrency });
+    for (const k of Object.keys(runners)) rates[k] = [];
     // One warm-up round (not counted), then the trials, each system in turn.
     for (let t = 0; t < throughputTrials + 1; t++) {
       for (const [k, r] of Object.entries(runners)) {
