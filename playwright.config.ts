@@ -39,7 +39,8 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: "dashboard", testIgnore: /worker-loss\.spec\.ts/ },
+    // The multi-instance spec needs the second instance the PostgreSQL setup starts.
+    { name: "dashboard", testIgnore: process.env.PERFECT_TEST_BACKEND === "postgres" ? /worker-loss\.spec\.ts/ : /(worker-loss|multi-instance)\.spec\.ts/ },
     // Kills the e2e worker for good: runs after everything else.
     { name: "worker-loss", testMatch: /worker-loss\.spec\.ts/, dependencies: ["dashboard"] },
   ],

@@ -1,7 +1,8 @@
 /**
  * Two instances on one PostgreSQL database (PERFECT_TEST_BACKEND=postgres: the global setup
  * starts a second `next start`, PERFECT_E2E_URL_B). The workers poll only the first instance
- * (A); the browser watches the run on B. Skipped on SQLite, which has one instance.
+ * (A); the browser watches the run on B. Selected by playwright.config.ts only on PostgreSQL
+ * (SQLite has one instance), so it never runs without B.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -11,9 +12,8 @@ import { expect, test } from "./fixtures";
 
 const URL_B = process.env.PERFECT_E2E_URL_B;
 
-test.skip(!URL_B, "needs a second instance (PERFECT_TEST_BACKEND=postgres)");
-
 test("a run triggered through B and executed by a worker polling A goes live to COMPLETED on B's run page, with its logs", async ({ api, page, request }) => {
+  expect(URL_B, "the PostgreSQL setup starts instance B (PERFECT_E2E_URL_B)").toBeTruthy();
   // The worker pauses after line 5 until the test opens the gate: the page on B is open and
   // showing the run RUNNING before the rest of it happens (no race with a timer).
   const gate = path.join(os.tmpdir(), `perfect-e2e-multi-gate-${process.pid}-${Date.now()}`);
