@@ -341,12 +341,23 @@ class HostileAnswerTests(Base):
 
 class TokenRotationTests(Base):
     def test_401_keeps_buffered_events_and_recovers_when_the_token_is_back(self):
-        # Registration succeeds first: the token changes while the worker is serving.
-        worker = self.serve(_noop_flow)
-        run_id = self.fake.trigger("Noop")
-        self.fake.wait_for(lambda f: f.runs[run_id]["state"] == "RUNNING")
+        # Registration succeeds first: the token changes while the worker is serving. The run
+        # is held inside its flow until the faults are armed (a gate, not a race with a quick
+        # run that could pass RUNNING between two looks).
+        inside, release = threading.Event(), threading.Event()
+
+        @flow(name="Held")
+        def held():
+            inside.set()
+            release.wait(10)
+            noop()
+
+        worker = self.serve(held, _noop_flow)
+        run_id = self.fake.trigger("Held")
+        self.assertTrue(inside.wait(10))
         self.fake.fail("/events", 10, kind=401)
         self.fake.fail("/poll", 10, kind=401)
+        release.set()
         self.assertEqual(wait_state(self.fake, run_id), "COMPLETED")
         assert_contiguous(self, self.fake, run_id)
         second = self.fake.trigger("Noop")
