@@ -85,8 +85,9 @@ export const statsQuerySchema = z.object({ flow: z.string().max(200).optional(),
 
 /** At most this many fire times per backfill (400 above). */
 export const MAX_BACKFILL = 1000;
-/** Schedules per flow (each source). */
-export const MAX_SCHEDULES_PER_FLOW = 50;
+/** Schedules a flow may have from the API (409 beyond), and from its code (one registration). */
+export const MAX_SCHEDULES_PER_FLOW = 1000;
+export const MAX_CODE_SCHEDULES = 50;
 
 const isoInstant = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
 const scheduleParameters = dataRecord(z.string().max(200), z.unknown()).refine((p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_PARAMETERS_BYTES, {
