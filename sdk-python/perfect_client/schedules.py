@@ -6,6 +6,7 @@ The server owns the semantics (cron parsing, time zones, DST, catch-up, overlap)
 checked here is only what is cheap and certain, so a mistake fails at import time with a
 ``ValueError`` naming it instead of as a refused registration.
 """
+import collections.abc
 import datetime as _dt
 import decimal
 import json
@@ -281,7 +282,7 @@ def _check_parameters(parameters):
     # type: (Any) -> str
     if parameters is None:
         return "{}"
-    if not isinstance(parameters, Mapping):
+    if not isinstance(parameters, collections.abc.Mapping):
         raise ValueError("schedule parameters must be a dict of parameter name to value, got %r" % (parameters,))
     for key in parameters:
         if not isinstance(key, str):
