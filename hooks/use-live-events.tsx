@@ -59,6 +59,11 @@ export function matchersFor(change: Change, view?: LiveView): KeyMatcher[] {
       return [isFlowsKey, isStatsKey];
     case "stats":
       return [isStatsKey];
+    case "schedule": {
+      // The flow's schedules (their next fire times move at every fire) and any single schedule.
+      const prefix = `/api/flows/${change.flowId}/schedules`;
+      return [(key) => key.startsWith(prefix) || key.startsWith(`/api/schedules/${change.scheduleId}`)];
+    }
   }
 }
 
