@@ -23,17 +23,24 @@ MAX_INTERVAL_SECONDS = 31536000
 #: Most schedules one flow may declare.
 MAX_SCHEDULES = 50
 
+#: Longest cron expression and time zone name the server keeps.
+MAX_CRON = 200
+MAX_TIMEZONE = 64
+#: Largest ``parameters`` of a schedule, in bytes of JSON, and longest parameter name.
+MAX_PARAMETERS_BYTES = 256 * 1024
+MAX_PARAMETER_NAME = 200
+
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?)?$"
 )
 
 
 class Schedule:
     """One schedule of a flow, built by ``cron(...)`` or ``interval(...)``; immutable.
 
-    Attributes: ``cron`` (str or None), ``interval_seconds`` (int or None), ``anchor`` (ISO str
-    or None), ``timezone``, ``parameters`` (a copy on each access), ``active``, ``catchup``,
+    Attributes: ``cron`` (str or None), ``interval_seconds`` (int or None), ``anchor`` (ISO UTC
+    text such as ``2026-01-01T05:00:00Z``, or None), ``timezone``, ``parameters`` (a copy on each access), ``active``, ``catchup``,
     ``overlap``. Two schedules are equal when their ``to_wire()`` is.
     """
 
@@ -45,12 +52,13 @@ class Schedule:
         # type: (Optional[str], Optional[int], Optional[str], str, Optional[Mapping[str, Any]], bool, str, str) -> None
         if (cron is None) == (interval_seconds is None):
             raise ValueError("a schedule has exactly one of a cron expression and an interval")
+        timezone = _check_timezone(timezone)
         values = {
             "_cron": None if cron is None else _check_cron(cron),
             "_interval_seconds": (None if interval_seconds is None
                                   else _check_total(_amount("seconds", interval_seconds))),
-            "_anchor": None if anchor is None else _check_anchor(anchor),
-            "_timezone": _check_timezone(timezone),
+            "_anchor": None if anchor is None else _check_anchor(anchor, timezone),
+            "_timezone": timezone,
             "_parameters": _check_parameters(parameters),
             "_active": _check_choice_bool(active),
             "_catchup": _check_choice("catchup", catchup, CATCHUP_POLICIES),
@@ -164,8 +172,10 @@ def interval(seconds=0, minutes=0, hours=0, days=0, *, timedelta=None, anchor=No
 
     The total must be a whole number of seconds, 1 … 31,536,000. Fire times are ``anchor + k ×
     interval`` in elapsed time (a DST change does not move them); ``anchor`` is a ``datetime``
-    or an ISO string (a naive one is read in ``timezone``), by default the server's
-    (``2020-01-01T00:00:00`` in ``timezone``). The other arguments are those of ``cron``.
+    or ISO text, with a UTC offset or without one (then it is wall-clock time in ``timezone``,
+    which needs this machine's time zone database unless the zone is UTC), sent as the UTC
+    instant; by default the server's, ``2020-01-01T00:00:00`` in ``timezone``. The other
+    arguments are those of ``cron``.
     """
     total = decimal.Decimal(0)
     for name, value in (("seconds", seconds), ("minutes", minutes), ("hours", hours), ("days", days)):
@@ -217,33 +227,77 @@ def _check_cron(expr):
     if not isinstance(expr, str):
         raise ValueError("cron expression must be a string such as \"0 6 * * *\", got %r" % (expr,))
     fields = expr.split()
+    if len(" ".join(fields)) > MAX_CRON:
+        raise ValueError("cron expression is longer than %d characters: %r" % (MAX_CRON, expr[:60] + "..."))
     if len(fields) not in (5, 6):
         raise ValueError("cron expression %r has %d field(s); it needs 5 (minute hour day month weekday) "
                          "or 6 (seconds first)" % (expr, len(fields)))
     return " ".join(fields)
 
 
-def _check_anchor(anchor):
-    # type: (Any) -> str
+def _check_anchor(anchor, timezone):
+    # type: (Any, str) -> str
+    """``anchor`` as the UTC instant the server takes (``2026-01-01T05:00:00Z``)."""
     if isinstance(anchor, _dt.datetime):
-        return anchor.isoformat(timespec="milliseconds" if anchor.microsecond else "seconds")
-    if isinstance(anchor, str):
-        text = anchor.strip()
-        match = _ISO.match(text)
-        if match:
-            year, month, day, hour, minute, second = (int(g) if g else 0 for g in match.groups()[:6])
-            try:
-                _dt.datetime(year, month, day, hour, minute, second)
-                return text
-            except ValueError:
-                pass
-        raise ValueError("anchor must be an ISO 8601 time such as \"2026-01-01T06:00:00\", got %r" % (anchor,))
-    raise ValueError("anchor must be a datetime or an ISO 8601 string, got %r" % (anchor,))
+        moment = anchor
+    elif isinstance(anchor, str):
+        moment = _parse_iso(anchor.strip())
+        if moment is None:
+            raise ValueError("anchor must be an ISO 8601 time such as \"2026-01-01T06:00:00+01:00\" or "
+                             "\"2026-01-01T06:00:00\" (read in the schedule's time zone), got %r" % (anchor,))
+    else:
+        raise ValueError("anchor must be a datetime or an ISO 8601 string, got %r" % (anchor,))
+    if moment.utcoffset() is None:
+        zone = _zone(timezone)
+        if zone is None:
+            raise ValueError("anchor %r has no UTC offset and time zone %r is not known on this machine: give the "
+                             "offset (\"...+01:00\" or \"...Z\", or an aware datetime)" % (anchor, timezone))
+        moment = moment.replace(tzinfo=zone)  # fold=0: an ambiguous wall time is its first occurrence
+    utc = moment.astimezone(_dt.timezone.utc)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S") if utc.year >= 1000 else None
+    if text is None:
+        raise ValueError("anchor %r is before the year 1000" % (anchor,))
+    if utc.microsecond:
+        text += ".%03d" % (utc.microsecond // 1000)
+    return text + "Z"
+
+
+def _parse_iso(text):
+    # type: (str) -> Optional[_dt.datetime]
+    """An ISO 8601 date or date-time (offset ``Z`` / ``±HH:MM`` optional), whatever the Python
+    version (``datetime.fromisoformat`` reads less before 3.11); None if it is not one."""
+    match = _ISO.match(text)
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    try:
+        tz = None
+        if offset == "Z":
+            tz = _dt.timezone.utc
+        elif offset:
+            sign = -1 if offset[0] == "-" else 1
+            tz = _dt.timezone(sign * _dt.timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+        return _dt.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                            int((fraction or "0")[:6].ljust(6, "0")), tzinfo=tz)
+    except ValueError:
+        return None
+
+
+def _zone(name):
+    # type: (str) -> Any
+    """The ``tzinfo`` of an IANA name, or None when this machine cannot tell."""
+    if name in ("UTC", "Etc/UTC"):
+        return _dt.timezone.utc
+    try:
+        import zoneinfo  # Python 3.9+
+        return zoneinfo.ZoneInfo(name)
+    except Exception:
+        return None
 
 
 def _check_timezone(timezone):
     # type: (Any) -> str
-    if not isinstance(timezone, str) or not timezone.strip():
+    if not isinstance(timezone, str) or not timezone.strip() or len(timezone.strip()) > MAX_TIMEZONE:
         raise ValueError("timezone must be an IANA time zone name such as \"Europe/Berlin\", got %r" % (timezone,))
     timezone = timezone.strip()
     if _unknown_timezone(timezone):
@@ -287,11 +341,16 @@ def _check_parameters(parameters):
     for key in parameters:
         if not isinstance(key, str):
             raise ValueError("schedule parameter names must be strings, got %r" % (key,))
+        if len(key) > MAX_PARAMETER_NAME:
+            raise ValueError("schedule parameter name longer than %d characters: %r" % (MAX_PARAMETER_NAME, key[:60]))
     try:
-        return json.dumps(dict(parameters), allow_nan=False, sort_keys=True)
+        text = json.dumps(dict(parameters), allow_nan=False, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError) as err:
         raise ValueError("schedule parameters must be JSON values (str, int, float, bool, None, list, dict): %s"
                          % err)
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_PARAMETERS_BYTES:
+        raise ValueError("schedule parameters are larger than %d bytes of JSON" % MAX_PARAMETERS_BYTES)
+    return text
 
 
 def _check_choice(name, value, allowed):

@@ -75,16 +75,30 @@ class IntervalWireTests(unittest.TestCase):
         self.assertEqual(interval(timedelta=datetime.timedelta(hours=1, minutes=30)).interval_seconds, 5400)
         self.assertEqual(interval(minutes=1, timedelta=datetime.timedelta(seconds=30)).interval_seconds, 90)
 
-    def test_anchor_only_when_given(self):
+    def test_anchor_only_when_given_and_sent_as_a_utc_instant(self):
         self.assertNotIn("anchor", interval(hours=1).to_wire())
-        naive = interval(hours=1, anchor=datetime.datetime(2026, 1, 1, 6, 30), timezone="Europe/Berlin")
-        self.assertEqual(naive.to_wire()["anchor"], "2026-01-01T06:30:00")
         aware = interval(hours=1, anchor=datetime.datetime(2026, 1, 1, 6, 30, tzinfo=datetime.timezone.utc))
-        self.assertEqual(aware.to_wire()["anchor"], "2026-01-01T06:30:00+00:00")
-        millis = interval(hours=1, anchor=datetime.datetime(2026, 1, 1, 6, 30, 0, 250000))
-        self.assertEqual(millis.to_wire()["anchor"], "2026-01-01T06:30:00.250")
-        for text in ("2026-01-01T06:30:00Z", "2026-01-01T06:30:00.123+01:00", "2026-01-01", "2026-01-01 06:30"):
-            self.assertEqual(interval(hours=1, anchor=text).to_wire()["anchor"], text)
+        self.assertEqual(aware.to_wire()["anchor"], "2026-01-01T06:30:00Z")
+        plus_one = datetime.timezone(datetime.timedelta(hours=1))
+        millis = interval(hours=1, anchor=datetime.datetime(2026, 1, 1, 6, 30, 0, 250999, tzinfo=plus_one))
+        self.assertEqual(millis.to_wire()["anchor"], "2026-01-01T05:30:00.250Z")
+        for text, instant in (("2026-01-01T06:30:00Z", "2026-01-01T06:30:00Z"),
+                              ("2026-01-01T06:30:00.5-02:30", "2026-01-01T09:00:00.500Z"),
+                              ("2026-01-01T06:30:00.123456+01:00", "2026-01-01T05:30:00.123Z"),
+                              ("2026-01-01", "2026-01-01T00:00:00Z"),  # naive: in the zone, UTC here
+                              ("2026-01-01 06:30", "2026-01-01T06:30:00Z")):
+            self.assertEqual(interval(hours=1, anchor=text).to_wire()["anchor"], instant, text)
+        self.assertEqual(interval(hours=1, anchor=datetime.datetime(2026, 1, 1, 6, 30)).anchor, "2026-01-01T06:30:00Z")
+
+    @unittest.skipUnless(_tz_database(), "no time zone database on this machine")
+    def test_a_naive_anchor_is_wall_clock_time_in_the_zone(self):
+        winter = interval(hours=1, anchor="2026-01-01T06:30:00", timezone="Europe/Berlin")
+        self.assertEqual(winter.anchor, "2026-01-01T05:30:00Z")
+        summer = interval(hours=1, anchor=datetime.datetime(2026, 7, 1, 6, 30), timezone="Europe/Berlin")
+        self.assertEqual(summer.anchor, "2026-07-01T04:30:00Z")
+        # A wall time that occurs twice (clocks go back) is its first occurrence, as for fire times.
+        twice = interval(hours=1, anchor="2026-10-25T02:30:00", timezone="Europe/Berlin")
+        self.assertEqual(twice.anchor, "2026-10-25T00:30:00Z")
 
     def test_every_field(self):
         schedule = interval(seconds=5, anchor="2026-01-01T00:00:00Z", timezone="America/New_York",
@@ -176,6 +190,13 @@ class BuilderValidationTests(unittest.TestCase):
         self.assertRefused(lambda: cron("* * * * *", parameters={"x": float("nan")}), "JSON")
         self.assertRefused(lambda: cron("* * * * *", parameters={"x": {1, 2}}), "JSON")
 
+    def test_server_limits(self):
+        self.assertRefused(lambda: cron("0 6 * * " + ",".join(["1"] * 120)), "longer than 200")
+        self.assertRefused(lambda: cron("* * * * *", timezone="Europe/" + "x" * 60), "timezone")
+        self.assertRefused(lambda: cron("* * * * *", parameters={"n" * 201: 1}), "longer than 200")
+        self.assertRefused(lambda: cron("* * * * *", parameters={"blob": "x" * (256 * 1024)}), "larger than")
+        self.assertEqual(len(cron("* * * * *", parameters={"blob": "x" * 1000}).parameters["blob"]), 1000)
+
     def test_timezone(self):
         for bad in ("", "   ", None, 1):
             self.assertRefused(lambda: cron("* * * * *", timezone=bad), "timezone")
@@ -190,7 +211,8 @@ class BuilderValidationTests(unittest.TestCase):
         self.assertEqual(cron("* * * * *", timezone="europe/berlin").timezone, "europe/berlin")
 
     def test_anchor(self):
-        for bad in ("tomorrow", "2026-13-01T00:00:00", "2026-02-30", "2026-01-01T25:00:00", "", 1767225600):
+        for bad in ("tomorrow", "2026-13-01T00:00:00", "2026-02-30", "2026-01-01T25:00:00", "", 1767225600,
+                    "2026-01-01T06:30:00+0100", "2026-01-01T06:30:00+01", "20260101T063000Z"):
             self.assertRefused(lambda: interval(hours=1, anchor=bad), "anchor")
         self.assertRefused(lambda: interval(hours=1, anchor=datetime.date(2026, 1, 1)), "anchor")
 
