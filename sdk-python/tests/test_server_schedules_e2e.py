@@ -8,12 +8,15 @@ test_server_e2e; on PostgreSQL too with PERFECT_TEST_PG_PORT (scripts/python-pos
 Outcomes are asserted, never timing: every wait polls the dashboard API for a state.
 """
 import datetime
+import json
 import os
 import subprocess
 import sys
 import textwrap
 import unittest
+import urllib.error
 import urllib.parse
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE]
@@ -73,6 +76,15 @@ class ScheduleE2ETests(base.ServerE2ETests):
     def worker_output(self, index=0):
         with open(os.path.join(self.dir, "worker-%d.log" % index), "rb") as handle:
             return handle.read()[-5000:].decode("utf-8", "replace")
+
+    def delete(self, path):
+        """DELETE with no body (and so no content type: the API refuses an empty JSON body)."""
+        req = urllib.request.Request(self.url + path, method="DELETE", headers={"Accept": "application/json"})
+        try:
+            with base._opener.open(req, timeout=30) as answer:
+                return answer.status, json.loads(answer.read().decode("utf-8") or "null")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read().decode("utf-8") or "null")
 
     def schedules(self, flow_id):
         return self.get("/api/flows/%s/schedules" % flow_id)["schedules"]
@@ -134,7 +146,7 @@ class ScheduleE2ETests(base.ServerE2ETests):
         self.assertEqual(len(fire_times), len(set(fire_times)), fire_times)
 
         # A code schedule belongs to the code: the API cannot delete it.
-        status, body = self.request("DELETE", "/api/schedules/%s" % schedule["id"])
+        status, body = self.delete("/api/schedules/%s" % schedule["id"])
         self.assertEqual(status, 409, body)
         self.assertEqual([s["id"] for s in self.schedules(flow_id)], [schedule["id"]])
 
@@ -167,7 +179,8 @@ class ScheduleE2ETests(base.ServerE2ETests):
 
         # New code declaring other schedules: the old one is deleted, the new ones are added.
         self.stop_worker(second)
-        third = self.start_worker('cron("*/2 * * * * *"), interval(seconds=30, overlap="skip")')
+        third = self.start_worker('cron("*/2 * * * * *"), interval(seconds=30, overlap="skip", '
+                                  'anchor="2026-01-01T06:00:00", timezone="Europe/Berlin")')
         self.registered(third)
 
         def replaced():
@@ -175,8 +188,12 @@ class ScheduleE2ETests(base.ServerE2ETests):
             return listed if schedule["id"] not in [s["id"] for s in listed] else None
 
         listed = self.wait("the code's new schedules to replace the old one", replaced, 30)
-        self.assertEqual(sorted((s.get("cron"), s.get("intervalSeconds"), s["overlap"], s["source"]) for s in listed),
-                         sorted([("*/2 * * * * *", None, "allow", "code"), (None, 30, "skip", "code")]), listed)
+        self.assertCountEqual([(s.get("cron"), s.get("intervalSeconds"), s["overlap"], s["source"]) for s in listed],
+                              [("*/2 * * * * *", None, "allow", "code"), (None, 30, "skip", "code")], listed)
+        every_30 = next(s for s in listed if s.get("intervalSeconds"))
+        # The naive anchor was read in Europe/Berlin (UTC+1 in January) and sent as that instant.
+        self.assertEqual(parse_iso(every_30["anchor"]), parse_iso("2026-01-01T05:00:00Z"), every_30)
+        self.assertEqual(every_30["timezone"], "Europe/Berlin")
         self.assertEqual(self.get_run(run["id"])["state"], "COMPLETED")  # its runs stay
 
         # ... and they fire: a run of the two-second cron completes on the new worker.
