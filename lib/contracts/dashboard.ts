@@ -97,7 +97,7 @@ const scheduleParameters = dataRecord(z.string().max(200), z.unknown()).refine((
 /** A schedule's fields as given (API body, or a flow definition's `schedules` in register). */
 export const scheduleFieldsSchema = z.object({
   cron: z.string().trim().min(1).max(200).nullish(),
-  intervalSeconds: z.number().int().min(1).max(366 * 24 * 3600).nullish(),
+  intervalSeconds: z.number().int().min(1).max(365 * 24 * 3600).nullish(),
   anchor: isoInstant.nullish(),
   timezone: z.string().trim().min(1).max(64).optional(),
   parameters: scheduleParameters.optional(),
@@ -111,7 +111,7 @@ export const schedulePatchSchema = scheduleFieldsSchema;
 
 export const schedulePreviewQuerySchema = z.object({
   cron: z.string().trim().min(1).max(200).optional(),
-  intervalSeconds: z.coerce.number().int().min(1).max(366 * 24 * 3600).optional(),
+  intervalSeconds: z.coerce.number().int().min(1).max(365 * 24 * 3600).optional(),
   anchor: isoInstant.optional(),
   timezone: z.string().trim().min(1).max(64).default("UTC"),
   from: isoInstant.optional(),
