@@ -44,6 +44,8 @@ export const flows = sqliteTable(
     parameters: text("parameters", { mode: "json" }).$type<ParameterSpec[]>().notNull().default([]),
     /** The definition's version (the SDK's code hash): runs carry it, so only workers serving it claim them. */
     version: text("version").notNull().default(""),
+    /** `@flow(max_active_runs=N)`: at most N runs RUNNING across all workers; null: no limit. */
+    maxActiveRuns: integer("max_active_runs"),
     registeredAt: integer("registered_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -139,10 +141,15 @@ export const runs = sqliteTable(
     scheduledFor: integer("scheduled_for"),
     /** Overlap `queue`: claimable only once every earlier run of its schedule has finished. */
     serial: integer("serial", { mode: "boolean" }).notNull().default(false),
+    /** Its flow had max_active_runs at creation: claimed under the flow's limit, never by the fast path. */
+    limited: integer("limited", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [
     // One run per (schedule, fire time), across restarts, crashes and instances.
     uniqueIndex("runs_schedule_fire_idx").on(t.scheduleId, t.scheduledFor),
+    // The limited claim: a client's pending limited runs, and the RUNNING count of a flow.
+    index("runs_limited_pending_idx").on(t.clientId, t.id).where(sql`state = 'PENDING' AND limited`),
+    index("runs_flow_running_idx").on(t.flowId).where(sql`state = 'RUNNING'`),
     index("runs_client_state_idx").on(t.clientId, t.state, t.id),
     // History by client, newest first: without it the planner sorts every run of the client.
     index("runs_client_idx").on(t.clientId, t.id),

@@ -277,6 +277,25 @@ describe.each(BACKENDS)("schedules on %s", (_name, open) => {
     expect((await list({ trigger: ["schedule", "ui"], scheduleId: Number(a.id) })).length).toBe(2);
   });
 
+  it("max_active_runs: a limited flow's scheduled runs wait PENDING while its slots are taken, across workers", async () => {
+    const limited = await register([{ intervalSeconds: 60 }], { ...ETL_FLOW, maxActiveRuns: 1 });
+    expect((await engine.getFlow(limited)).maxActiveRuns).toBe(1);
+    const first = workerId;
+    await register(undefined, { ...ETL_FLOW, maxActiveRuns: 1, schedules: [{ intervalSeconds: 60 }] });
+    const second = workerId;
+    await fireAt(60 * S);
+    await fireAt(120 * S);
+    await fireAt(180 * S);
+    const runs = await scheduledRuns();
+    expect(runs).toHaveLength(3);
+    const claims = await Promise.all([engine.claim("acme", first, 5), engine.claim("acme", second, 5), engine.claim("acme", first, 5)]);
+    expect(claims.flat().map((r) => r.id)).toEqual([runs[0].id]);
+    workerId = claims[0].length ? first : claims[1].length ? second : first;
+    await complete(runs[0].id);
+    const next = [...(await engine.claim("acme", second, 5)), ...(await engine.claim("acme", first, 5))];
+    expect(next.map((r) => r.id)).toEqual([runs[1].id]);
+  });
+
   it("deleting a schedule keeps its runs; the flow's deletion of schedules is per schedule", async () => {
     const s = await engine.createSchedule(flowId, { intervalSeconds: 60 });
     await fireAt(60 * S);

@@ -212,6 +212,8 @@ export interface FlowView {
   online: boolean;
   tasks: TaskView[];
   parameters: ParameterSpec[];
+  /** `@flow(max_active_runs=N)`: at most N runs RUNNING across all workers; null: no limit. */
+  maxActiveRuns: number | null;
   registeredAt: string;
   updatedAt: string;
   lastRun: Pick<RunSummary, "id" | "state" | "createdAt" | "endedAt" | "progress" | "warning"> | null;

@@ -44,6 +44,8 @@ export const flowDefinitionSchema = z.object({
   parameters: z.array(parameterSpecSchema).max(200).default([]),
   /** The definition's version (the SDK sends a hash of the flow's code): routes runs to matching workers. */
   version: z.string().max(128).nullish(),
+  /** `@flow(max_active_runs=N)`: at most N runs of the flow RUNNING across all workers (the rest wait PENDING). */
+  maxActiveRuns: z.number().int().min(1).max(100_000).nullish(),
   /** Schedules declared in code (`@flow(schedules=[…])`): the server keeps one per distinct definition. */
   schedules: z.array(scheduleFieldsSchema).max(MAX_CODE_SCHEDULES).optional(),
 });

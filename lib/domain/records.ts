@@ -50,6 +50,8 @@ export interface FlowRecord {
   tags: Record<string, string>;
   parameters: ParameterSpec[];
   version: string;
+  /** `@flow(max_active_runs=N)`: at most N runs RUNNING across all workers; null: no limit. */
+  maxActiveRuns: number | null;
   registeredAt: number;
   updatedAt: number;
 }
@@ -94,6 +96,8 @@ export interface RunRecord {
   scheduledFor: number | null;
   /** Claimable only once every earlier run of its schedule has finished (overlap `queue`). */
   serial: boolean;
+  /** Its flow had max_active_runs when the run was created: claimed under the flow's limit. */
+  limited: boolean;
 }
 
 export interface TaskRunRecord {

@@ -102,6 +102,7 @@ export function flowView(
     online: extra.online,
     tasks: tasks.map((t, i) => ({ name: t.name, estimatedTime: t.estimatedTime, weight: weights[i], description: t.description })),
     parameters: f.parameters,
+    maxActiveRuns: f.maxActiveRuns,
     registeredAt: iso(f.registeredAt)!,
     updatedAt: iso(f.updatedAt)!,
     lastRun: extra.lastRun

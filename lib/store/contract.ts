@@ -36,6 +36,7 @@ function newRun(over: Partial<NewRun> & Pick<NewRun, "flowId" | "clientId">): Ne
     scheduleId: null,
     scheduledFor: null,
     serial: false,
+    limited: false,
     ...over,
   };
 }
@@ -65,7 +66,7 @@ function newTaskRun(over: Partial<NewTaskRun> & Pick<NewTaskRun, "runId" | "flow
 }
 
 async function addFlow(s: StoreOps, clientId: string, name: string, version = "v1"): Promise<number> {
-  return s.upsertFlow({ clientId, name, description: "", tags: {}, parameters: [], version, registeredAt: T0, updatedAt: T0 });
+  return s.upsertFlow({ clientId, name, description: "", tags: {}, parameters: [], version, maxActiveRuns: null, registeredAt: T0, updatedAt: T0 });
 }
 
 async function addWorker(s: StoreOps, id: string, clientId: string, lastSeenAt = T0): Promise<void> {
@@ -159,6 +160,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           tags: { team: "data" },
           parameters: [{ name: "n", type: "int", required: true }],
           version: "v2",
+          maxActiveRuns: 3,
           registeredAt: T0 + 9,
           updatedAt: T0 + 9,
         });
@@ -173,6 +175,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           tags: { team: "data" },
           parameters: [{ name: "n", type: "int", required: true }],
           version: "v2",
+          maxActiveRuns: 3,
           registeredAt: T0,
           updatedAt: T0 + 9,
         });
@@ -295,6 +298,44 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         }
         expect([...owner.keys()].sort((x, y) => x - y)).toEqual(ids);
         for (const id of ids) expect((await store.getRun(id))!.workerId).toBe(owner.get(id));
+      });
+
+      it("claims a limited flow's runs only up to its max_active_runs, also under 20 concurrent claimers", async () => {
+        const f = await store.upsertFlow({ clientId: "c1", name: "lim", description: "", tags: {}, parameters: [], version: "v1", maxActiveRuns: 2, registeredAt: T0, updatedAt: T0 });
+        const free = await addFlow(store, "c1", "free");
+        const workers = Array.from({ length: 20 }, (_, i) => `w${i}`);
+        for (const w of workers) {
+          await addWorker(store, w, "c1");
+          await store.replaceWorkerFlows(w, [{ flowId: f, version: "v1" }, { flowId: free, version: "v1" }]);
+        }
+        const limited: number[] = [];
+        for (let i = 0; i < 6; i++) limited.push(await store.insertRun(newRun({ flowId: f, clientId: "c1", limited: true })));
+        const unlimited: number[] = [];
+        for (let i = 0; i < 4; i++) unlimited.push(await store.insertRun(newRun({ flowId: free, clientId: "c1" })));
+        const claimed = (await Promise.all(workers.map((w) => store.claimPendingRuns("c1", w, 5, T0 + 1)))).flat().map((r) => r.id);
+        // Two of the limited flow (its oldest), every unlimited one, nothing twice.
+        expect(claimed.filter((id) => limited.includes(id)).sort((a, b) => a - b)).toEqual(limited.slice(0, 2));
+        expect(claimed.filter((id) => unlimited.includes(id)).sort((a, b) => a - b)).toEqual(unlimited);
+        expect(new Set(claimed).size).toBe(claimed.length);
+        expect(await store.claimPendingRuns("c1", "w0", 5, T0 + 2)).toEqual([]);
+        // A slot frees when a run ends: the next oldest, one.
+        await store.updateRunIf(limited[0], "RUNNING", { state: "COMPLETED", endedAt: T0 + 3 });
+        expect((await store.claimPendingRuns("c1", "w1", 5, T0 + 4)).map((r) => r.id)).toEqual([limited[2]]);
+      });
+
+      it("claims a serial run only once every earlier run of its schedule has finished", async () => {
+        const f = await addFlow(store, "c1", "f");
+        await addWorker(store, "w", "c1");
+        await store.replaceWorkerFlows("w", [{ flowId: f, version: "v1" }]);
+        const one = await store.insertScheduledRun(newRun({ flowId: f, clientId: "c1", scheduleId: 7, scheduledFor: T0, serial: true }));
+        const two = await store.insertScheduledRun(newRun({ flowId: f, clientId: "c1", scheduleId: 7, scheduledFor: T0 + 60_000, serial: true }));
+        expect(await store.insertScheduledRun(newRun({ flowId: f, clientId: "c1", scheduleId: 7, scheduledFor: T0 + 60_000, serial: true }))).toBeNull();
+        expect((await store.claimPendingRuns("c1", "w", 5, T0 + 1)).map((r) => r.id)).toEqual([one]);
+        expect(await store.claimPendingRuns("c1", "w", 5, T0 + 2)).toEqual([]);
+        await store.updateRunIf(one!, "RUNNING", { state: "FAILED", endedAt: T0 + 3 });
+        expect((await store.claimPendingRuns("c1", "w", 5, T0 + 4)).map((r) => r.id)).toEqual([two]);
+        expect(await store.listScheduledFor(7, T0, T0 + 60_000)).toEqual([T0, T0 + 60_000]);
+        expect((await store.listActiveRunsOfSchedule(7)).map((r) => r.id)).toEqual([two]);
       });
 
       it("updateRunIf applies once, only from the given state", async () => {
@@ -552,6 +593,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           tags: JSON.parse('{"__proto__": "p", "team": "données"}'),
           parameters: [{ name: "x", type: "Literal['a', 'b']", default: { nested: [1, "two"] }, required: false, choices: ["a", "b", null, 3, true] }],
           version: "v",
+          maxActiveRuns: null,
           registeredAt: T0,
           updatedAt: T0,
         });

@@ -14,6 +14,9 @@ from .execution import call_task
 from .parameters import parameter_schema
 from .schedules import MAX_SCHEDULES, Schedule
 
+#: The server's bound on ``max_active_runs``.
+MAX_ACTIVE_RUNS = 100000
+
 
 class Task:
     """A function decorated with ``@task``.
@@ -232,8 +235,8 @@ class Flow:
     ``schedules`` (a tuple of ``Schedule``; registered with the flow, ignored by direct calls).
     """
 
-    def __init__(self, func, name=None, description=None, tags=None, version=None, schedules=None):
-        # type: (Callable[..., Any], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str], Optional[List[Schedule]]) -> None
+    def __init__(self, func, name=None, description=None, tags=None, version=None, schedules=None, max_active_runs=None):
+        # type: (Callable[..., Any], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str], Optional[List[Schedule]], Optional[int]) -> None
         if not callable(func):
             raise TypeError("@flow decorates a function, got %r" % (func,))
         if version is not None and (not isinstance(version, str) or not version.strip() or len(version) > MAX_VERSION):
@@ -245,6 +248,10 @@ class Flow:
         self.description = description if description is not None else (inspect.getdoc(func) or "")
         self.tags = _normalise_tags(tags)
         self.schedules = _check_schedules(schedules, func, self.name)
+        if max_active_runs is not None and (isinstance(max_active_runs, bool) or not isinstance(max_active_runs, int)
+                                            or not 1 <= max_active_runs <= MAX_ACTIVE_RUNS):
+            raise ValueError("max_active_runs must be a whole number from 1 to %d, got %r" % (MAX_ACTIVE_RUNS, max_active_runs))
+        self.max_active_runs = max_active_runs
 
     def __call__(self, *args, **kwargs):
         return self.func(*args, **kwargs)
@@ -302,16 +309,18 @@ class Flow:
         }  # type: Dict[str, Any]
         if self.schedules:
             definition["schedules"] = [s.to_wire() for s in self.schedules]
+        if self.max_active_runs is not None:
+            definition["maxActiveRuns"] = self.max_active_runs
         return definition
 
     def __repr__(self):
         return "<Flow %s>" % self.name
 
 
-def flow(func=None, *, name=None, description=None, tags=None, version=None, schedules=None):
-    # type: (Optional[Callable[..., Any]], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str], Optional[List[Schedule]]) -> Any
+def flow(func=None, *, name=None, description=None, tags=None, version=None, schedules=None, max_active_runs=None):
+    # type: (Optional[Callable[..., Any]], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str], Optional[List[Schedule]], Optional[int]) -> Any
     """Declare a flow: ``@flow`` or ``@flow(name=None, description=None, tags=None, version=None,
-    schedules=None)``.
+    schedules=None, max_active_runs=None)``.
 
     ``name`` defaults to the function name and must be unique per client; ``description`` to the
     docstring; ``tags`` is a dict of strings (e.g. team, priority) copied onto every run.
@@ -320,9 +329,12 @@ def flow(func=None, *, name=None, description=None, tags=None, version=None, sch
     ``schedules``: a list of ``cron(...)`` / ``interval(...)``; the server creates the flow's
     runs at their fire times (``source: "code"`` schedules, replaced at each registration).
     They do not change the version, and calling the flow directly ignores them.
+    ``max_active_runs``: at most this many runs of the flow RUNNING at once across all workers;
+    the server keeps the rest PENDING until a slot frees.
     """
     def wrap(function):
         # type: (Callable[..., Any]) -> Flow
-        return Flow(function, name=name, description=description, tags=tags, version=version, schedules=schedules)
+        return Flow(function, name=name, description=description, tags=tags, version=version, schedules=schedules,
+                    max_active_runs=max_active_runs)
 
     return wrap if func is None else wrap(func)

@@ -462,3 +462,22 @@ class RegistrationTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class MaxActiveRunsTests(unittest.TestCase):
+    def test_the_definition_carries_it_only_when_set(self):
+        @flow(name="Limited", max_active_runs=3)
+        def limited():
+            pass
+
+        @flow(name="Free")
+        def free():
+            pass
+
+        self.assertEqual(limited.definition()["maxActiveRuns"], 3)
+        self.assertNotIn("maxActiveRuns", free.definition())
+
+    def test_bad_values_are_refused_at_decoration(self):
+        for bad in (0, -1, 1.5, True, "2", 100001):
+            with self.assertRaises(ValueError, msg=repr(bad)):
+                flow(name="Bad", max_active_runs=bad)(lambda: None)

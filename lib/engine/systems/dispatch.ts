@@ -67,6 +67,7 @@ export class DispatchSystem {
           tags: f.tags,
           parameters: f.parameters,
           version,
+          maxActiveRuns: f.maxActiveRuns ?? null,
           registeredAt: now,
           updatedAt: now,
         };

@@ -93,6 +93,7 @@ export class LifecycleSystem {
       scheduleId: origin.scheduleId ?? null,
       scheduledFor: origin.scheduledFor ?? null,
       serial: origin.serial ?? false,
+      limited: flow.maxActiveRuns !== null,
       ...origin.override,
     };
     const id = origin.scheduleId === undefined ? await tx.insertRun(record) : await tx.insertScheduledRun(record);

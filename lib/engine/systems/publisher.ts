@@ -4,7 +4,7 @@ import { isTerminal, type RunState } from "../../domain/states";
 import type { ChangeFeed, RunNotifier } from "../../store/store";
 import { routeOf } from "./context";
 
-type Announced = Pick<RunRecord, "id" | "flowId" | "state" | "progress" | "clientId" | "flowVersion" | "scheduleId" | "serial">;
+type Announced = Pick<RunRecord, "id" | "flowId" | "state" | "progress" | "clientId" | "flowVersion" | "scheduleId" | "limited">;
 
 export class RunPublisher {
   constructor(
@@ -14,9 +14,10 @@ export class RunPublisher {
 
   run(r: Announced): void {
     this.feed.publish({ kind: "run", runId: String(r.id), flowId: String(r.flowId), state: r.state, progress: r.state === "COMPLETED" ? 1 : r.progress });
-    // The end of a scheduled run may free the next run of its schedule (overlap `queue`): wake
-    // the pollers that serve the flow (a needless wake costs one empty claim).
-    if (r.scheduleId !== null && isTerminal(r.state)) this.notifier.runQueued(r.clientId, 1, routeOf(r.flowId, r.flowVersion));
+    // The end of a scheduled run may free the next run of its schedule (overlap `queue`), the
+    // end of a limited flow's run a slot of its max_active_runs: wake the pollers that serve the
+    // flow (a needless wake costs one empty claim). Runs of other flows free nothing.
+    if ((r.scheduleId !== null || r.limited) && isTerminal(r.state)) this.notifier.runQueued(r.clientId, 1, routeOf(r.flowId, r.flowVersion));
   }
 
   /** A run, the task runs one unit of work changed, and its new log lines. */

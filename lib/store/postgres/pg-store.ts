@@ -88,7 +88,7 @@ class Codec<T extends object> {
 
 const RUN = new Codec<RunRecord>(
   "runs",
-  ["id", "flowId", "clientId", "flowName", "flowVersion", "state", "parameters", "tags", "trigger", "workerId", "createdAt", "claimedAt", "startedAt", "endedAt", "error", "progress", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor", "serial"],
+  ["id", "flowId", "clientId", "flowName", "flowVersion", "state", "parameters", "tags", "trigger", "workerId", "createdAt", "claimedAt", "startedAt", "endedAt", "error", "progress", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor", "serial", "limited"],
   new Set(["parameters", "tags"]),
   new Set(["flowId", "createdAt", "claimedAt", "startedAt", "endedAt", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor"]),
 );
@@ -107,9 +107,9 @@ const TASK_RUN = new Codec<TaskRunRecord>(
 );
 const FLOW = new Codec<FlowRecord>(
   "flows",
-  ["id", "clientId", "name", "description", "tags", "parameters", "version", "registeredAt", "updatedAt"],
+  ["id", "clientId", "name", "description", "tags", "parameters", "version", "maxActiveRuns", "registeredAt", "updatedAt"],
   new Set(["tags", "parameters"]),
-  new Set(["registeredAt", "updatedAt"]),
+  new Set(["maxActiveRuns", "registeredAt", "updatedAt"]),
 );
 const FLOW_TASK = new Codec<FlowTaskRecord>("flow_tasks", ["flowId", "position", "name", "estimatedTime", "description"], new Set(), new Set(["flowId", "position", "estimatedTime"]));
 const TASK_STAT = new Codec<TaskStatRecord>(
@@ -179,11 +179,43 @@ const SQL = {
     text: `WITH picked AS MATERIALIZED (
         SELECT r.id FROM runs r
         JOIN worker_flows wf ON wf.worker_id = $2 AND wf.flow_id = r.flow_id AND wf.version = r.flow_version
-        WHERE r.client_id = $1 AND r.state = 'PENDING'
+        WHERE r.client_id = $1 AND r.state = 'PENDING' AND NOT r.limited
           AND (NOT r.serial OR NOT EXISTS (
             SELECT 1 FROM runs p WHERE p.schedule_id = r.schedule_id AND p.id < r.id AND p.state IN ('PENDING', 'RUNNING')))
         ORDER BY r.id LIMIT $3
         FOR UPDATE OF r SKIP LOCKED)
+      UPDATE runs SET state = 'RUNNING', worker_id = $2, claimed_at = $4, started_at = $4, unreported_beats = 0
+      FROM picked WHERE runs.id = picked.id AND runs.state = 'PENDING'
+      RETURNING runs.*`,
+  },
+  anyPendingLimited: {
+    name: "perfect_any_pending_limited",
+    text: `SELECT 1 FROM runs WHERE client_id = $1 AND state = 'PENDING' AND limited LIMIT 1`,
+  },
+  // The flows of the pending limited runs this worker could take, locked in id order: claims of
+  // one limited flow queue behind each other, so the RUNNING count each reads is exact.
+  lockLimitedFlows: {
+    name: "perfect_lock_limited_flows",
+    text: `SELECT f.id FROM flows f WHERE f.id IN (
+        SELECT r.flow_id FROM runs r
+        JOIN worker_flows wf ON wf.worker_id = $2 AND wf.flow_id = r.flow_id AND wf.version = r.flow_version
+        WHERE r.client_id = $1 AND r.state = 'PENDING' AND r.limited)
+      ORDER BY f.id FOR UPDATE OF f`,
+  },
+  claimLimited: {
+    name: "perfect_claim_limited",
+    text: `WITH cand AS (
+        SELECT r.id, r.flow_id, f.max_active_runs AS lim, row_number() OVER (PARTITION BY r.flow_id ORDER BY r.id) AS k
+        FROM runs r
+        JOIN worker_flows wf ON wf.worker_id = $2 AND wf.flow_id = r.flow_id AND wf.version = r.flow_version
+        JOIN flows f ON f.id = r.flow_id
+        WHERE r.client_id = $1 AND r.state = 'PENDING' AND r.limited
+          AND (NOT r.serial OR NOT EXISTS (
+            SELECT 1 FROM runs p WHERE p.schedule_id = r.schedule_id AND p.id < r.id AND p.state IN ('PENDING', 'RUNNING')))),
+      picked AS MATERIALIZED (
+        SELECT c.id FROM cand c
+        WHERE c.lim IS NULL OR c.k <= c.lim - (SELECT count(*) FROM runs x WHERE x.flow_id = c.flow_id AND x.state = 'RUNNING')
+        ORDER BY c.id LIMIT $3)
       UPDATE runs SET state = 'RUNNING', worker_id = $2, claimed_at = $4, started_at = $4, unreported_beats = 0
       FROM picked WHERE runs.id = picked.id AND runs.state = 'PENDING'
       RETURNING runs.*`,
@@ -330,11 +362,11 @@ class PgOps implements StoreOps {
 
   async upsertFlow(f: Omit<FlowRecord, "id">): Promise<number> {
     const [r] = await this.rows(
-      `INSERT INTO flows (client_id, name, description, tags, parameters, version, registered_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      `INSERT INTO flows (client_id, name, description, tags, parameters, version, max_active_runs, registered_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (client_id, name) DO UPDATE SET description = excluded.description, tags = excluded.tags, parameters = excluded.parameters,
-         version = excluded.version, updated_at = excluded.updated_at
+         version = excluded.version, max_active_runs = excluded.max_active_runs, updated_at = excluded.updated_at
        RETURNING id`,
-      [f.clientId, f.name, f.description, JSON.stringify(f.tags), JSON.stringify(f.parameters), f.version, Math.round(f.registeredAt), Math.round(f.updatedAt)],
+      [f.clientId, f.name, f.description, JSON.stringify(f.tags), JSON.stringify(f.parameters), f.version, f.maxActiveRuns, Math.round(f.registeredAt), Math.round(f.updatedAt)],
     );
     return r.id as number;
   }
@@ -429,7 +461,18 @@ class PgOps implements StoreOps {
   async claimPendingRuns(clientId: string, workerId: string, max: number, now: number): Promise<RunRecord[]> {
     if (max <= 0) return [];
     const res = await this.run(SQL.claim, [clientId, workerId, max, Math.round(now)]);
-    return res.rows.map((r) => RUN.fromRow(r)).sort((a, b) => a.id - b.id);
+    const rows = res.rows.map((r) => RUN.fromRow(r));
+    // Runs of flows with max_active_runs: only when the common claim left room, and only when
+    // there are any (one index probe); then under the flows' row locks, in a statement of its
+    // own (a fresh snapshot once the locks are held), so no two claims overrun a limit.
+    if (rows.length < max && (await this.run(SQL.anyPendingLimited, [clientId])).rows.length) {
+      const limited = await this.atomic(async (ops) => {
+        await ops.run(SQL.lockLimitedFlows, [clientId, workerId]);
+        return (await ops.run(SQL.claimLimited, [clientId, workerId, max - rows.length, Math.round(now)])).rows;
+      });
+      rows.push(...limited.map((r) => RUN.fromRow(r)));
+    }
+    return rows.sort((a, b) => a.id - b.id);
   }
 
   /**

@@ -44,6 +44,7 @@ type Sync<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infe
 
 export class SqliteSync implements Sync<StoreOps> {
   private readonly claimStmt;
+  private readonly claimLimitedStmt;
   private readonly insertLogStmt;
   private readonly recentStmt;
   private readonly getRunStmt;
@@ -70,10 +71,29 @@ export class SqliteSync implements Sync<StoreOps> {
        WHERE id IN (
          SELECT r.id FROM runs r
          JOIN worker_flows wf ON wf.worker_id = @workerId AND wf.flow_id = r.flow_id AND wf.version = r.flow_version
-         WHERE r.client_id = @clientId AND r.state = 'PENDING'
+         WHERE r.client_id = @clientId AND r.state = 'PENDING' AND r.limited = 0
            AND (r.serial = 0 OR NOT EXISTS (
              SELECT 1 FROM runs p WHERE p.schedule_id = r.schedule_id AND p.id < r.id AND p.state IN ('PENDING', 'RUNNING')))
          ORDER BY r.id LIMIT @max)
+         AND state = 'PENDING'
+       RETURNING *`,
+    );
+    // Runs of flows with max_active_runs: per flow, only as many as its free slots (the oldest
+    // first). Its own statement, so the common claim never pays for the window.
+    this.claimLimitedStmt = raw.prepare(
+      `UPDATE runs SET state = 'RUNNING', worker_id = @workerId, claimed_at = @now, started_at = @now, unreported_beats = 0
+       WHERE id IN (
+         SELECT c.id FROM (
+           SELECT r.id, r.flow_id, f.max_active_runs AS lim, ROW_NUMBER() OVER (PARTITION BY r.flow_id ORDER BY r.id) AS k
+           FROM runs r
+           JOIN worker_flows wf ON wf.worker_id = @workerId AND wf.flow_id = r.flow_id AND wf.version = r.flow_version
+           JOIN flows f ON f.id = r.flow_id
+           WHERE r.client_id = @clientId AND r.state = 'PENDING' AND r.limited
+             AND (r.serial = 0 OR NOT EXISTS (
+               SELECT 1 FROM runs p WHERE p.schedule_id = r.schedule_id AND p.id < r.id AND p.state IN ('PENDING', 'RUNNING')))
+         ) c
+         WHERE c.lim IS NULL OR c.k <= c.lim - (SELECT count(*) FROM runs x WHERE x.flow_id = c.flow_id AND x.state = 'RUNNING')
+         ORDER BY c.id LIMIT @max)
          AND state = 'PENDING'
        RETURNING *`,
     );
@@ -160,7 +180,7 @@ export class SqliteSync implements Sync<StoreOps> {
       .values(f)
       .onConflictDoUpdate({
         target: [flows.clientId, flows.name],
-        set: { description: f.description, tags: f.tags, parameters: f.parameters, version: f.version, updatedAt: f.updatedAt },
+        set: { description: f.description, tags: f.tags, parameters: f.parameters, version: f.version, maxActiveRuns: f.maxActiveRuns, updatedAt: f.updatedAt },
       })
       .returning({ id: flows.id })
       .get();
@@ -241,6 +261,9 @@ export class SqliteSync implements Sync<StoreOps> {
   }
   claimPendingRuns(clientId: string, workerId: string, max: number, now: number): RunRow[] {
     const rows = this.claimStmt.all({ clientId, workerId, now, max }) as Record<string, unknown>[];
+    // One connection, one synchronous call: nothing can claim in between, so counting a flow's
+    // RUNNING runs and claiming up to its limit is exact.
+    if (rows.length < max) rows.push(...(this.claimLimitedStmt.all({ clientId, workerId, now, max: max - rows.length }) as Record<string, unknown>[]));
     return rows.map((r) => RUN.fromDriver(r)).sort((a, b) => a.id - b.id);
   }
 
