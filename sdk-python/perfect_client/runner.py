@@ -140,6 +140,7 @@ class Worker:
         self.results = collections.OrderedDict()  # type: Dict[str, str]
         self._registered_once = False
         self._token_rejected = False
+        self._token_changed_at = 0.0  # monotonic time of the last change of _token_rejected
         self._stop = threading.Event()
         self._heartbeat_stop = threading.Event()
         self._fatal = None  # type: Optional[FatalWorkerError]
@@ -250,12 +251,13 @@ class Worker:
         backoff = self._backoff()
         while not self._stop.is_set():
             self._raise_fatal()
+            sent_at = time.monotonic()
             try:
                 answer = self.api.register(self._payload())
             except TokenRejected as err:
                 if not self._registered_once:
                     raise  # a wrong token from the start is a configuration error: say so, exit 2
-                self._token_state(True)
+                self._token_state(True, sent_at)
                 self._stop.wait(backoff.next_delay())
                 continue
             except PerfectError as err:
@@ -273,7 +275,7 @@ class Worker:
                     self._flows_by_id[str(entry["id"])] = self._flows_by_name[entry["name"]]
             self._need_register = False
             self._registered_once = True
-            self._token_state(False)
+            self._token_state(False, sent_at)
             self._say("perfect: serving %d flow(s) for client %s at %s (worker %s)"
                       % (len(self.flows), self.client_id, self.url, self.worker_id))
             return True
@@ -328,6 +330,7 @@ class Worker:
                 continue
             # A short hold when exiting on completion, so the exit is noticed promptly.
             wait_ms = min(self._long_poll_ms, 1000) if self.exit_when_all_completed else self._long_poll_ms
+            sent_at = time.monotonic()
             try:
                 runs = self.api.poll(self.worker_id or "", min(free, 50), wait_ms)
             except UnknownWorker:
@@ -337,7 +340,7 @@ class Worker:
             except TokenRejected:
                 # A token being rotated in clients.json: keep every run and buffered event and
                 # ask again with backoff until the server takes the token again.
-                self._token_state(True)
+                self._token_state(True, sent_at)
                 self._stop.wait(backoff.next_delay())
                 continue
             except PerfectError as err:
@@ -346,7 +349,7 @@ class Worker:
                 self._stop.wait(delay)
                 continue
             backoff.reset()
-            self._token_state(False)
+            self._token_state(False, sent_at)
             runs = [r for r in runs if isinstance(r, dict) and r.get("id")]
             with self._lock:
                 # Held from now on, before anything can fail: heartbeats must list every run
@@ -370,11 +373,19 @@ class Worker:
         with self._lock:
             return all(f.name in self._last_outcome for f in self.flows)
 
-    def _token_state(self, rejected):
-        # type: (bool) -> None
+    def _token_state(self, rejected, sent_at=None):
+        # type: (bool, Optional[float]) -> None
+        """The token is rejected (a 401) or accepted (a 2xx), as the answer to a request sent at
+        ``sent_at`` says. Polls, heartbeats and event deliveries run in threads of their own: an
+        answer to a request sent before the last change is stale (a 401 that was in flight when
+        the token came back) and changes nothing, so one rotation is reported once."""
         with self._lock:
+            if sent_at is not None and sent_at < self._token_changed_at:
+                return
             changed = rejected != self._token_rejected
             self._token_rejected = rejected
+            if changed:
+                self._token_changed_at = time.monotonic()
             held = len(self._held)
         if changed and rejected:
             self._say("perfect: token rejected for client %s (HTTP 401): check PERFECT_TOKEN; keeping %d run(s) "
@@ -613,13 +624,14 @@ class Worker:
                 next_beat = time.monotonic() + self._heartbeat_interval
             if self._need_register or not self.worker_id:
                 continue
+            sent_at = time.monotonic()
             try:
                 answer = self.api.heartbeat(self.worker_id, self.held_run_ids)
             except UnknownWorker:
                 self._need_register = True
                 continue
             except TokenRejected:
-                self._token_state(True)
+                self._token_state(True, sent_at)
                 continue  # the next beat tries again; work in flight is kept
             except Exception as err:
                 if not (isinstance(err, PerfectError) and is_transient(err)):

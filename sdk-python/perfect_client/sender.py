@@ -22,7 +22,8 @@ class EventSender:
     refuses a run's events (409/404/403), ``on_cancel(run_id)`` when an answer says
     ``cancelRequested``, ``on_delivered(run_id, answer, batch)`` after each accepted batch,
     ``on_done(run_id)`` once a run's channel is closed and fully delivered (or dropped), and
-    ``on_token(rejected)`` when a 401 starts (True) or ends (False). A rejected token is not
+    ``on_token(rejected, sent_at)`` when a 401 starts (True) or ends (False), with the
+    monotonic time its request was sent. A rejected token is not
     fatal here: events stay buffered and are retried with backoff until the server takes them
     again (a token rotated in ``clients.json`` and restored, or a ``previousToken`` window).
     """
@@ -165,6 +166,7 @@ class EventSender:
         batch = channel.take_batch(time.monotonic(), force=self._flushing > 0)
         if not batch:
             return True
+        sent_at = time.monotonic()
         try:
             answer = self._api.send_events(channel.run_id, self._worker_id(), batch)
         except SeqGap as gap:
@@ -186,7 +188,7 @@ class EventSender:
                 self._say("perfect: dropped %d unsent events of run %s: %s" % (lost, channel.run_id, gone))
             return True
         except TokenRejected as rejected:
-            return self._retry_later(rejected, token=True)
+            return self._retry_later(rejected, token=True, sent_at=sent_at)
         except PerfectError as err:
             if is_transient(err):
                 return self._retry_later(err)
@@ -199,7 +201,7 @@ class EventSender:
         self._backoff.reset()
         if self._token_rejected:
             self._token_rejected = False
-            self._on_token(False)
+            self._on_token(False, sent_at)
         if self._failing:
             self._failing = False
             self._say("perfect: server reachable again, delivering buffered events")
@@ -211,15 +213,15 @@ class EventSender:
             self._on_cancel(channel.run_id)
         return True
 
-    def _retry_later(self, err, token=False):
-        # type: (BaseException, bool) -> bool
+    def _retry_later(self, err, token=False, sent_at=None):
+        # type: (BaseException, bool, Optional[float]) -> bool
         delay = self._backoff.next_delay()
         with self._cond:
             self._retry_at = time.monotonic() + delay
         if token:
             if not self._token_rejected:
                 self._token_rejected = True
-                self._on_token(True)
+                self._on_token(True, sent_at)
         elif not self._failing:
             self._say("perfect: cannot deliver events (%s); buffering them and retrying" % err)
             self._failing = True

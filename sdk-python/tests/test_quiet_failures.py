@@ -355,8 +355,9 @@ class TokenRotationTests(Base):
         worker = self.serve(held, _noop_flow)
         run_id = self.fake.trigger("Held")
         self.assertTrue(inside.wait(10))
-        self.fake.fail("/events", 10, kind=401)
-        self.fake.fail("/poll", 10, kind=401)
+        # As a real rotation: every request is refused until the token is back (one counter for
+        # all paths — per-path counters would end at different moments and flip the state twice).
+        self.fake.fail("/api/worker/", 20, kind=401)
         release.set()
         self.assertEqual(wait_state(self.fake, run_id), "COMPLETED")
         assert_contiguous(self, self.fake, run_id)
