@@ -1,0 +1,51 @@
+"use client";
+/**
+ * What a schedule adds to a run (docs/API.md › Runs made by a schedule): a "schedule" label with
+ * its fire time, and a "late" badge when it started — or is still waiting — past the grace period.
+ */
+import type { RunSummary } from "@/lib/contracts/dashboard";
+import { useNow } from "@/hooks/use-now";
+import { formatDateTime, formatDuration, formatUtc } from "@/components/ui/time-format";
+
+/** The schedule fields of a run (optional: a run listed by an older server has none). */
+export interface ScheduledRunFields {
+  scheduleId?: string | null;
+  scheduledFor?: string | null;
+  late?: boolean;
+  lateByMs?: number | null;
+}
+
+export type MaybeScheduledRun = Pick<RunSummary, "id" | "state" | "startedAt"> & { trigger: string } & ScheduledRunFields;
+
+export const isScheduledRun = (run: { trigger: string }): boolean => run.trigger === "schedule";
+
+export function ScheduledLabel({ run, testId = "run-scheduled" }: { run: MaybeScheduledRun; testId?: string }) {
+  if (!isScheduledRun(run)) return null;
+  const title = run.scheduledFor ? `Started by a schedule, for ${formatDateTime(run.scheduledFor)} (${formatUtc(run.scheduledFor)})` : "Started by a schedule";
+  return (
+    <span className="badge st-SCHEDULE" title={title} data-testid={testId} data-schedule-id={run.scheduleId ?? ""}>
+      <span aria-hidden="true">⏱</span>
+      schedule
+      <span className="sr-only">{run.scheduledFor ? `, for ${formatDateTime(run.scheduledFor)}` : ""}</span>
+    </span>
+  );
+}
+
+export function LateBadge({ run, testId = "run-late" }: { run: MaybeScheduledRun; testId?: string }) {
+  // Still waiting: how late it is grows, so tick; a started run's figure is fixed.
+  const waiting = run.late === true && run.state === "PENDING" && !run.lateByMs && Boolean(run.scheduledFor);
+  const now = useNow(waiting ? 1000 : 0);
+  if (!run.late) return null;
+  const by = run.lateByMs ?? (waiting && now ? now - Date.parse(run.scheduledFor!) : null);
+  const text = by !== null && by !== undefined ? `late by ${formatDuration(by)}` : "late";
+  return (
+    <span
+      className="badge st-LATE"
+      data-testid={testId}
+      title={run.scheduledFor ? `Scheduled for ${formatDateTime(run.scheduledFor)} (${formatUtc(run.scheduledFor)}); ${run.startedAt ? "started" : "not started yet"}` : undefined}
+    >
+      <span aria-hidden="true">◷</span>
+      {text}
+    </span>
+  );
+}
