@@ -81,6 +81,8 @@ export function useFlowSchedules(flowId: string, { enabled = true }: { enabled?:
 export interface PreviewQuery {
   cron?: string;
   intervalSeconds?: number;
+  anchor?: string | null;
+  /** Empty: the server's default (UTC). */
   timezone: string;
   count?: number;
 }
@@ -89,14 +91,18 @@ export const previewKey = (q: PreviewQuery): string => {
   const p = new URLSearchParams();
   if (q.cron !== undefined) p.set("cron", q.cron);
   if (q.intervalSeconds !== undefined) p.set("intervalSeconds", String(q.intervalSeconds));
-  p.set("timezone", q.timezone);
+  if (q.anchor) p.set("anchor", q.anchor);
+  if (q.timezone) p.set("timezone", q.timezone);
   p.set("count", String(q.count ?? 5));
   return `${PREVIEW_PATH}?${p}`;
 };
 
-/** The next fire times and the human wording of a cron or interval; nothing is stored. `null`: ask nothing. */
-export function useSchedulePreview(q: PreviewQuery | null) {
-  return useSWR<{ times: string[]; description: string }>(q ? previewKey(q) : null, getJson, {
+/**
+ * The next fire times and the human wording of a cron or interval; nothing is stored. Takes a
+ * `previewKey` (debounced by the caller), or `null` to ask nothing.
+ */
+export function useSchedulePreview(key: string | null) {
+  return useSWR<{ times: string[]; description: string }>(key, getJson, {
     keepPreviousData: true,
     revalidateOnFocus: false,
     // A 400 is the answer (a bad cron): the global retry already leaves 4xx alone.
