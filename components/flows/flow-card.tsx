@@ -8,6 +8,7 @@ import { OnlineDot, StateBadge } from "@/components/ui/state-badge";
 import { TagChips } from "@/components/ui/tag-chips";
 import { formatAgo, formatDateTime, formatDuration, formatShortTime, formatUtc } from "@/components/ui/time-format";
 import { WarningBadge } from "@/components/ui/warning-badge";
+import { ClockIcon } from "@/components/ui/clock-icon";
 import { showBidiControls } from "@/lib/text/bidi";
 
 /** One registered flow: what it is, its tasks and their weights, who serves it, its last run. */
@@ -113,7 +114,7 @@ function FlowScheduleLine({ flowId, enabled, now }: { flowId: string; enabled: b
   return (
     <p className="mt-1.5 text-xs text-muted" data-testid="flow-schedules" data-count={active.length}>
       <Link href={`/flows/${encodeURIComponent(flowId)}#schedules`} className="text-muted! hover:text-accent!">
-        <span aria-hidden="true">⏱</span> {active.length} schedule{active.length === 1 ? "" : "s"}
+        <ClockIcon /> {active.length} schedule{active.length === 1 ? "" : "s"}
         {next ? (
           <>
             {" · next "}

@@ -37,7 +37,7 @@ export function SchedulesPanel({ flow }: { flow: FlowView }) {
           <p className="mt-1 text-xs text-faint">Times in your time zone; hover one for UTC.</p>
         </div>
         <button type="button" className="btn" onClick={() => setEditing({ mode: "create" })} data-testid="schedule-new">
-          <span aria-hidden="true">＋</span> New schedule
+          <span aria-hidden="true">+</span> New schedule
         </button>
       </div>
       {error && !data ? <ErrorState title="Could not load the schedules" error={error} /> : null}
@@ -200,7 +200,7 @@ function ScheduleRow({ schedule: s, onEdit, onBackfill }: { schedule: ScheduleVi
 
       <div className="mt-3 flex flex-wrap items-center gap-2 border-t border-line pt-3">
         {code ? (
-          <p className="mr-auto text-xs text-muted" data-testid="schedule-code-note">
+          <p className="w-full text-xs text-muted" data-testid="schedule-code-note">
             Defined in code: change it in the flow&apos;s <span className="mono">@flow(schedules=[…])</span>; here it can only be paused or resumed.
           </p>
         ) : null}

@@ -10,6 +10,7 @@ import { EMPTY_FILTERS, RUN_TRIGGERS, TRIGGER_LABELS, searchFromFilters, type Ru
 import { useClients } from "@/hooks/use-clients";
 import { useFlows } from "@/hooks/use-flows";
 import { fromLocalInput, toLocalInput } from "@/components/ui/time-format";
+import { ClockIcon } from "@/components/ui/clock-icon";
 
 
 export function HistoryFilters({ filters, onApply }: { filters: RunFilters; onApply: (f: RunFilters) => void }) {
@@ -157,7 +158,7 @@ export function HistoryFilters({ filters, onApply }: { filters: RunFilters; onAp
                   data-testid={`filter-trigger-${t}`}
                 >
                   {on ? "✓ " : ""}
-                  {t === "schedule" ? <span aria-hidden="true">⏱</span> : null}
+                  {t === "schedule" ? <ClockIcon /> : null}
                   {TRIGGER_LABELS[t]}
                 </button>
               );

@@ -5,6 +5,7 @@
  */
 import type { RunSummary } from "@/lib/contracts/dashboard";
 import { useNow } from "@/hooks/use-now";
+import { ClockIcon } from "@/components/ui/clock-icon";
 import { formatDateTime, formatDuration, formatUtc } from "@/components/ui/time-format";
 
 /** The schedule fields of a run (optional: a run listed by an older server has none). */
@@ -24,7 +25,7 @@ export function ScheduledLabel({ run, testId = "run-scheduled" }: { run: MaybeSc
   const title = run.scheduledFor ? `Started by a schedule, for ${formatDateTime(run.scheduledFor)} (${formatUtc(run.scheduledFor)})` : "Started by a schedule";
   return (
     <span className="badge st-SCHEDULE" title={title} data-testid={testId} data-schedule-id={run.scheduleId ?? ""}>
-      <span aria-hidden="true">⏱</span>
+      <ClockIcon />
       schedule
       <span className="sr-only">{run.scheduledFor ? `, for ${formatDateTime(run.scheduledFor)}` : ""}</span>
     </span>
@@ -44,7 +45,7 @@ export function LateBadge({ run, testId = "run-late" }: { run: MaybeScheduledRun
       data-testid={testId}
       title={run.scheduledFor ? `Scheduled for ${formatDateTime(run.scheduledFor)} (${formatUtc(run.scheduledFor)}); ${run.startedAt ? "started" : "not started yet"}` : undefined}
     >
-      <span aria-hidden="true">◷</span>
+      <ClockIcon />
       {text}
     </span>
   );
