@@ -6,7 +6,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { ParameterSpec } from "../lib/domain/records";
-import { LOG_LEVELS, RUN_STATES, SENSITIVITIES, TASK_RUN_STATES, TRIGGERS, WARNINGS } from "../lib/domain/states";
+import { CATCHUP_POLICIES, LOG_LEVELS, OVERLAP_POLICIES, RUN_STATES, SCHEDULE_SOURCES, SENSITIVITIES, TASK_RUN_STATES, TRIGGERS, WARNINGS } from "../lib/domain/states";
 
 export const clients = sqliteTable("clients", {
   id: text("id").primaryKey(),
@@ -76,6 +76,36 @@ export const workerFlows = sqliteTable(
 );
 export type WorkerFlowRow = typeof workerFlows.$inferSelect;
 
+/** A flow's schedules: the scheduler sleeps until the earliest next_fire_at of the active ones. */
+export const schedules = sqliteTable(
+  "schedules",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    flowId: integer("flow_id").notNull().references(() => flows.id, { onDelete: "cascade" }),
+    source: text("source", { enum: SCHEDULE_SOURCES }).notNull(),
+    /** For code schedules: a hash of the definition, so a registration keeps unchanged ones. */
+    codeKey: text("code_key"),
+    cron: text("cron"),
+    intervalSeconds: integer("interval_seconds"),
+    anchor: integer("anchor"),
+    timezone: text("timezone").notNull().default("UTC"),
+    parameters: text("parameters", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
+    active: integer("active", { mode: "boolean" }).notNull().default(true),
+    catchup: text("catchup", { enum: CATCHUP_POLICIES }).notNull().default("skip"),
+    overlap: text("overlap", { enum: OVERLAP_POLICIES }).notNull().default("allow"),
+    /** The next fire time not yet handled; null while paused. */
+    nextFireAt: integer("next_fire_at"),
+    lastFiredFor: integer("last_fired_for"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("schedules_flow_idx").on(t.flowId, t.id),
+    index("schedules_due_idx").on(t.nextFireAt).where(sql`next_fire_at IS NOT NULL`),
+  ],
+);
+export type ScheduleRow = typeof schedules.$inferSelect;
+
 export const runs = sqliteTable(
   "runs",
   {
@@ -104,8 +134,15 @@ export const runs = sqliteTable(
     cancelRequestedAt: integer("cancel_requested_at"),
     /** Consecutive heartbeats of the claiming worker that did not list this run (lost claims). */
     unreportedBeats: integer("unreported_beats").notNull().default(0),
+    /** The schedule that made the run (no foreign key: runs outlive a deleted schedule). */
+    scheduleId: integer("schedule_id"),
+    scheduledFor: integer("scheduled_for"),
+    /** Overlap `queue`: claimable only once every earlier run of its schedule has finished. */
+    serial: integer("serial", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [
+    // One run per (schedule, fire time), across restarts, crashes and instances.
+    uniqueIndex("runs_schedule_fire_idx").on(t.scheduleId, t.scheduledFor),
     index("runs_client_state_idx").on(t.clientId, t.state, t.id),
     // History by client, newest first: without it the planner sorts every run of the client.
     index("runs_client_idx").on(t.clientId, t.id),

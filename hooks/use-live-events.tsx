@@ -39,18 +39,16 @@ const isFirstListPage = (key: string): boolean => isRunListKey(key) && !/[?&]cur
  * A change as it arrives: one the contract names, or one of a kind this build does not know yet
  * (a newer server) — that one refetches nothing rather than breaking the stream's handler.
  */
-export type IncomingChange = Change | { kind: "schedule"; scheduleId: string; flowId: string } | { kind: string; [field: string]: unknown };
+export type IncomingChange = Change | { kind: string; [field: string]: unknown };
+
+const KNOWN_KINDS: ReadonlySet<string> = new Set<Change["kind"]>(["run", "taskRun", "log", "client", "flow", "stats", "schedule"]);
 
 /**
  * The SWR keys a change can affect, and no others: a progress tick of one run refetches that
  * run and the lists that show it — not every list and the flows page in every browser.
  */
 export function matchersFor(incoming: IncomingChange, view?: LiveView): KeyMatcher[] {
-  if (incoming.kind === "schedule") {
-    // Created, changed, deleted or fired: that flow's schedule list and the schedule itself.
-    const { scheduleId, flowId } = incoming as { scheduleId?: unknown; flowId?: unknown };
-    return typeof scheduleId === "string" && typeof flowId === "string" ? [isScheduleChangeKey(flowId, scheduleId)] : [];
-  }
+  if (!KNOWN_KINDS.has(incoming.kind)) return [];
   const change = incoming as Change;
   switch (change.kind) {
     case "run": {
@@ -75,8 +73,10 @@ export function matchersFor(incoming: IncomingChange, view?: LiveView): KeyMatch
     }
     case "stats":
       return [isStatsKey];
-    default:
-      return [];
+    case "schedule":
+      // Created, changed, deleted or fired (its next fire times moved): that flow's schedule
+      // list and the schedule itself — exact keys, so schedule 1 does not refetch schedule 12.
+      return [isScheduleChangeKey(change.flowId, change.scheduleId)];
   }
 }
 

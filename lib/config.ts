@@ -13,6 +13,8 @@ export const configSchema = z.object({
   PERFECT_CLIENTS_FILE: z.string().min(1).default("clients.json"),
   PERFECT_HEARTBEAT_TIMEOUT_MS: ms(15_000),
   PERFECT_LONG_POLL_MS: ms(25_000),
+  /** Schedules: a fire time older than this when reached was missed (catch-up); a scheduled run waiting longer is late. */
+  PERFECT_SCHEDULE_GRACE_MS: ms(30_000),
 });
 
 export interface ServerConfig {
@@ -21,6 +23,7 @@ export interface ServerConfig {
   clientsFile: string;
   heartbeatTimeoutMs: number;
   longPollMs: number;
+  scheduleGraceMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -36,5 +39,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     clientsFile: c.PERFECT_CLIENTS_FILE,
     heartbeatTimeoutMs: c.PERFECT_HEARTBEAT_TIMEOUT_MS,
     longPollMs: c.PERFECT_LONG_POLL_MS,
+    scheduleGraceMs: c.PERFECT_SCHEDULE_GRACE_MS,
   };
 }

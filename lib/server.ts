@@ -70,7 +70,7 @@ function assemble(config: ServerConfig, backend: Backend): Engine {
     notifier: backend.notifier,
     feed: backend.feed,
     clients: new ClientRegistry(clientConfigs),
-    config: { heartbeatTimeoutMs: config.heartbeatTimeoutMs, longPollMs: config.longPollMs },
+    config: { heartbeatTimeoutMs: config.heartbeatTimeoutMs, longPollMs: config.longPollMs, scheduleGraceMs: config.scheduleGraceMs },
   });
   engine.start();
   watchClientsFile(config.clientsFile, engine);

@@ -8,7 +8,7 @@
 import { sql } from "drizzle-orm";
 import { bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, serial, text, uniqueIndex } from "drizzle-orm/pg-core";
 import type { ParameterSpec } from "../../lib/domain/records";
-import { LOG_LEVELS, RUN_STATES, SENSITIVITIES, TASK_RUN_STATES, TRIGGERS, WARNINGS } from "../../lib/domain/states";
+import { CATCHUP_POLICIES, LOG_LEVELS, OVERLAP_POLICIES, RUN_STATES, SCHEDULE_SOURCES, SENSITIVITIES, TASK_RUN_STATES, TRIGGERS, WARNINGS } from "../../lib/domain/states";
 
 /** Epoch milliseconds: int8 in the database, a JS number in the records (safe to 2^53). */
 const ms = (name: string) => bigint(name, { mode: "number" });
@@ -75,6 +75,35 @@ export const workerFlows = pgTable(
   (t) => [primaryKey({ columns: [t.workerId, t.flowId] }), index("worker_flows_flow_idx").on(t.flowId, t.version)],
 );
 
+/** A flow's schedules: the scheduler sleeps until the earliest next_fire_at of the active ones. */
+export const schedules = pgTable(
+  "schedules",
+  {
+    id: serial("id").primaryKey(),
+    flowId: integer("flow_id").notNull().references(() => flows.id, { onDelete: "cascade" }),
+    source: text("source", { enum: SCHEDULE_SOURCES }).notNull(),
+    /** For code schedules: a hash of the definition, so a registration keeps unchanged ones. */
+    codeKey: text("code_key"),
+    cron: text("cron"),
+    intervalSeconds: integer("interval_seconds"),
+    anchor: ms("anchor"),
+    timezone: text("timezone").notNull().default("UTC"),
+    parameters: jsonb("parameters").$type<Record<string, unknown>>().notNull().default({}),
+    active: boolean("active").notNull().default(true),
+    catchup: text("catchup", { enum: CATCHUP_POLICIES }).notNull().default("skip"),
+    overlap: text("overlap", { enum: OVERLAP_POLICIES }).notNull().default("allow"),
+    /** The next fire time not yet handled; null while paused. */
+    nextFireAt: ms("next_fire_at"),
+    lastFiredFor: ms("last_fired_for"),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [
+    index("schedules_flow_idx").on(t.flowId, t.id),
+    index("schedules_due_idx").on(t.nextFireAt).where(sql`next_fire_at IS NOT NULL`),
+  ],
+);
+
 export const runs = pgTable(
   "runs",
   {
@@ -103,8 +132,15 @@ export const runs = pgTable(
     cancelRequestedAt: ms("cancel_requested_at"),
     /** Consecutive heartbeats of the claiming worker that did not list this run (lost claims). */
     unreportedBeats: integer("unreported_beats").notNull().default(0),
+    /** The schedule that made the run (no foreign key: runs outlive a deleted schedule). */
+    scheduleId: integer("schedule_id"),
+    scheduledFor: ms("scheduled_for"),
+    /** Overlap `queue`: claimable only once every earlier run of its schedule has finished. */
+    serial: boolean("serial").notNull().default(false),
   },
   (t) => [
+    // One run per (schedule, fire time), across restarts, crashes and instances.
+    uniqueIndex("runs_schedule_fire_idx").on(t.scheduleId, t.scheduledFor),
     index("runs_client_state_idx").on(t.clientId, t.state, t.id),
     index("runs_client_idx").on(t.clientId, t.id),
     index("runs_state_idx").on(t.state, t.id),

@@ -26,7 +26,7 @@ export function queryOf(req: Request, repeatable: string[] = []): Record<string,
   const out: Record<string, string | string[]> = {};
   for (const key of new Set(url.searchParams.keys())) {
     const all = url.searchParams.getAll(key).filter((v) => v !== "");
-    if (repeatable.includes(key)) out[key] = all.flatMap((v) => (key === "state" ? v.split(",") : [v]));
+    if (repeatable.includes(key)) out[key] = all.flatMap((v) => (key === "state" || key === "trigger" ? v.split(",") : [v]));
     else if (all.length) out[key] = all[all.length - 1];
   }
   return out;
@@ -67,7 +67,7 @@ export function workerRoute(
  */
 export function dashboardMutation(
   handler: (args: { engine: Engine; params: Params; req: Request; body: unknown }) => Promise<unknown> | unknown,
-  status = 200,
+  status: number | ((result: unknown) => number) = 200,
 ) {
   return async (req: Request, ctx: Ctx): Promise<Response> => {
     try {
@@ -92,7 +92,8 @@ export function dashboardMutation(
       }
       const params = await ctx.params;
       const result = await handler({ engine: getEngine(), params, req, body });
-      return Response.json(result, { status });
+      const code = typeof status === "function" ? status(result) : status;
+      return code === 204 ? new Response(null, { status: 204 }) : Response.json(result, { status: code });
     } catch (e) {
       return handleApiError(e);
     }

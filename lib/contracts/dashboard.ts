@@ -3,7 +3,7 @@
  * and the answer shapes (inferred types the UI uses).
  */
 import { z } from "zod";
-import { LOG_LEVELS, RUN_STATES, type LogLevel, type RunState, type Sensitivity, type Trigger, type Warning } from "../domain/states";
+import { CATCHUP_POLICIES, LOG_LEVELS, OVERLAP_POLICIES, RUN_STATES, TRIGGERS, type CatchupPolicy, type LogLevel, type OverlapPolicy, type RunState, type ScheduleSource, type Sensitivity, type Trigger, type Warning } from "../domain/states";
 import { dataRecord } from "./data-record";
 import type { ParameterSpec } from "./worker";
 
@@ -30,6 +30,8 @@ export const runListQuerySchema = z.object({
   flowId: z.string().regex(/^\d+$/, { message: "expected a flow id" }).optional(),
   client: z.string().max(200).optional(),
   tag: z.array(tagFilterSchema).max(10).default([]),
+  trigger: z.array(z.enum(TRIGGERS)).default([]),
+  scheduleId: z.string().regex(/^\d{1,15}$/, { message: "expected a schedule id" }).transform(Number).optional(),
   from: fromParam.optional(),
   to: toParam.optional(),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
@@ -79,6 +81,70 @@ export const flowListQuerySchema = z.object({
 export type FlowListQuery = z.infer<typeof flowListQuerySchema>;
 export const statsQuerySchema = z.object({ flow: z.string().max(200).optional(), flowId: z.string().regex(/^\d+$/).optional() });
 
+// ---------------------------------------------------------------- schedules
+
+/** At most this many fire times per backfill (400 above). */
+export const MAX_BACKFILL = 1000;
+/** Schedules per flow (each source). */
+export const MAX_SCHEDULES_PER_FLOW = 50;
+
+const isoInstant = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
+const scheduleParameters = dataRecord(z.string().max(200), z.unknown()).refine((p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_PARAMETERS_BYTES, {
+  message: `larger than ${MAX_PARAMETERS_BYTES} bytes of JSON`,
+});
+
+/** A schedule's fields as given (API body, or a flow definition's `schedules` in register). */
+export const scheduleFieldsSchema = z.object({
+  cron: z.string().trim().min(1).max(200).nullish(),
+  intervalSeconds: z.number().int().min(1).max(366 * 24 * 3600).nullish(),
+  anchor: isoInstant.nullish(),
+  timezone: z.string().trim().min(1).max(64).optional(),
+  parameters: scheduleParameters.optional(),
+  active: z.boolean().optional(),
+  catchup: z.enum(CATCHUP_POLICIES).optional(),
+  overlap: z.enum(OVERLAP_POLICIES).optional(),
+});
+export type ScheduleFields = z.infer<typeof scheduleFieldsSchema>;
+export const scheduleCreateSchema = scheduleFieldsSchema;
+export const schedulePatchSchema = scheduleFieldsSchema;
+
+export const schedulePreviewQuerySchema = z.object({
+  cron: z.string().trim().min(1).max(200).optional(),
+  intervalSeconds: z.coerce.number().int().min(1).max(366 * 24 * 3600).optional(),
+  anchor: isoInstant.optional(),
+  timezone: z.string().trim().min(1).max(64).default("UTC"),
+  from: isoInstant.optional(),
+  count: z.coerce.number().int().min(1).max(100).default(5),
+});
+
+export const backfillSchema = z.object({
+  scheduleId: z.string().regex(/^\d{1,15}$/, { message: "expected a schedule id" }).transform(Number),
+  from: isoInstant,
+  to: isoInstant,
+  dryRun: z.boolean().optional(),
+});
+
+export interface ScheduleView {
+  id: string;
+  flowId: string;
+  flowName: string;
+  cron: string | null;
+  intervalSeconds: number | null;
+  anchor: string | null;
+  timezone: string;
+  parameters: Record<string, unknown>;
+  active: boolean;
+  catchup: CatchupPolicy;
+  overlap: OverlapPolicy;
+  source: ScheduleSource;
+  description: string;
+  nextRuns: string[];
+  nextFireAt: string | null;
+  lastFiredFor: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
 export interface TaskView { name: string; estimatedTime: number | null; weight: number; description: string }
 export interface RunSummary {
   id: string;
@@ -105,6 +171,13 @@ export interface RunSummary {
   stalled: boolean;
   /** PENDING, and no online worker serves this flow (at the version it was triggered with). */
   waitingForWorker: boolean;
+  scheduleId: string | null;
+  /** The fire time a scheduled run was made for. */
+  scheduledFor: string | null;
+  /** A scheduled run that waited longer than the grace period to start (or still waits). */
+  late: boolean;
+  /** How long after its fire time it started (so far, while PENDING). */
+  lateByMs: number | null;
 }
 export interface TaskRunView {
   id: string;

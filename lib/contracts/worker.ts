@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { LOG_LEVELS, RUN_STATES } from "../domain/states";
+import { MAX_SCHEDULES_PER_FLOW, scheduleFieldsSchema } from "./dashboard";
 import { dataRecord } from "./data-record";
 
 export const MAX_NAME = 200;
@@ -43,6 +44,8 @@ export const flowDefinitionSchema = z.object({
   parameters: z.array(parameterSpecSchema).max(200).default([]),
   /** The definition's version (the SDK sends a hash of the flow's code): routes runs to matching workers. */
   version: z.string().max(128).nullish(),
+  /** Schedules declared in code (`@flow(schedules=[…])`): the server keeps one per distinct definition. */
+  schedules: z.array(scheduleFieldsSchema).max(MAX_SCHEDULES_PER_FLOW).optional(),
 });
 export type FlowDefinition = z.infer<typeof flowDefinitionSchema>;
 

@@ -8,4 +8,5 @@ export type Change =
   | { kind: "log"; runId: string; lastLogId: string; count: number }
   | { kind: "client"; clientId: string; online: boolean }
   | { kind: "flow"; flowId: string; clientId: string }
-  | { kind: "stats"; flowId: string; taskName: string };
+  | { kind: "stats"; flowId: string; taskName: string }
+  | { kind: "schedule"; scheduleId: string; flowId: string };

@@ -3,7 +3,7 @@
  * objects. No database types and no JSON text cross the store's interface; each adapter maps
  * its own rows to these.
  */
-import type { LogLevel, RunState, Sensitivity, TaskRunState, Trigger, Warning } from "./states";
+import type { CatchupPolicy, LogLevel, OverlapPolicy, RunState, ScheduleSource, Sensitivity, TaskRunState, Trigger, Warning } from "./states";
 
 /** One parameter of a flow, from its Python signature. */
 export interface ParameterSpec {
@@ -88,6 +88,12 @@ export interface RunRecord {
   cancelRequestedAt: number | null;
   /** Consecutive heartbeats of the claiming worker that did not list this run. */
   unreportedBeats: number;
+  /** The schedule that made the run (kept after the schedule is deleted). */
+  scheduleId: number | null;
+  /** The fire time the run was made for: (scheduleId, scheduledFor) is unique. */
+  scheduledFor: number | null;
+  /** Claimable only once every earlier run of its schedule has finished (overlap `queue`). */
+  serial: boolean;
 }
 
 export interface TaskRunRecord {
@@ -143,6 +149,37 @@ export interface TaskStatRecord {
   callsMean: number;
 }
 
+/** When a schedule fires and what its runs get: the part a user (or the code) defines. */
+export interface ScheduleSpec {
+  /** 5 fields, or 6 with seconds first; exactly one of cron / intervalSeconds. */
+  cron: string | null;
+  intervalSeconds: number | null;
+  /** Intervals count from here (ms); null for cron. */
+  anchor: number | null;
+  /** IANA name. */
+  timezone: string;
+  parameters: Record<string, unknown>;
+  active: boolean;
+  catchup: CatchupPolicy;
+  overlap: OverlapPolicy;
+}
+
+export interface ScheduleRecord extends ScheduleSpec {
+  id: number;
+  flowId: number;
+  source: ScheduleSource;
+  /** For code schedules: the definition's identity, so a registration keeps unchanged ones. */
+  codeKey: string | null;
+  /** The next fire time not yet handled (null while paused): the scheduler sleeps until the earliest. */
+  nextFireAt: number | null;
+  /** The last fire time that made a run. */
+  lastFiredFor: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NewSchedule = Omit<ScheduleRecord, "id">;
+
 export type NewRun = Omit<RunRecord, "id">;
 export type NewTaskRun = Omit<TaskRunRecord, "id">;
 export type NewLog = Omit<LogRecord, "id">;
@@ -160,6 +197,9 @@ export interface RunFilter {
   flow?: string;
   flowId?: string;
   client?: string;
+  /** Any of these triggers (empty: all). */
+  trigger?: Trigger[];
+  scheduleId?: number;
   /** All must match. */
   tag: { key: string; value: string }[];
   from?: number;

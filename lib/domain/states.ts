@@ -12,8 +12,21 @@ export function isTerminal(state: RunState): boolean {
   return state === "COMPLETED" || state === "FAILED" || state === "CANCELLED";
 }
 
-export const TRIGGERS = ["ui", "api"] as const;
+/** Who made a run: the dashboard, a script, a schedule, or a flow called directly (`python etl.py`). */
+export const TRIGGERS = ["ui", "api", "schedule", "local"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
+
+/** What a schedule does with fire times missed while no server ran (SPEC "Schedules"). */
+export const CATCHUP_POLICIES = ["skip", "latest", "all"] as const;
+export type CatchupPolicy = (typeof CATCHUP_POLICIES)[number];
+
+/** What a schedule does at a fire time while its previous run is still PENDING or RUNNING. */
+export const OVERLAP_POLICIES = ["allow", "skip", "queue", "cancel_running"] as const;
+export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+
+/** Where a schedule comes from: `@flow(schedules=…)` (replaced at each registration) or the dashboard/API. */
+export const SCHEDULE_SOURCES = ["code", "api"] as const;
+export type ScheduleSource = (typeof SCHEDULE_SOURCES)[number];
 
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

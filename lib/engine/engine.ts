@@ -5,7 +5,7 @@
  * the asynchronous Store of lib/store/store.ts.
  */
 import type { ClientRegistry } from "../clients-file";
-import type { FlowListQuery, RunListQuery } from "../contracts/dashboard";
+import type { FlowListQuery, RunListQuery, ScheduleFields } from "../contracts/dashboard";
 import type { EventBatch, HeartbeatRequest, PollRequest, RegisterRequest } from "../contracts/worker";
 import type { Trigger } from "../domain/states";
 import type { ChangeFeed, RunNotifier, Store } from "../store/store";
@@ -19,6 +19,7 @@ import { PresenceSystem } from "./systems/presence";
 import { RunPublisher } from "./systems/publisher";
 import { QuerySystem } from "./systems/queries";
 import { RunEventsSystem } from "./systems/run-events";
+import { SchedulerSystem } from "./systems/scheduler";
 import { StatisticsSystem } from "./systems/statistics";
 
 export { HEARTBEAT_LOST, STALL_FLOOR_MS } from "./systems/monitor";
@@ -52,6 +53,7 @@ export class Engine {
   private readonly lifecycle: LifecycleSystem;
   private readonly monitor: MonitorSystem;
   private readonly queries: QuerySystem;
+  readonly scheduler: SchedulerSystem;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   /** Resolves once clients.json is mirrored into the store (workers reference their client). */
@@ -64,11 +66,12 @@ export class Engine {
     this.feed = deps.feed;
     this.clients = deps.clients;
     this.config = deps.config;
-    const publish = new RunPublisher(deps.feed);
+    const publish = new RunPublisher(deps.feed, deps.notifier);
     const stats = new StatisticsSystem(ctx);
     this.presence = new PresenceSystem(ctx);
     this.lifecycle = new LifecycleSystem(ctx, stats, publish);
-    this.dispatch = new DispatchSystem(ctx, this.presence, this.lifecycle, publish);
+    this.scheduler = new SchedulerSystem(ctx, this.lifecycle, publish);
+    this.dispatch = new DispatchSystem(ctx, this.presence, this.lifecycle, publish, this.scheduler);
     this.events = new RunEventsSystem(ctx, this.presence, stats, publish);
     this.monitor = new MonitorSystem(ctx, this.presence, this.lifecycle, stats, publish);
     this.queries = new QuerySystem(ctx, this.presence, stats);
@@ -92,9 +95,10 @@ export class Engine {
     });
   }
 
-  /** Starts the once-a-second monitor (heartbeats, live outliers, stalls, progress). */
+  /** Starts the once-a-second monitor (heartbeats, live outliers, stalls, progress) and the scheduler. */
   start(intervalMs = 1000): void {
     if (this.timer) return;
+    this.scheduler.start();
     this.timer = setInterval(() => {
       if (this.ticking) return; // a slow tick is never overlapped by the next
       this.ticking = this.tick()
@@ -105,6 +109,7 @@ export class Engine {
   }
 
   stop(): void {
+    this.scheduler.stop();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
@@ -141,6 +146,34 @@ export class Engine {
     const id = runIdOf(runIdText);
     await this.lifecycle.cancel(id, runIdText);
     return this.queries.getRun(id, runIdText);
+  }
+
+  // ---------------------------------------------------------------- schedules
+
+  listSchedules(flowIdText: string) {
+    return this.scheduler.list(flowIdText);
+  }
+  getSchedule(idText: string) {
+    return this.scheduler.get(idText);
+  }
+  createSchedule(flowIdText: string, fields: ScheduleFields) {
+    return this.scheduler.create(flowIdText, fields);
+  }
+  updateSchedule(idText: string, fields: ScheduleFields) {
+    return this.scheduler.update(idText, fields);
+  }
+  deleteSchedule(idText: string) {
+    return this.scheduler.remove(idText);
+  }
+  previewSchedule(q: Parameters<SchedulerSystem["preview"]>[0]) {
+    return this.scheduler.preview(q);
+  }
+  backfill(flowIdText: string, q: Parameters<SchedulerSystem["backfill"]>[1]) {
+    return this.scheduler.backfill(flowIdText, q);
+  }
+  /** Fires every schedule due at the clock's now (the loop calls it at each fire time; tests call it directly). */
+  fireDueSchedules(): Promise<number> {
+    return this.scheduler.fireDue();
   }
 
   // ---------------------------------------------------------------- monitor

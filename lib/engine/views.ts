@@ -14,9 +14,10 @@ export const iso = (t: number | null | undefined): string | null =>
 
 export function runSummary(
   r: RunRow,
-  live: { progress?: number; eta?: Eta | null; now: number; warning?: Warning | null; stalled?: boolean; waitingForWorker?: boolean },
+  live: { progress?: number; eta?: Eta | null; now: number; warning?: Warning | null; stalled?: boolean; waitingForWorker?: boolean; graceMs: number },
 ): RunSummary {
   const eta = live.eta ?? null;
+  const lateness = latenessOf(r, live.now, live.graceMs);
   return {
     id: String(r.id),
     flowId: String(r.flowId),
@@ -41,7 +42,23 @@ export function runSummary(
     warning: live.warning ?? null,
     stalled: live.stalled ?? false,
     waitingForWorker: live.waitingForWorker ?? false,
+    scheduleId: r.scheduleId === null ? null : String(r.scheduleId),
+    scheduledFor: iso(r.scheduledFor),
+    ...lateness,
   };
+}
+
+/**
+ * A scheduled run is late when it waited longer than the grace period between becoming due
+ * (its fire time, or its creation when that came later: a catch-up or a backfill) and
+ * starting — or is still waiting. `lateByMs`: how long after its fire time it started.
+ */
+export function latenessOf(r: Pick<RunRow, "scheduledFor" | "createdAt" | "startedAt" | "endedAt" | "state">, now: number, graceMs: number): { late: boolean; lateByMs: number | null } {
+  if (r.scheduledFor === null) return { late: false, lateByMs: null };
+  const due = Math.max(r.scheduledFor, r.createdAt);
+  if (r.state === "PENDING") return { late: now - due > graceMs, lateByMs: Math.max(0, now - r.scheduledFor) };
+  if (r.startedAt !== null) return { late: r.startedAt - due > graceMs, lateByMs: Math.max(0, r.startedAt - r.scheduledFor) };
+  return { late: (r.endedAt ?? now) - due > graceMs, lateByMs: null };
 }
 
 export function taskRunView(t: TaskRunRow, baseline: Baseline | null, now: number): TaskRunView {

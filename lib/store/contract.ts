@@ -33,6 +33,9 @@ function newRun(over: Partial<NewRun> & Pick<NewRun, "flowId" | "clientId">): Ne
     lastSeq: 0,
     cancelRequestedAt: null,
     unreportedBeats: 0,
+    scheduleId: null,
+    scheduledFor: null,
+    serial: false,
     ...over,
   };
 }

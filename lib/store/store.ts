@@ -17,6 +17,8 @@ import type {
   RunPage,
   RunRecord,
   RunningTaskRecord,
+  NewSchedule,
+  ScheduleRecord,
   TaskRunRecord,
   TaskStatRecord,
   WorkerFlowRecord,
@@ -71,7 +73,8 @@ export interface StoreOps {
   updateRunIf(id: number, from: RunState, patch: Partial<Omit<RunRecord, "id">>): Promise<boolean>;
   /**
    * Claims up to `max` PENDING runs of the client that this worker serves (flow at the run's
-   * version, see replaceWorkerFlows), oldest first: RUNNING, owned by the worker, claimedAt =
+   * version, see replaceWorkerFlows), oldest first — a `serial` run only while no earlier run
+   * of its schedule is PENDING or RUNNING: RUNNING, owned by the worker, claimedAt =
    * startedAt = now. Atomic: a run goes to one claimer (PostgreSQL: FOR UPDATE SKIP LOCKED).
    */
   claimPendingRuns(clientId: string, workerId: string, max: number, now: number): Promise<RunRecord[]>;
@@ -103,6 +106,29 @@ export interface StoreOps {
   /** Appends one completed run's call count of a task to its window (creating the row if needed). */
   recordTaskCalls(flowId: number, taskName: string, clientId: string, calls: number, window: number, now: number): Promise<void>;
   listTaskStats(flowIds?: number[]): Promise<TaskStatRecord[]>;
+
+  insertSchedule(s: NewSchedule): Promise<number>;
+  getSchedule(id: number): Promise<ScheduleRecord | undefined>;
+  /** The schedule, locked until the transaction ends (PostgreSQL: FOR UPDATE). Only inside transaction(). */
+  getScheduleForUpdate(id: number): Promise<ScheduleRecord | undefined>;
+  /** The flow's schedules, oldest first. */
+  listSchedules(flowId: number): Promise<ScheduleRecord[]>;
+  updateSchedule(id: number, patch: Partial<Omit<ScheduleRecord, "id">>): Promise<void>;
+  deleteSchedule(id: number): Promise<void>;
+  /** The earliest next fire time of any schedule (paused ones have none): what the scheduler sleeps until. */
+  earliestFireAt(): Promise<number | null>;
+  /**
+   * Up to `limit` schedules due at `now` (nextFireAt ≤ now), earliest first, locked until the
+   * transaction ends; rows another transaction holds are skipped (PostgreSQL: FOR UPDATE SKIP
+   * LOCKED), so instances fire different schedules. Only inside transaction().
+   */
+  lockDueSchedules(now: number, limit: number): Promise<ScheduleRecord[]>;
+  /** Inserts a schedule's run unless its (scheduleId, scheduledFor) already has one; its id, or null. */
+  insertScheduledRun(run: NewRun): Promise<number | null>;
+  /** The fire times in [from, to] that already have a run of the schedule, ascending. */
+  listScheduledFor(scheduleId: number, from: number, to: number): Promise<number[]>;
+  /** The schedule's PENDING and RUNNING runs, oldest first. */
+  listActiveRunsOfSchedule(scheduleId: number): Promise<RunRecord[]>;
 }
 
 export interface Store extends StoreOps {

@@ -7,22 +7,38 @@ import type { Sensitivity } from "../../lib/domain/states";
 import { ManualClock, type Clock } from "../../lib/engine/clock";
 import { Engine } from "../../lib/engine/engine";
 import { openSqliteBackend } from "../../lib/store/sqlite";
+import type { Backend } from "../../lib/store/store";
 
 export const TEST_CLIENTS = [
   { id: "acme", name: "Acme ETL", performanceSensitivity: "normal" as Sensitivity, token: "acme-token" },
   { id: "other", name: "Other Team", performanceSensitivity: "aggressive" as Sensitivity, token: "other-token" },
 ];
 
-export function createTestEngine(opts: { file?: string; clock?: Clock; heartbeatTimeoutMs?: number; longPollMs?: number; clients?: typeof TEST_CLIENTS } = {}) {
-  const clock = opts.clock ?? new ManualClock();
+export interface TestEngineOptions {
+  file?: string;
+  clock?: Clock;
+  heartbeatTimeoutMs?: number;
+  longPollMs?: number;
+  scheduleGraceMs?: number;
+  clients?: typeof TEST_CLIENTS;
+}
+
+export function createTestEngine(opts: TestEngineOptions = {}) {
   const backend = openSqliteBackend(opts.file ?? ":memory:");
+  const { engine, clock } = engineOn(backend, opts);
+  return { engine, db: backend.store.db, store: backend.store, clock };
+}
+
+/** A real engine with a controlled clock on any backend (a test's PostgreSQL database, say). */
+export function engineOn(backend: Backend, opts: TestEngineOptions = {}) {
+  const clock = opts.clock ?? new ManualClock();
   const engine = new Engine({
     store: backend.store,
     clock,
     notifier: backend.notifier,
     feed: backend.feed,
     clients: new ClientRegistry(parseClientsFile(JSON.stringify({ clients: opts.clients ?? TEST_CLIENTS }), "test")),
-    config: { heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 15_000, longPollMs: opts.longPollMs ?? 25_000 },
+    config: { heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 15_000, longPollMs: opts.longPollMs ?? 25_000, scheduleGraceMs: opts.scheduleGraceMs ?? 30_000 },
   });
-  return { engine, db: backend.store.db, store: backend.store, clock };
+  return { engine, store: backend.store, clock };
 }

@@ -4,5 +4,5 @@ import { runListQuerySchema } from "@/lib/contracts/dashboard";
 export const dynamic = "force-dynamic";
 
 export const GET = dashboardRead(({ engine, req }) =>
-  engine.listRuns(parseWith(runListQuerySchema, queryOf(req, ["state", "tag"]))),
+  engine.listRuns(parseWith(runListQuerySchema, queryOf(req, ["state", "tag", "trigger"]))),
 );

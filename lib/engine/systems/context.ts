@@ -6,6 +6,8 @@ import type { Clock } from "../clock";
 export interface EngineConfig {
   heartbeatTimeoutMs: number;
   longPollMs: number;
+  /** A fire time older than this when the scheduler reaches it was missed (catch-up policy); a scheduled run waiting longer is late. */
+  scheduleGraceMs: number;
 }
 
 export interface EngineContext {

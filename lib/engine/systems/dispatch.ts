@@ -11,6 +11,7 @@ import type { EngineContext } from "./context";
 import type { LifecycleSystem } from "./lifecycle";
 import type { PresenceSystem } from "./presence";
 import type { RunPublisher } from "./publisher";
+import type { SchedulerSystem } from "./scheduler";
 
 export const RUN_UNREPORTED = "worker stopped reporting this run";
 /** Consecutive heartbeats that must omit a claimed run before the server acts on it. */
@@ -28,6 +29,7 @@ export class DispatchSystem {
     private readonly presence: PresenceSystem,
     private readonly lifecycle: LifecycleSystem,
     private readonly publish: RunPublisher,
+    private readonly scheduler: SchedulerSystem,
   ) {}
 
   authenticate(clientId: string, token: string | null): void {
@@ -55,9 +57,10 @@ export class DispatchSystem {
         lastSeenAt: now,
       });
       const out: { id: string; name: string; flowId: number; version: string }[] = [];
-      for (const f of req.flows) {
+      const schedules: { id: number; flowId: number }[] = [];
+      for (const [i, f] of req.flows.entries()) {
         const version = f.version ?? definitionVersion(f);
-        const id = await tx.upsertFlow({
+        const flow = {
           clientId,
           name: f.name,
           description: f.description ?? "",
@@ -66,7 +69,10 @@ export class DispatchSystem {
           version,
           registeredAt: now,
           updatedAt: now,
-        });
+        };
+        const id = await tx.upsertFlow(flow);
+        // Code is the source of truth for its schedules: a registration without any removes them.
+        schedules.push(...(await this.scheduler.syncCode(tx, { ...flow, id }, f.schedules ?? [], `flows.${i}.schedules.`, now)));
         await tx.replaceFlowTasks(
           id,
           f.tasks.map((t, position) => ({ position, name: t.name, estimatedTime: t.estimatedTime ?? null, description: t.description ?? "" })),
@@ -74,8 +80,13 @@ export class DispatchSystem {
         out.push({ id: String(id), name: f.name, flowId: id, version });
       }
       await tx.replaceWorkerFlows(workerId, out.map((r) => ({ flowId: r.flowId, version: r.version })));
-      return out;
+      return { out, schedules };
     });
+    for (const s of registered.schedules) this.scheduler.changed(s);
+    return this.registered(clientId, workerId, registered.out);
+  }
+
+  private async registered(clientId: string, workerId: string, registered: { id: string; name: string; flowId: number; version: string }[]) {
     this.presence.registered(workerId, clientId, registered);
     await this.presence.touch(workerId, clientId);
     for (const f of registered) this.ctx.feed.publish({ kind: "flow", flowId: f.id, clientId });

@@ -2,7 +2,7 @@
  * Lifecycle: a run's beginning and its endings decided by the server — trigger, cancel, a
  * claim given back, and the one "finish on the server" used by cancel and the monitor alike.
  */
-import type { NewLog, RunRecord } from "../../domain/records";
+import type { FlowRecord, NewLog, RunRecord } from "../../domain/records";
 import { MAX_JSON_DEPTH, checkJsonBounds } from "../../domain/json-bounds";
 import { canTransition, isTerminal, type RunState, type Trigger } from "../../domain/states";
 import { MAX_PARAMETERS_BYTES } from "../../contracts/dashboard";
@@ -15,6 +15,28 @@ import type { RunPublisher } from "./publisher";
 import { RunBatch } from "./run-batch";
 import type { StatisticsSystem } from "./statistics";
 import { pendingTaskRun } from "./task-runs";
+
+/** Where a new run comes from; a schedule's fire also names the schedule and its fire time. */
+export interface RunOrigin {
+  trigger: Trigger;
+  scheduleId?: number;
+  scheduledFor?: number;
+  /** Overlap `queue`: waits for the schedule's earlier runs. */
+  serial?: boolean;
+  /** Fields set at creation (a schedule whose parameters no longer fit makes a FAILED run). */
+  override?: Partial<Pick<RunRecord, "state" | "endedAt" | "error" | "parameters">>;
+}
+
+/** The run's parameters: the flow's schema applied, then bounded (400 naming the field). */
+export function checkedParameters(flow: FlowRecord, given: Record<string, unknown>): Record<string, unknown> {
+  const parameters = resolveParameters(flow.parameters, given);
+  // Defaults come from the worker's registration: bounded there, and checked again here so a
+  // stored run can always be serialized, listed and reported.
+  const violation = checkJsonBounds(parameters, { prefix: "parameters", maxDepth: MAX_JSON_DEPTH });
+  if (violation) throw invalid(violation.field, violation.message);
+  if (Buffer.byteLength(JSON.stringify(parameters)) > MAX_PARAMETERS_BYTES) throw invalid("parameters", `larger than ${MAX_PARAMETERS_BYTES} bytes of JSON`);
+  return parameters;
+}
 
 export class LifecycleSystem {
   constructor(
@@ -29,53 +51,67 @@ export class LifecycleSystem {
     const run = await this.ctx.store.transaction(async (tx) => {
       const flow = await tx.getFlow(flowId);
       if (!flow) throw notFound("flow", flowIdText);
-      if (!this.ctx.clients.get(flow.clientId)) {
-        throw new PerfectError(
-          "conflict",
-          `flow ${flowIdText} belongs to client ${flow.clientId}, which is no longer in the clients file: it cannot be triggered`,
-          { reason: "client_removed", clientId: flow.clientId },
-        );
-      }
-      const parameters = resolveParameters(flow.parameters, given);
-      // Defaults come from the worker's registration: bounded there, and checked again here so a
-      // stored run can always be serialized, listed and reported.
-      const violation = checkJsonBounds(parameters, { prefix: "parameters", maxDepth: MAX_JSON_DEPTH });
-      if (violation) throw invalid(violation.field, violation.message);
-      if (Buffer.byteLength(JSON.stringify(parameters)) > MAX_PARAMETERS_BYTES) throw invalid("parameters", `larger than ${MAX_PARAMETERS_BYTES} bytes of JSON`);
-      const record: Omit<RunRecord, "id"> = {
-        flowId: flow.id,
-        clientId: flow.clientId,
-        flowName: flow.name,
-        flowVersion: flow.version,
-        state: "PENDING",
-        parameters,
-        tags: flow.tags,
-        trigger,
-        workerId: null,
-        createdAt: now,
-        claimedAt: null,
-        startedAt: null,
-        endedAt: null,
-        error: null,
-        progress: 0,
-        lastSeq: 0,
-        cancelRequestedAt: null,
-        unreportedBeats: 0,
-      };
-      const id = await tx.insertRun(record);
-      await tx.insertRunTags(id, flow.tags);
-      const tasks = await tx.listFlowTasks([flow.id]);
-      const weights = resolveWeights(tasks.map((t) => t.estimatedTime));
-      await tx.insertTaskRuns(
-        tasks.map((t, i) => pendingTaskRun({ runId: id, flowId: flow.id, position: i, name: t.name, weight: weights[i], estimatedTime: t.estimatedTime })),
-      );
-      // Read back inside the transaction: a failure here rolls the trigger back too.
-      await tx.listTaskRuns(id);
-      return { ...record, id };
+      return (await this.createRun(tx, flow, given, { trigger }, now))!;
     });
-    this.ctx.notifier.runQueued(run.clientId, 1, routeOf(run.flowId, run.flowVersion));
-    this.publish.run(run);
+    this.announce(run);
     return run;
+  }
+
+  /**
+   * Creates a PENDING run of the flow inside `tx`: parameters resolved against the flow's
+   * schema and bounded, tags snapshotted, its task runs laid out. A scheduled origin inserts
+   * only when its (schedule, fire time) has no run yet: null when it had one.
+   */
+  async createRun(tx: StoreOps, flow: FlowRecord, given: Record<string, unknown>, origin: RunOrigin, now: number): Promise<RunRecord | null> {
+    if (!this.ctx.clients.get(flow.clientId)) {
+      throw new PerfectError(
+        "conflict",
+        `flow ${flow.id} belongs to client ${flow.clientId}, which is no longer in the clients file: it cannot be triggered`,
+        { reason: "client_removed", clientId: flow.clientId },
+      );
+    }
+    const parameters = origin.override?.parameters ?? checkedParameters(flow, given);
+    const record: Omit<RunRecord, "id"> = {
+      flowId: flow.id,
+      clientId: flow.clientId,
+      flowName: flow.name,
+      flowVersion: flow.version,
+      state: "PENDING",
+      parameters,
+      tags: flow.tags,
+      trigger: origin.trigger,
+      workerId: null,
+      createdAt: now,
+      claimedAt: null,
+      startedAt: null,
+      endedAt: null,
+      error: null,
+      progress: 0,
+      lastSeq: 0,
+      cancelRequestedAt: null,
+      unreportedBeats: 0,
+      scheduleId: origin.scheduleId ?? null,
+      scheduledFor: origin.scheduledFor ?? null,
+      serial: origin.serial ?? false,
+      ...origin.override,
+    };
+    const id = origin.scheduleId === undefined ? await tx.insertRun(record) : await tx.insertScheduledRun(record);
+    if (id === null) return null;
+    await tx.insertRunTags(id, flow.tags);
+    const tasks = await tx.listFlowTasks([flow.id]);
+    const weights = resolveWeights(tasks.map((t) => t.estimatedTime));
+    await tx.insertTaskRuns(
+      tasks.map((t, i) => pendingTaskRun({ runId: id, flowId: flow.id, position: i, name: t.name, weight: weights[i], estimatedTime: t.estimatedTime })),
+    );
+    // Read back inside the transaction: a failure here rolls the trigger back too.
+    await tx.listTaskRuns(id);
+    return { ...record, id };
+  }
+
+  /** After the run's transaction committed: wake the pollers that serve it, tell the dashboards. */
+  announce(run: RunRecord): void {
+    if (run.state === "PENDING") this.ctx.notifier.runQueued(run.clientId, 1, routeOf(run.flowId, run.flowVersion));
+    this.publish.run(run);
   }
 
   /** PENDING → CANCELLED at once; RUNNING → flagged, the worker stops at its next task boundary. */

@@ -1,17 +1,26 @@
 /** The one place run changes are announced on the feed (after their transaction committed). */
 import type { RunRecord } from "../../domain/records";
-import type { RunState } from "../../domain/states";
-import type { ChangeFeed } from "../../store/store";
+import { isTerminal, type RunState } from "../../domain/states";
+import type { ChangeFeed, RunNotifier } from "../../store/store";
+import { routeOf } from "./context";
+
+type Announced = Pick<RunRecord, "id" | "flowId" | "state" | "progress" | "clientId" | "flowVersion" | "scheduleId" | "serial">;
 
 export class RunPublisher {
-  constructor(private readonly feed: ChangeFeed) {}
+  constructor(
+    private readonly feed: ChangeFeed,
+    private readonly notifier: RunNotifier,
+  ) {}
 
-  run(r: Pick<RunRecord, "id" | "flowId" | "state" | "progress">): void {
+  run(r: Announced): void {
     this.feed.publish({ kind: "run", runId: String(r.id), flowId: String(r.flowId), state: r.state, progress: r.state === "COMPLETED" ? 1 : r.progress });
+    // The end of a scheduled run may free the next run of its schedule (overlap `queue`): wake
+    // the pollers that serve the flow (a needless wake costs one empty claim).
+    if (r.scheduleId !== null && isTerminal(r.state)) this.notifier.runQueued(r.clientId, 1, routeOf(r.flowId, r.flowVersion));
   }
 
   /** A run, the task runs one unit of work changed, and its new log lines. */
-  changes(run: Pick<RunRecord, "id" | "flowId" | "state" | "progress">, tasks: { id: number; state: RunState }[], lastLogId: number, logCount: number): void {
+  changes(run: Announced, tasks: { id: number; state: RunState }[], lastLogId: number, logCount: number): void {
     const runId = String(run.id);
     this.run(run);
     for (const t of tasks) this.feed.publish({ kind: "taskRun", runId, taskRunId: String(t.id), state: t.state });

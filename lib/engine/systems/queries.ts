@@ -51,7 +51,7 @@ export class QuerySystem {
     const warning = tasks.reduce<Warning | null>((w, t) => escalate(w, t.warning), null);
     const waiting = run.state === "PENDING" && this.waitingForWorker(run, await this.servedOnline([run.flowId], now));
     return {
-      ...runSummary(run, { progress, eta, now, warning, stalled: tasks.some((t) => t.stalled), waitingForWorker: waiting }),
+      ...runSummary(run, { progress, eta, now, warning, stalled: tasks.some((t) => t.stalled), waitingForWorker: waiting, graceMs: this.ctx.config.scheduleGraceMs }),
       taskRuns: tasks.map((t) => taskRunView(t, baselines.get(t.name) ?? null, now)),
     };
   }
@@ -64,7 +64,7 @@ export class QuerySystem {
     const served = pending.length ? await this.servedOnline(pending.map((r) => r.flowId), now) : new Map<number, Set<string>>();
     return {
       runs: page.runs.map((r) =>
-        runSummary(r, { now, warning: flags.get(r.id)?.warning ?? null, stalled: flags.get(r.id)?.stalled ?? false, waitingForWorker: this.waitingForWorker(r, served) }),
+        runSummary(r, { now, warning: flags.get(r.id)?.warning ?? null, stalled: flags.get(r.id)?.stalled ?? false, waitingForWorker: this.waitingForWorker(r, served), graceMs: this.ctx.config.scheduleGraceMs }),
       ),
       nextCursor: page.nextCursor,
     };

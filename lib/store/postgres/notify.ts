@@ -16,6 +16,7 @@
 import pg from "pg";
 import type { Change } from "../../domain/changes";
 import type { ChangeFeed, RunNotifier } from "../store";
+import { parseChange } from "../../contracts/changes";
 
 export const RUNS_CHANNEL = "perfect_runs";
 export const CHANGES_CHANNEL = "perfect_changes";
@@ -319,12 +320,8 @@ export class PgChangeFeed implements ChangeFeed {
 
   private receive(payload: string): void {
     if (payload === RESYNC_PAYLOAD) return this.resync();
-    let change: Change;
-    try {
-      change = JSON.parse(payload) as Change;
-    } catch {
-      return;
-    }
+    const change = parseChange(payload);
+    if (!change) return;
     for (const l of [...this.listeners]) l(change);
   }
 

@@ -20,6 +20,8 @@ import type {
   RunPage,
   RunRecord,
   RunningTaskRecord,
+  NewSchedule,
+  ScheduleRecord,
   TaskRunRecord,
   TaskStatRecord,
   WorkerFlowRecord,
@@ -86,10 +88,17 @@ class Codec<T extends object> {
 
 const RUN = new Codec<RunRecord>(
   "runs",
-  ["id", "flowId", "clientId", "flowName", "flowVersion", "state", "parameters", "tags", "trigger", "workerId", "createdAt", "claimedAt", "startedAt", "endedAt", "error", "progress", "lastSeq", "cancelRequestedAt", "unreportedBeats"],
+  ["id", "flowId", "clientId", "flowName", "flowVersion", "state", "parameters", "tags", "trigger", "workerId", "createdAt", "claimedAt", "startedAt", "endedAt", "error", "progress", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor", "serial"],
   new Set(["parameters", "tags"]),
-  new Set(["flowId", "createdAt", "claimedAt", "startedAt", "endedAt", "lastSeq", "cancelRequestedAt", "unreportedBeats"]),
+  new Set(["flowId", "createdAt", "claimedAt", "startedAt", "endedAt", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor"]),
 );
+const SCHEDULE = new Codec<ScheduleRecord>(
+  "schedules",
+  ["id", "flowId", "source", "codeKey", "cron", "intervalSeconds", "anchor", "timezone", "parameters", "active", "catchup", "overlap", "nextFireAt", "lastFiredFor", "createdAt", "updatedAt"],
+  new Set(["parameters"]),
+  new Set(["flowId", "intervalSeconds", "anchor", "nextFireAt", "lastFiredFor", "createdAt", "updatedAt"]),
+);
+const SCHEDULE_INSERT_KEYS = SCHEDULE.keys().filter((k) => k !== "id");
 const TASK_RUN = new Codec<TaskRunRecord>(
   "task_runs",
   ["id", "runId", "flowId", "position", "callIndex", "name", "weight", "estimatedTime", "state", "reportedProgress", "progressChangedAt", "startedAt", "attemptStartedAt", "endedAt", "durationMs", "attempt", "warning", "zScore", "threshold", "stalled", "error"],
@@ -143,6 +152,20 @@ const TASK_RUN_ARRAY_TYPES: Record<string, string> = {
 const SQL = {
   getRun: { name: "perfect_get_run", text: `SELECT * FROM runs WHERE id = $1` },
   getRunForUpdate: { name: "perfect_get_run_for_update", text: `SELECT * FROM runs WHERE id = $1 FOR UPDATE` },
+  insertScheduledRun: {
+    name: "perfect_insert_scheduled_run",
+    text: `INSERT INTO runs (${RUN_INSERT_KEYS.map((k) => RUN.column(k)).join(", ")}) VALUES (${RUN_INSERT_KEYS.map((_, i) => `$${i + 1}`).join(", ")})
+      ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING id`,
+  },
+  insertSchedule: {
+    name: "perfect_insert_schedule",
+    text: `INSERT INTO schedules (${SCHEDULE_INSERT_KEYS.map((k) => SCHEDULE.column(k)).join(", ")}) VALUES (${SCHEDULE_INSERT_KEYS.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING id`,
+  },
+  earliestFireAt: { name: "perfect_earliest_fire_at", text: `SELECT min(next_fire_at) AS t FROM schedules WHERE next_fire_at IS NOT NULL` },
+  lockDueSchedules: {
+    name: "perfect_lock_due_schedules",
+    text: `SELECT * FROM schedules WHERE next_fire_at IS NOT NULL AND next_fire_at <= $1 ORDER BY next_fire_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+  },
   insertRun: {
     name: "perfect_insert_run",
     text: `INSERT INTO runs (${RUN_INSERT_KEYS.map((k) => RUN.column(k)).join(", ")}) VALUES (${RUN_INSERT_KEYS.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING id`,
@@ -156,7 +179,10 @@ const SQL = {
     text: `WITH picked AS MATERIALIZED (
         SELECT r.id FROM runs r
         JOIN worker_flows wf ON wf.worker_id = $2 AND wf.flow_id = r.flow_id AND wf.version = r.flow_version
-        WHERE r.client_id = $1 AND r.state = 'PENDING' ORDER BY r.id LIMIT $3
+        WHERE r.client_id = $1 AND r.state = 'PENDING'
+          AND (NOT r.serial OR NOT EXISTS (
+            SELECT 1 FROM runs p WHERE p.schedule_id = r.schedule_id AND p.id < r.id AND p.state IN ('PENDING', 'RUNNING')))
+        ORDER BY r.id LIMIT $3
         FOR UPDATE OF r SKIP LOCKED)
       UPDATE runs SET state = 'RUNNING', worker_id = $2, claimed_at = $4, started_at = $4, unreported_beats = 0
       FROM picked WHERE runs.id = picked.id AND runs.state = 'PENDING'
@@ -451,6 +477,9 @@ class PgOps implements StoreOps {
     if (flowIds?.length === 1) where.push(`runs.flow_id = ${p(flowIds[0])}`);
     else if (flowIds) where.push(`runs.flow_id = ANY(${p(flowIds)}::int[])`);
     for (const t of q.tag) where.push(`EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = runs.id AND t.key = ${p(t.key)} AND t.value = ${p(t.value)})`);
+    const triggers = [...new Set(q.trigger ?? [])];
+    if (triggers.length) where.push(`runs."trigger" = ANY(${p(triggers)}::text[])`);
+    if (q.scheduleId !== undefined) where.push(`runs.schedule_id = ${p(q.scheduleId)}`);
     if (q.from !== undefined) where.push(`runs.created_at >= ${p(Math.round(q.from))}`);
     if (q.to !== undefined) where.push(`runs.created_at <= ${p(Math.round(q.to))}`);
     const text = `SELECT runs.* FROM runs WHERE ${where.join(" AND ")} ORDER BY runs.id DESC LIMIT ${p(q.limit + 1)}`;
@@ -575,6 +604,54 @@ class PgOps implements StoreOps {
       await ops.q.query(`UPDATE task_stats SET calls_recent = $3, calls_mean = $4 WHERE flow_id = $1 AND task_name = $2`, [flowId, taskName, JSON.stringify(recent), mean]);
     });
   }
+  async insertSchedule(row: NewSchedule): Promise<number> {
+    const values = SCHEDULE_INSERT_KEYS.map((k) => SCHEDULE.toDriver(k, (row as unknown as Record<string, unknown>)[k]));
+    const res = await this.run(SQL.insertSchedule, values);
+    return res.rows[0].id as number;
+  }
+  async getSchedule(id: number): Promise<ScheduleRecord | undefined> {
+    const [r] = await this.rows(`SELECT * FROM schedules WHERE id = $1`, [id], "perfect_get_schedule");
+    return r && SCHEDULE.fromRow(r);
+  }
+  async getScheduleForUpdate(id: number): Promise<ScheduleRecord | undefined> {
+    const [r] = await this.rows(`SELECT * FROM schedules WHERE id = $1 FOR UPDATE`, [id], "perfect_get_schedule_for_update");
+    return r && SCHEDULE.fromRow(r);
+  }
+  async listSchedules(flowId: number): Promise<ScheduleRecord[]> {
+    return (await this.rows(`SELECT * FROM schedules WHERE flow_id = $1 ORDER BY id`, [flowId], "perfect_list_schedules")).map((r) => SCHEDULE.fromRow(r));
+  }
+  async updateSchedule(id: number, patch: Partial<Omit<ScheduleRecord, "id">>): Promise<void> {
+    await this.update(SCHEDULE, id, patch);
+  }
+  async deleteSchedule(id: number): Promise<void> {
+    await this.rows(`DELETE FROM schedules WHERE id = $1`, [id], "perfect_delete_schedule");
+  }
+  async earliestFireAt(): Promise<number | null> {
+    const res = await this.run(SQL.earliestFireAt, []);
+    return (res.rows[0]?.t as number | null) ?? null;
+  }
+  async lockDueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+    const res = await this.run(SQL.lockDueSchedules, [Math.round(now), limit]);
+    return res.rows.map((r) => SCHEDULE.fromRow(r));
+  }
+  async insertScheduledRun(run: NewRun): Promise<number | null> {
+    const values = RUN_INSERT_KEYS.map((k) => RUN.toDriver(k, (run as unknown as Record<string, unknown>)[k]));
+    const res = await this.run(SQL.insertScheduledRun, values);
+    return (res.rows[0]?.id as number | undefined) ?? null;
+  }
+  async listScheduledFor(scheduleId: number, from: number, to: number): Promise<number[]> {
+    const rows = await this.rows(
+      `SELECT scheduled_for AS t FROM runs WHERE schedule_id = $1 AND scheduled_for >= $2 AND scheduled_for <= $3 ORDER BY scheduled_for`,
+      [scheduleId, Math.round(from), Math.round(to)],
+      "perfect_list_scheduled_for",
+    );
+    return rows.map((r) => r.t as number);
+  }
+  async listActiveRunsOfSchedule(scheduleId: number): Promise<RunRecord[]> {
+    const rows = await this.rows(`SELECT * FROM runs WHERE schedule_id = $1 AND state IN ('PENDING', 'RUNNING') ORDER BY id`, [scheduleId], "perfect_active_runs_of_schedule");
+    return rows.map((r) => RUN.fromRow(r));
+  }
+
   async listTaskStats(flowIds?: number[]): Promise<TaskStatRecord[]> {
     const rows =
       flowIds === undefined

@@ -18,19 +18,21 @@ import {
   flowTasks,
   logs,
   runs,
+  schedules,
   taskRuns,
   taskStats,
   workers,
   type FlowRow,
   type FlowTaskRow,
   type RunRow,
+  type ScheduleRow,
   type TaskRunRow,
   type TaskStatRow,
   type WorkerRow,
   type WorkerFlowRow,
   workerFlows,
 } from "../../../db/schema";
-import type { NewLog, NewRun, NewTaskRun, RunFilter, RunPage, RunningTaskRecord as RunningTaskRow } from "../../domain/records";
+import type { NewLog, NewRun, NewSchedule, NewTaskRun, RunFilter, RunPage, RunningTaskRecord as RunningTaskRow } from "../../domain/records";
 import type { Sensitivity } from "../../domain/states";
 import type { Store, StoreOps } from "../store";
 
@@ -68,7 +70,10 @@ export class SqliteSync implements Sync<StoreOps> {
        WHERE id IN (
          SELECT r.id FROM runs r
          JOIN worker_flows wf ON wf.worker_id = @workerId AND wf.flow_id = r.flow_id AND wf.version = r.flow_version
-         WHERE r.client_id = @clientId AND r.state = 'PENDING' ORDER BY r.id LIMIT @max)
+         WHERE r.client_id = @clientId AND r.state = 'PENDING'
+           AND (r.serial = 0 OR NOT EXISTS (
+             SELECT 1 FROM runs p WHERE p.schedule_id = r.schedule_id AND p.id < r.id AND p.state IN ('PENDING', 'RUNNING')))
+         ORDER BY r.id LIMIT @max)
          AND state = 'PENDING'
        RETURNING *`,
     );
@@ -315,7 +320,11 @@ export class SqliteSync implements Sync<StoreOps> {
         probeParams: [t.key, t.value],
       });
     }
-    const dated: Filter[] = [];
+    const triggers = [...new Set(q.trigger ?? [])];
+    const checked: Filter[] = [];
+    if (triggers.length) checked.push({ index: null, sql: `runs."trigger" IN (${marks(triggers.length)})`, params: triggers });
+    if (q.scheduleId !== undefined) checked.push({ index: null, sql: "runs.schedule_id = ?", params: [q.scheduleId] });
+    const dated: Filter[] = [...checked];
     if (q.from !== undefined) dated.push({ index: null, sql: "runs.created_at >= ?", params: [q.from] });
     if (q.to !== undefined) dated.push({ index: null, sql: "runs.created_at <= ?", params: [q.to] });
 
@@ -453,6 +462,61 @@ export class SqliteSync implements Sync<StoreOps> {
       this.upsertTaskStat({ flowId, taskName, clientId, mean: 0, stddev: 0, samples: 0, updatedAt: now, recent: [], callsRecent: recent, callsMean: mean });
     }
   }
+  insertSchedule(row: NewSchedule): number {
+    return this.insert(SCHEDULE, row, true);
+  }
+  getSchedule(id: number) {
+    const r = this.stmt("getSchedule", () => `SELECT * FROM schedules WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+    return r && SCHEDULE.fromDriver(r);
+  }
+  getScheduleForUpdate(id: number) {
+    return this.getSchedule(id);
+  }
+  listSchedules(flowId: number): ScheduleRow[] {
+    const rows = this.stmt("listSchedules", () => `SELECT * FROM schedules WHERE flow_id = ? ORDER BY id`).all(flowId) as Record<string, unknown>[];
+    return rows.map((r) => SCHEDULE.fromDriver(r));
+  }
+  updateSchedule(id: number, patch: Partial<ScheduleRow>): void {
+    this.update(SCHEDULE, id, patch);
+  }
+  deleteSchedule(id: number): void {
+    this.stmt("deleteSchedule", () => `DELETE FROM schedules WHERE id = ?`).run(id);
+  }
+  earliestFireAt(): number | null {
+    const v = this.stmt("earliestFireAt", () => `SELECT min(next_fire_at) FROM schedules WHERE next_fire_at IS NOT NULL`).pluck().get();
+    return (v as number | null) ?? null;
+  }
+  lockDueSchedules(now: number, limit: number): ScheduleRow[] {
+    // BEGIN IMMEDIATE holds the write lock: no other writer can fire the same rows meanwhile.
+    const rows = this.stmt(
+      "lockDueSchedules",
+      () => `SELECT * FROM schedules WHERE next_fire_at IS NOT NULL AND next_fire_at <= ? ORDER BY next_fire_at, id LIMIT ?`,
+    ).all(now, limit) as Record<string, unknown>[];
+    return rows.map((r) => SCHEDULE.fromDriver(r));
+  }
+  insertScheduledRun(run: NewRun): number | null {
+    const keys = Object.keys(run).filter((k) => RUN.has(k) && (run as Record<string, unknown>)[k] !== undefined) as (keyof RunRow & string)[];
+    const st = this.stmt(`iu:runs:${keys.join(",")}`, () =>
+      `INSERT INTO runs (${keys.map((k) => `"${RUN.column(k)}"`).join(", ")}) VALUES (${keys.map(() => "?").join(", ")})
+       ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING id`,
+    );
+    const id = st.pluck().get(...keys.map((k) => RUN.toDriver(k, (run as Record<string, unknown>)[k])));
+    return (id as number | undefined) ?? null;
+  }
+  listScheduledFor(scheduleId: number, from: number, to: number): number[] {
+    return this.stmt(
+      "listScheduledFor",
+      () => `SELECT scheduled_for FROM runs WHERE schedule_id = ? AND scheduled_for >= ? AND scheduled_for <= ? ORDER BY scheduled_for`,
+    ).pluck().all(scheduleId, from, to) as number[];
+  }
+  listActiveRunsOfSchedule(scheduleId: number): RunRow[] {
+    const rows = this.stmt(
+      "listActiveRunsOfSchedule",
+      () => `SELECT * FROM runs WHERE schedule_id = ? AND state IN ('PENDING', 'RUNNING') ORDER BY id`,
+    ).all(scheduleId) as Record<string, unknown>[];
+    return rows.map((r) => RUN.fromDriver(r));
+  }
+
   listTaskStats(flowIds?: number[]) {
     const where = flowIds ? inArray(taskStats.flowId, flowIds.length ? flowIds : [-1]) : undefined;
     return this.db.select().from(taskStats).where(where).orderBy(taskStats.flowId, taskStats.taskName).all();
@@ -504,6 +568,7 @@ const TASK_RUN = new RowCodec<TaskRunRow>(taskRuns, "task_runs");
 const TASK_STAT = new RowCodec<TaskStatRow>(taskStats, "task_stats");
 const FLOW = new RowCodec<FlowRow>(flows, "flows");
 const FLOW_TASK = new RowCodec<FlowTaskRow>(flowTasks, "flow_tasks");
+const SCHEDULE = new RowCodec<ScheduleRow>(schedules, "schedules");
 
 function plainJson<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
@@ -520,6 +585,8 @@ const OPS: (keyof StoreOps)[] = [
   "insertTaskRuns", "insertTaskRun", "listTaskRuns", "updateTaskRun", "listRunningTaskRuns", "countWarnings",
   "insertLogs", "listLogs",
   "getTaskStat", "getTaskStats", "recentDurations", "upsertTaskStat", "recordTaskCalls", "listTaskStats",
+  "insertSchedule", "getSchedule", "getScheduleForUpdate", "listSchedules", "updateSchedule", "deleteSchedule",
+  "earliestFireAt", "lockDueSchedules", "insertScheduledRun", "listScheduledFor", "listActiveRunsOfSchedule",
 ];
 
 function bind(sync: SqliteSync, idle: () => Promise<void> | null): StoreOps {
