@@ -127,7 +127,7 @@ describe.each(BACKENDS)("schedules on %s", (_name, open) => {
   it("catch-up all runs at most the newest 1,000 missed fire times", async () => {
     const s = await engine.createSchedule(flowId, { intervalSeconds: 1, catchup: "all" });
     expect(await fireAt(3 * 3600 * S)).toBe(1000);
-    const page = await engine.listRuns({ state: [], tag: [], scheduleId: Number(s.id), limit: 1 });
+    const page = await engine.listRuns({ state: [], tag: [], trigger: [], scheduleId: Number(s.id), limit: 1 });
     expect(page.runs[0].scheduledFor).toBe(at(3 * 3600 * S));
   }, 60_000);
 
@@ -270,7 +270,7 @@ describe.each(BACKENDS)("schedules on %s", (_name, open) => {
     await engine.triggerRun(flowId, {}, "ui");
     await fireAt(60 * S);
     await fireAt(120 * S);
-    const list = (q: object) => engine.listRuns({ state: [], tag: [], limit: 200, ...q }).then((p) => p.runs.map((r) => [r.trigger, r.scheduleId]));
+    const list = (q: object) => engine.listRuns({ state: [], tag: [], trigger: [], limit: 200, ...q }).then((p) => p.runs.map((r) => [r.trigger, r.scheduleId]));
     expect(await list({ trigger: ["ui"] })).toEqual([["ui", null]]);
     expect((await list({ trigger: ["schedule"] })).length).toBe(3);
     expect(await list({ scheduleId: Number(b.id) })).toEqual([["schedule", b.id]]);

@@ -18,6 +18,11 @@ const ROUTES: [string, () => Promise<RouteModule>][] = [
   ["/api/flows", () => import("../../app/api/flows/route")],
   ["/api/flows/:id", () => import("../../app/api/flows/[id]/route")],
   ["/api/flows/:id/runs", () => import("../../app/api/flows/[id]/runs/route")],
+  ["/api/flows/:id/schedules", () => import("../../app/api/flows/[id]/schedules/route")],
+  ["/api/flows/:id/backfill", () => import("../../app/api/flows/[id]/backfill/route")],
+  // Static before dynamic, as Next matches them.
+  ["/api/schedules/preview", () => import("../../app/api/schedules/preview/route")],
+  ["/api/schedules/:id", () => import("../../app/api/schedules/[id]/route")],
   ["/api/runs", () => import("../../app/api/runs/route")],
   ["/api/runs/:id", () => import("../../app/api/runs/[id]/route")],
   ["/api/runs/:id/logs", () => import("../../app/api/runs/[id]/logs/route")],
@@ -48,7 +53,7 @@ export async function startHarness(): Promise<{ url: string; close: () => Promis
         const params = match(pattern, url.pathname);
         if (!params) continue;
         const mod = await load();
-        const handler = mod[req.method as "GET" | "POST"];
+        const handler = (mod as Record<string, unknown>)[req.method ?? "GET"] as ((r: Request, c: { params: Promise<Record<string, string>> }) => Promise<Response>) | undefined;
         if (!handler) break;
         const controller = new AbortController();
         res.on("close", () => controller.abort());

@@ -387,8 +387,13 @@ function specOf(g: ScheduleFields, cur: ScheduleSpec | null, at: string): Schedu
   let cron = cur?.cron ?? null;
   let intervalSeconds = cur?.intervalSeconds ?? null;
   // cron and intervalSeconds replace each other in a patch.
-  if (g.cron) (cron = g.cron), (intervalSeconds = g.intervalSeconds ?? null);
-  else if (g.intervalSeconds) (intervalSeconds = g.intervalSeconds), (cron = g.cron ?? null);
+  if (g.cron) {
+    cron = g.cron;
+    intervalSeconds = g.intervalSeconds ?? null;
+  } else if (g.intervalSeconds) {
+    intervalSeconds = g.intervalSeconds;
+    cron = g.cron ?? null;
+  }
   if (!cur && !cron && !intervalSeconds) throw invalid(`${at}cron`, "give cron (5 or 6 fields) or intervalSeconds");
   const spec: ScheduleSpec = {
     cron,
