@@ -210,7 +210,7 @@ test.describe("Schedules", () => {
     await dialog.confirmButton.click();
     await expect(dialog.created).toHaveText("3");
     const made = await api.runs(`scheduleId=${s.id}`);
-    expect(made.map((r) => (r as { scheduledFor?: string }).scheduledFor).sort()).toEqual([
+    expect(made.map((r) => r.scheduledFor).sort()).toEqual([
       "2016-02-29T12:00:00.000Z",
       "2020-02-29T12:00:00.000Z",
       "2024-02-29T12:00:00.000Z",

@@ -6,12 +6,12 @@
  */
 import useSWR from "swr";
 import type { RunSummary } from "@/lib/contracts/dashboard";
-import { RUN_STATES, type RunState } from "@/lib/domain/states";
+import { RUN_STATES, type RunState, type Trigger } from "@/lib/domain/states";
 import { getJson } from "./api-fetch";
 
-/** What started a run (the API's `trigger`), in the order the filter shows them. */
-export const RUN_TRIGGERS = ["schedule", "ui", "api", "local"] as const;
-export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+/** What started a run (the API's `trigger`), in the order the filter shows them: schedules first. */
+export const RUN_TRIGGERS = ["schedule", "ui", "api", "local"] as const satisfies readonly Trigger[];
+export type RunTrigger = Trigger;
 export const TRIGGER_LABELS: Record<RunTrigger, string> = { schedule: "schedule", ui: "dashboard", api: "API", local: "local" };
 
 export interface RunFilters {

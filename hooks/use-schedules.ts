@@ -5,12 +5,13 @@
  * /api/schedules/{id} keys; the preview is not a live key (it depends on the form, not on changes).
  */
 import useSWR, { mutate } from "swr";
+import type { ScheduleView } from "@/lib/contracts/dashboard";
+import type { CatchupPolicy, OverlapPolicy } from "@/lib/domain/states";
 import { deleteJson, getJson, patchJson, postJson } from "./api-fetch";
 
-export const CATCHUP_POLICIES = ["skip", "latest", "all"] as const;
-export type CatchupPolicy = (typeof CATCHUP_POLICIES)[number];
-export const OVERLAP_POLICIES = ["allow", "skip", "queue", "cancel_running"] as const;
-export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+export { CATCHUP_POLICIES, OVERLAP_POLICIES } from "@/lib/domain/states";
+export type { CatchupPolicy, OverlapPolicy } from "@/lib/domain/states";
+export type { ScheduleView } from "@/lib/contracts/dashboard";
 
 /** One line each, shown next to the selects and on the schedule rows. */
 export const CATCHUP_HELP: Record<CatchupPolicy, string> = {
@@ -24,28 +25,6 @@ export const OVERLAP_HELP: Record<OverlapPolicy, string> = {
   queue: "The run is created and waits until every earlier run of this schedule has finished.",
   cancel_running: "Earlier runs still pending or running are cancelled, then the new one runs.",
 };
-
-export interface ScheduleView {
-  id: string;
-  flowId: string;
-  flowName?: string;
-  cron: string | null;
-  intervalSeconds: number | null;
-  anchor: string | null;
-  timezone: string;
-  parameters: Record<string, unknown>;
-  active: boolean;
-  catchup: CatchupPolicy;
-  overlap: OverlapPolicy;
-  source: "code" | "api";
-  description: string;
-  /** The next 5 fire times (ISO); empty while paused. */
-  nextRuns: string[];
-  nextFireAt: string | null;
-  lastFiredFor: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
 
 /** What the form sends: exactly one of `cron` / `intervalSeconds`. */
 export interface ScheduleInput {

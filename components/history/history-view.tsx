@@ -14,7 +14,7 @@ import { StateBadge } from "@/components/ui/state-badge";
 import { ErrorState } from "@/components/ui/status-views";
 import { formatDateTime, formatDuration, formatPercent } from "@/components/ui/time-format";
 import { WarningBadge } from "@/components/ui/warning-badge";
-import { LateBadge, ScheduledLabel, isScheduledRun, type ScheduledRunFields } from "@/components/runs/schedule-badges";
+import { LateBadge, ScheduledLabel, isScheduledRun } from "@/components/runs/schedule-badges";
 import { HistoryFilters } from "./history-filters";
 import { showBidiControls } from "@/lib/text/bidi";
 
@@ -127,7 +127,7 @@ function RunPage({
   );
 }
 
-function HistoryRow({ run }: { run: RunSummary & ScheduledRunFields }) {
+function HistoryRow({ run }: { run: RunSummary }) {
   const now = useNow(run.state === "RUNNING" ? 1000 : 0);
   const live = run.state === "RUNNING" && run.startedAt && now ? now - Date.parse(run.startedAt) : run.durationMs;
   return (

@@ -2,10 +2,9 @@ import Link from "next/link";
 import type { RunView } from "@/lib/contracts/dashboard";
 import { TagChips } from "@/components/ui/tag-chips";
 import { formatDateTime, formatDuration, formatUtc } from "@/components/ui/time-format";
-import type { ScheduledRunFields } from "./schedule-badges";
 
 /** Parameters, tags and bookkeeping of a run; parameter values are shown as JSON text. */
-export function RunDetails({ run }: { run: RunView & ScheduledRunFields }) {
+export function RunDetails({ run }: { run: RunView }) {
   const params = Object.entries(run.parameters);
   const meta: [string, string][] = [
     ["Run id", run.id],

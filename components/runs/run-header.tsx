@@ -6,10 +6,10 @@ import { cancelRun, reportUrl } from "@/hooks/use-run";
 import { StateBadge } from "@/components/ui/state-badge";
 import { WarningBadge } from "@/components/ui/warning-badge";
 import { showBidiControls } from "@/lib/text/bidi";
-import { LateBadge, ScheduledLabel, type ScheduledRunFields } from "./schedule-badges";
+import { LateBadge, ScheduledLabel } from "./schedule-badges";
 
 /** Flow name, state, flags and the run's actions (cancel, report download). */
-export function RunHeader({ run }: { run: RunView & ScheduledRunFields }) {
+export function RunHeader({ run }: { run: RunView }) {
   const flagged = run.taskRuns.filter((t) => t.warning);
   const worst = flagged.some((t) => t.warning === "CRITICAL") ? "CRITICAL" : flagged.length ? "SLOW" : null;
   return (

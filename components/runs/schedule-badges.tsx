@@ -8,19 +8,11 @@ import { useNow } from "@/hooks/use-now";
 import { ClockIcon } from "@/components/ui/clock-icon";
 import { formatDateTime, formatDuration, formatUtc } from "@/components/ui/time-format";
 
-/** The schedule fields of a run (optional: a run listed by an older server has none). */
-export interface ScheduledRunFields {
-  scheduleId?: string | null;
-  scheduledFor?: string | null;
-  late?: boolean;
-  lateByMs?: number | null;
-}
+type ScheduledRun = Pick<RunSummary, "id" | "state" | "startedAt" | "trigger" | "scheduleId" | "scheduledFor" | "late" | "lateByMs">;
 
-export type MaybeScheduledRun = Pick<RunSummary, "id" | "state" | "startedAt"> & { trigger: string } & ScheduledRunFields;
+export const isScheduledRun = (run: Pick<RunSummary, "trigger">): boolean => run.trigger === "schedule";
 
-export const isScheduledRun = (run: { trigger: string }): boolean => run.trigger === "schedule";
-
-export function ScheduledLabel({ run, testId = "run-scheduled" }: { run: MaybeScheduledRun; testId?: string }) {
+export function ScheduledLabel({ run, testId = "run-scheduled" }: { run: ScheduledRun; testId?: string }) {
   if (!isScheduledRun(run)) return null;
   const title = run.scheduledFor ? `Started by a schedule, for ${formatDateTime(run.scheduledFor)} (${formatUtc(run.scheduledFor)})` : "Started by a schedule";
   return (
@@ -32,7 +24,7 @@ export function ScheduledLabel({ run, testId = "run-scheduled" }: { run: MaybeSc
   );
 }
 
-export function LateBadge({ run, testId = "run-late" }: { run: MaybeScheduledRun; testId?: string }) {
+export function LateBadge({ run, testId = "run-late" }: { run: ScheduledRun; testId?: string }) {
   // Still waiting: how late it is grows, so tick; a started run's figure is fixed.
   const waiting = run.late === true && run.state === "PENDING" && !run.lateByMs && Boolean(run.scheduledFor);
   const now = useNow(waiting ? 1000 : 0);
