@@ -451,7 +451,8 @@ function SchedulePreview({
                   <time dateTime={t} title={formatUtc(t)} data-testid="schedule-preview-time">
                     {formatDateTime(t)}
                   </time>
-                  <span className="text-faint"> · {formatUtc(t)}</span>
+                  {/* Beside it only where the browser's local time is not UTC already. */}
+                  {new Date(t).getTimezoneOffset() !== 0 ? <span className="text-faint"> · {formatUtc(t)}</span> : null}
                 </li>
               ))}
             </ol>
