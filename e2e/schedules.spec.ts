@@ -157,6 +157,12 @@ test.describe("Schedules", () => {
     await form.save();
     const [s] = await api.schedules(flow.id);
     try {
+      // Each fire moves its next runs on the open page: the live `schedule` change, no reload.
+      const firstNext = flowPage.scheduleRow(s.id).getByTestId("schedule-next-run").first();
+      const shownFirst = await firstNext.getAttribute("datetime");
+      await expect.poll(() => firstNext.getAttribute("datetime"), { timeout: 30_000 }).not.toBe(shownFirst);
+      await expect(flowPage.scheduleRow(s.id)).toContainText("Last fired for");
+
       // It fires on its own: runs made by it, and only those, under the trigger filter.
       await historyPage.goto();
       await historyPage.page.getByTestId("filter-trigger-schedule").click();

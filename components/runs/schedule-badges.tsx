@@ -25,11 +25,11 @@ export function ScheduledLabel({ run, testId = "run-scheduled" }: { run: Schedul
 }
 
 export function LateBadge({ run, testId = "run-late" }: { run: ScheduledRun; testId?: string }) {
-  // Still waiting: how late it is grows, so tick; a started run's figure is fixed.
-  const waiting = run.late === true && run.state === "PENDING" && !run.lateByMs && Boolean(run.scheduledFor);
+  // Still waiting: how late it is grows between fetches, so tick; a started run's figure is fixed.
+  const waiting = run.late && run.state === "PENDING" && run.scheduledFor !== null;
   const now = useNow(waiting ? 1000 : 0);
   if (!run.late) return null;
-  const by = run.lateByMs ?? (waiting && now ? now - Date.parse(run.scheduledFor!) : null);
+  const by = waiting && now ? Math.max(now - Date.parse(run.scheduledFor!), run.lateByMs ?? 0) : run.lateByMs;
   const text = by !== null && by !== undefined ? `late by ${formatDuration(by)}` : "late";
   return (
     <span
