@@ -186,6 +186,15 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
     expect(o.medians).toHaveLength(1);
   });
 
+  it("schedules: every fire time makes one run whose task starts in the Python worker; idle CPU is read", async () => {
+    const { measureFireLatency, measureIdleCpu } = await load("./schedules.mjs");
+    const f = await measureFireLatency({ schedules: 5, fires: 2 });
+    expect(f.missing).toBe(0);
+    expect(f.latencies).toHaveLength(2);
+    const idle = await measureIdleCpu({ count: 20, seconds: 1 });
+    expect(Number.isFinite(idle.empty) && Number.isFinite(idle.loaded)).toBe(true);
+  });
+
   // The Chromium benchmarks need the built app and /usr/bin/chromium: this file runs in the
   // post-build step of npm test (vitest.reliability.config.ts), where both are there.
   it("live-ui and history-ui: the run page and the history page update and page in Chromium", async () => {

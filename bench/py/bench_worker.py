@@ -5,10 +5,12 @@ Serves two flows:
     time.monotonic_ns() (the same CLOCK_MONOTONIC the Node benchmark reads through
     process.hrtime), so trigger -> first task body can be timed across processes;
   * "Bench Ten Tasks": ten empty tasks, each reporting (token, index) once, so the benchmark can
-    check that every run and every task executed exactly once across workers.
+    check that every run and every task executed exactly once across workers;
+  * "Bench Scheduled": one task reporting its token and time.time_ns() (wall clock) the moment
+    its body starts, for fire time -> task body (bench/schedules.mjs).
 
 Reports go to the process's real stdout (print inside a task is captured as a run log), one
-line each: "START <token> <ns>", "TASK <token> <i>". Configuration comes from PERFECT_URL,
+line each: "START <token> <ns>", "TASK <token> <i>", "FIRED <token> <wall ns>". Configuration comes from PERFECT_URL,
 PERFECT_CLIENT_ID, PERFECT_TOKEN, BENCH_MAX_CONCURRENT_RUNS and BENCH_ISOLATION ("process", the
 SDK's default: each run in a process of its own; or "thread").
 """
@@ -66,6 +68,17 @@ def ten_tasks(token: str = ""):
     s9(token)
 
 
+@task(estimated_time=1)
+def fired(token: str):
+    # Wall clock: compared with the run's scheduledFor, a wall-clock instant of the server's.
+    report("FIRED %s %d" % (token, time.time_ns()))
+
+
+@flow(name="Bench Scheduled", tags={"team": "bench"})
+def scheduled_flow(token: str = ""):
+    fired(token)
+
+
 if __name__ == "__main__":
-    serve(dispatch_flow, ten_tasks, max_concurrent_runs=int(os.environ.get("BENCH_MAX_CONCURRENT_RUNS", "4")),
+    serve(dispatch_flow, ten_tasks, scheduled_flow, max_concurrent_runs=int(os.environ.get("BENCH_MAX_CONCURRENT_RUNS", "4")),
           isolation=os.environ.get("BENCH_ISOLATION", "process"))

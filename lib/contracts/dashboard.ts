@@ -85,8 +85,9 @@ export const statsQuerySchema = z.object({ flow: z.string().max(200).optional(),
 
 /** At most this many fire times per backfill (400 above). */
 export const MAX_BACKFILL = 1000;
-/** Schedules per flow (each source). */
-export const MAX_SCHEDULES_PER_FLOW = 50;
+/** Schedules a flow may have from the API (409 beyond), and from its code (one registration). */
+export const MAX_SCHEDULES_PER_FLOW = 1000;
+export const MAX_CODE_SCHEDULES = 50;
 
 const isoInstant = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
 const scheduleParameters = dataRecord(z.string().max(200), z.unknown()).refine((p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_PARAMETERS_BYTES, {
@@ -96,7 +97,7 @@ const scheduleParameters = dataRecord(z.string().max(200), z.unknown()).refine((
 /** A schedule's fields as given (API body, or a flow definition's `schedules` in register). */
 export const scheduleFieldsSchema = z.object({
   cron: z.string().trim().min(1).max(200).nullish(),
-  intervalSeconds: z.number().int().min(1).max(366 * 24 * 3600).nullish(),
+  intervalSeconds: z.number().int().min(1).max(365 * 24 * 3600).nullish(),
   anchor: isoInstant.nullish(),
   timezone: z.string().trim().min(1).max(64).optional(),
   parameters: scheduleParameters.optional(),
@@ -110,7 +111,7 @@ export const schedulePatchSchema = scheduleFieldsSchema;
 
 export const schedulePreviewQuerySchema = z.object({
   cron: z.string().trim().min(1).max(200).optional(),
-  intervalSeconds: z.coerce.number().int().min(1).max(366 * 24 * 3600).optional(),
+  intervalSeconds: z.coerce.number().int().min(1).max(365 * 24 * 3600).optional(),
   anchor: isoInstant.optional(),
   timezone: z.string().trim().min(1).max(64).default("UTC"),
   from: isoInstant.optional(),

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { LOG_LEVELS, RUN_STATES } from "../domain/states";
-import { MAX_SCHEDULES_PER_FLOW, scheduleFieldsSchema } from "./dashboard";
+import { MAX_CODE_SCHEDULES, scheduleFieldsSchema } from "./dashboard";
 import { dataRecord } from "./data-record";
 
 export const MAX_NAME = 200;
@@ -45,7 +45,7 @@ export const flowDefinitionSchema = z.object({
   /** The definition's version (the SDK sends a hash of the flow's code): routes runs to matching workers. */
   version: z.string().max(128).nullish(),
   /** Schedules declared in code (`@flow(schedules=[…])`): the server keeps one per distinct definition. */
-  schedules: z.array(scheduleFieldsSchema).max(MAX_SCHEDULES_PER_FLOW).optional(),
+  schedules: z.array(scheduleFieldsSchema).max(MAX_CODE_SCHEDULES).optional(),
 });
 export type FlowDefinition = z.infer<typeof flowDefinitionSchema>;
 

@@ -13,7 +13,7 @@ import cronstrue from "cronstrue";
 import type { ScheduleSpec } from "../domain/records";
 
 /** Intervals of at most a year; cron patterns are checked by croner. */
-export const MAX_INTERVAL_SECONDS = 366 * 24 * 3600;
+export const MAX_INTERVAL_SECONDS = 365 * 24 * 3600;
 
 export class ScheduleSpecError extends Error {
   constructor(

@@ -18,7 +18,7 @@ try:
 except ImportError:  # run from a checkout: use the SDK next to this file
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from perfect_client import flow, get_logger, progress, serve, task
+from perfect_client import cron, flow, get_logger, progress, serve, task
 
 log = get_logger()
 
@@ -70,7 +70,8 @@ def load_sales(rows):
 
 @flow(name="Daily Sales ETL",
       description="Extract, transform and load yesterday's sales into the warehouse",
-      tags={"version": "v1.2", "team": "data-eng", "priority": "high"})
+      tags={"version": "v1.2", "team": "data-eng", "priority": "high"},
+      schedules=[cron("0 6 * * *", timezone="Europe/Berlin")])  # every day at 06:00 Berlin time
 def daily_sales_etl(day: str = "yesterday", region: str = "all", limit: int = 1000):
     load_sales(transform_sales(extract_sales(day, region), limit))
 
@@ -225,7 +226,8 @@ def email_report(document, recipients):
 
 @flow(name="Weekly Executive Report",
       description="Gather the week's KPIs, render the executive PDF and email it",
-      tags={"version": "v1.0", "team": "analytics", "priority": "low"})
+      tags={"version": "v1.0", "team": "analytics", "priority": "low"},
+      schedules=[cron("0 8 * * 1", timezone="Europe/Berlin")])  # Mondays at 08:00 Berlin time
 def weekly_executive_report(week: str = "last", recipients: list = ("ceo@example.com", "cfo@example.com"),
                             page_format: str = "A4"):
     kpis = gather_kpis(week)

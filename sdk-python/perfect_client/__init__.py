@@ -1,14 +1,15 @@
 """Perfect: decorate Python functions with ``@task`` and ``@flow``, then ``serve`` them to a
 Perfect server that triggers them, shows their progress live and keeps their history.
 
-    from perfect_client import flow, task, serve, progress, get_logger
+    from perfect_client import cron, flow, task, serve, progress, get_logger
 
     @task(estimated_time=2000)
     def extract(day: str):
         get_logger().info("extracting %s", day)
         progress(0.5)
 
-    @flow(name="Daily ETL", tags={"team": "data-eng"})
+    @flow(name="Daily ETL", tags={"team": "data-eng"},
+          schedules=[cron("0 6 * * *", timezone="Europe/Berlin")])
     def daily_etl(day: str = "today"):
         extract(day)
 
@@ -31,11 +32,12 @@ from .errors import (
 )
 from .log_capture import get_logger
 from .runner import Worker, serve
+from .schedules import Schedule, cron, interval
 from .version import __version__
 
 __all__ = [
-    "flow", "task", "serve", "progress", "get_logger",
-    "Flow", "Task", "Worker",
+    "flow", "task", "serve", "progress", "get_logger", "cron", "interval",
+    "Flow", "Task", "Worker", "Schedule",
     "PerfectError", "ServerUnreachable", "ServerError", "FatalWorkerError", "TokenRejected", "RunsFailed",
     "RunInterrupted", "RunCancelled", "RunFinished", "WorkerShutdown",
     "__version__",

@@ -1,5 +1,6 @@
 """``@task`` and ``@flow``: declarative wrappers that keep the function (``.func``) and can be
 called like it. Execution lives in ``execution`` (tasks) and ``runner`` (served flows)."""
+import ast
 import collections.abc
 import functools
 import hashlib
@@ -11,6 +12,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 from .discovery import discover_tasks
 from .execution import call_task
 from .parameters import parameter_schema
+from .schedules import MAX_SCHEDULES, Schedule
 
 
 class Task:
@@ -109,6 +111,110 @@ def _source_of(func):
         return "%s.%s" % (getattr(func, "__module__", "?"), getattr(func, "__qualname__", repr(func)))
 
 
+def _start(node, text_pos):
+    # type: (Any, Callable[[int, int], int]) -> int
+    """Offset in the source where an argument node of a call starts (its name for a keyword)."""
+    if isinstance(node, ast.keyword) and hasattr(node, "col_offset"):  # Python 3.9+
+        return text_pos(node.lineno, node.col_offset)
+    return text_pos(node.value.lineno, node.value.col_offset) if isinstance(node, ast.keyword) \
+        else text_pos(node.lineno, node.col_offset)
+
+
+def _source_without_schedules(source):
+    # type: (str) -> str
+    """``source`` of a flow function without the ``schedules=...`` argument of its decorators.
+
+    The text is cut from the end of the argument before it (or up to the one after it), so
+    ``@flow(name="X", schedules=[...])`` reads ``@flow(name="X")`` and ``@flow(schedules=[...])``
+    reads ``@flow``: adding, changing or removing schedules leaves the fingerprint as it was.
+    Source that cannot be parsed is returned as it is.
+    """
+    indented = source[:1] in (" ", "\t")
+    offset = 1 if indented else 0
+    try:
+        tree = ast.parse(("if True:\n" + source) if indented else source)
+        node = tree.body[0].body[0] if indented else tree.body[0]
+    except (SyntaxError, ValueError, IndexError, AttributeError):
+        return source
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return source
+    lines = source.splitlines(True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def text_pos(lineno, col):
+        # type: (int, int) -> int
+        index = lineno - 1 - offset
+        return starts[index] + len(lines[index].encode("utf-8")[:col].decode("utf-8", "ignore"))
+
+    cuts = []
+    try:
+        for decorator in node.decorator_list:
+            if not isinstance(decorator, ast.Call):
+                continue
+            arguments = sorted(decorator.args + decorator.keywords, key=lambda n: _start(n, text_pos))
+            for index, argument in enumerate(arguments):
+                if not (isinstance(argument, ast.keyword) and argument.arg == "schedules"):
+                    continue
+                value_end = text_pos(argument.value.end_lineno, argument.value.end_col_offset)
+                if len(arguments) == 1:  # the only argument: drop the parentheses too
+                    cuts.append((text_pos(decorator.func.end_lineno, decorator.func.end_col_offset),
+                                 text_pos(decorator.end_lineno, decorator.end_col_offset)))
+                elif index > 0:
+                    before = arguments[index - 1]
+                    before = before.value if isinstance(before, ast.keyword) else before
+                    cuts.append((text_pos(before.end_lineno, before.end_col_offset), value_end))
+                else:
+                    start = source.rfind("schedules", 0, text_pos(argument.value.lineno, argument.value.col_offset))
+                    cuts.append((start, _start(arguments[1], text_pos)))
+    except (AttributeError, IndexError):
+        return source
+    for start, end in sorted(cuts, reverse=True):
+        if 0 <= start <= end:
+            source = source[:start] + source[end:]
+    return source
+
+
+def _check_schedules(schedules, func, flow_name):
+    # type: (Any, Callable[..., Any], str) -> tuple
+    """The ``@flow(schedules=...)`` list as a tuple of ``Schedule``, each checked against the
+    flow's signature: a name it does not take or a required parameter left out would make the
+    server refuse the registration."""
+    if schedules is None:
+        return ()
+    if isinstance(schedules, Schedule) or not isinstance(schedules, (list, tuple)):
+        raise TypeError("schedules must be a list such as [cron(\"0 6 * * *\"), interval(minutes=15)], got %r"
+                        % (schedules,))
+    if len(schedules) > MAX_SCHEDULES:
+        raise ValueError("flow %r declares %d schedules; at most %d are allowed"
+                         % (flow_name, len(schedules), MAX_SCHEDULES))
+    for item in schedules:
+        if not isinstance(item, Schedule):
+            raise TypeError("each schedule of flow %r must come from cron(...) or interval(...), got %r"
+                            % (flow_name, item))
+    try:
+        inspect.signature(func)
+    except (TypeError, ValueError):
+        return tuple(schedules)  # nothing to check against: the server will
+    schema = parameter_schema(func)
+    takes_any = any(p.get("kind") == "var_keyword" for p in schema)
+    names = set(p["name"] for p in schema if p.get("kind") != "var_keyword")
+    required = [p["name"] for p in schema if p.get("required")]
+    for number, item in enumerate(schedules, 1):
+        given = item.parameters
+        unknown = sorted(name for name in given if name not in names)
+        if unknown and not takes_any:
+            raise ValueError("schedule %d of flow %r (%r) passes %s, which the flow does not take (it takes: %s)"
+                             % (number, flow_name, item, ", ".join(repr(n) for n in unknown),
+                                ", ".join(sorted(names)) or "no parameters"))
+        missing = [name for name in required if name not in given]
+        if missing:
+            raise ValueError("schedule %d of flow %r (%r) gives no value for the required parameter(s) %s"
+                             % (number, flow_name, item, ", ".join(repr(n) for n in missing)))
+    return tuple(schedules)
+
+
 def is_task(obj):
     # type: (Any) -> bool
     """True if ``obj`` is a ``Task`` (what task discovery looks for)."""
@@ -122,11 +228,12 @@ class Flow:
     ``parameters`` are computed from the function on demand, so tasks defined after the flow
     in the module are found.
 
-    Attributes: ``func``, ``name``, ``description``, ``tags`` (str → str), ``version``.
+    Attributes: ``func``, ``name``, ``description``, ``tags`` (str → str), ``version``,
+    ``schedules`` (a tuple of ``Schedule``; registered with the flow, ignored by direct calls).
     """
 
-    def __init__(self, func, name=None, description=None, tags=None, version=None):
-        # type: (Callable[..., Any], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str]) -> None
+    def __init__(self, func, name=None, description=None, tags=None, version=None, schedules=None):
+        # type: (Callable[..., Any], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str], Optional[List[Schedule]]) -> None
         if not callable(func):
             raise TypeError("@flow decorates a function, got %r" % (func,))
         if version is not None and (not isinstance(version, str) or not version.strip() or len(version) > MAX_VERSION):
@@ -137,6 +244,7 @@ class Flow:
         self.name = name or getattr(func, "__name__", "flow")
         self.description = description if description is not None else (inspect.getdoc(func) or "")
         self.tags = _normalise_tags(tags)
+        self.schedules = _check_schedules(schedules, func, self.name)
 
     def __call__(self, *args, **kwargs):
         return self.func(*args, **kwargs)
@@ -156,7 +264,8 @@ class Flow:
         a worker with old code never runs a run meant for new code. The fingerprint is the first
         16 hex digits of the SHA-256 of the flow function's source and of the source of each
         task it calls (its qualified name when the source cannot be read): it changes when the
-        code that runs changes, and only then.
+        code that runs changes, and only then. The ``schedules=`` argument of the decorator is
+        left out: schedules say when runs are made, not which code runs them.
         """
         if self._version is not None:
             return self._version
@@ -166,7 +275,10 @@ class Flow:
             if id(func) in seen:
                 continue
             seen.add(id(func))
-            digest.update(_source_of(func).encode("utf-8", "surrogatepass"))
+            source = _source_of(func)
+            if func is self.func and "schedules" in source:  # also ``schedules=[]``
+                source = _source_without_schedules(source)
+            digest.update(source.encode("utf-8", "surrogatepass"))
             digest.update(b"\0")
         return digest.hexdigest()[:16]
 
@@ -178,31 +290,39 @@ class Flow:
 
     def definition(self):
         # type: () -> Dict[str, Any]
-        """The flow as the register request lists it."""
-        return {
+        """The flow as the register request lists it; ``schedules`` only when it declares any
+        (a server that predates schedules never sees the key)."""
+        definition = {
             "name": self.name,
             "version": self.version,
             "description": self.description,
             "tags": dict(self.tags),
             "tasks": [t.definition() for t in self.tasks],
             "parameters": self.parameters,
-        }
+        }  # type: Dict[str, Any]
+        if self.schedules:
+            definition["schedules"] = [s.to_wire() for s in self.schedules]
+        return definition
 
     def __repr__(self):
         return "<Flow %s>" % self.name
 
 
-def flow(func=None, *, name=None, description=None, tags=None, version=None):
-    # type: (Optional[Callable[..., Any]], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str]) -> Any
-    """Declare a flow: ``@flow`` or ``@flow(name=None, description=None, tags=None, version=None)``.
+def flow(func=None, *, name=None, description=None, tags=None, version=None, schedules=None):
+    # type: (Optional[Callable[..., Any]], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str], Optional[List[Schedule]]) -> Any
+    """Declare a flow: ``@flow`` or ``@flow(name=None, description=None, tags=None, version=None,
+    schedules=None)``.
 
     ``name`` defaults to the function name and must be unique per client; ``description`` to the
     docstring; ``tags`` is a dict of strings (e.g. team, priority) copied onto every run.
     ``version`` (at most 128 characters) defaults to a fingerprint of the flow's and its tasks'
     source: runs are claimed only by workers serving the flow's current version.
+    ``schedules``: a list of ``cron(...)`` / ``interval(...)``; the server creates the flow's
+    runs at their fire times (``source: "code"`` schedules, replaced at each registration).
+    They do not change the version, and calling the flow directly ignores them.
     """
     def wrap(function):
         # type: (Callable[..., Any]) -> Flow
-        return Flow(function, name=name, description=description, tags=tags, version=version)
+        return Flow(function, name=name, description=description, tags=tags, version=version, schedules=schedules)
 
     return wrap if func is None else wrap(func)

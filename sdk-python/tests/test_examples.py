@@ -32,6 +32,12 @@ class ExampleFlowsTests(unittest.TestCase):
                 self.assertGreaterEqual(len(definition["tasks"]), 3)
                 self.assertTrue(all(t.get("estimatedTime") for t in definition["tasks"]))
                 self.assertTrue(all(not p["required"] for p in definition["parameters"]))
+            schedules = {name: d.get("schedules") for name, d in definitions.items()}
+            self.assertEqual(schedules["Daily Sales ETL"], [
+                {"cron": "0 6 * * *", "timezone": "Europe/Berlin", "parameters": {}, "active": True,
+                 "catchup": "skip", "overlap": "allow"}])
+            self.assertEqual([s["cron"] for s in schedules["Weekly Executive Report"]], ["0 8 * * 1"])
+            self.assertIsNone(schedules["Churn Model Retraining"])
             run_ids = [fake.trigger(name) for name in FLOWS]
             out, err = process.communicate(timeout=60)
         finally:

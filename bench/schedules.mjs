@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+/**
+ * Schedules (issue 15), against the built server and the real Python SDK:
+ *
+ *  1. fire time → task body: `--schedules` (1,000) active schedules, each every 1,000 s, their
+ *     anchors one second apart, so one fires every second; one idle Python worker serves the
+ *     flow; for `--fires` fire times, the task body reports its wall clock (time.time_ns), and
+ *     the latency is that minus the run's scheduledFor (both CLOCK_REALTIME on this machine);
+ *  2. idle CPU: a server holding `--idle-schedules` (10,000) schedules whose next fire times
+ *     are days away, against the same server with none, side by side: CPU seconds over
+ *     `--idle-seconds` each, as a share of one core (Linux /proc).
+ *
+ *   node bench/schedules.mjs [--schedules 1000] [--fires 60] [--idle-schedules 10000] [--idle-seconds 30]
+ */
+import { BENCH_CLIENT, cpuSeconds, startServer } from "./lib/server.mjs";
+import { ceilingFigure, commandOf, latencyFigure, runCli } from "./lib/figures.mjs";
+import { apiClient, closedLoop } from "./lib/http.mjs";
+import { sleep, summarize } from "./lib/stats.mjs";
+import { startPythonWorker } from "./e2e.mjs";
+
+async function flowIdOf(api, name) {
+  for (let i = 0; i < 100; i++) {
+    const f = (await api.get(`/api/flows?name=${encodeURIComponent(name)}`)).flows.find((x) => x.name === name);
+    if (f) return f.id;
+    await sleep(100);
+  }
+  throw new Error(`flow ${name} was not registered`);
+}
+
+async function createSchedules(api, flowId, bodies) {
+  const ids = new Array(bodies.length);
+  const r = await closedLoop({
+    concurrency: 16,
+    count: bodies.length,
+    maxMs: 600_000,
+    send: async (i) => {
+      const res = await api.raw("POST", `/api/flows/${flowId}/schedules`, { body: bodies[i] });
+      if (res.status !== 201) throw new Error(`create schedule: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+      ids[i] = res.body.id;
+      return res;
+    },
+  });
+  if (r.failed) throw new Error(`${r.failed} schedules could not be created`);
+  return ids;
+}
+
+/** Fire time → first task body, with `count` schedules active and one firing each second. */
+export async function measureFireLatency({ schedules = 1000, fires = 60 } = {}) {
+  const server = await startServer({});
+  const reported = new Map();
+  const worker = await startPythonWorker(server.url, {
+    onLine: (line) => {
+      const m = /^FIRED (\S+) (\d+)$/.exec(line);
+      if (m && !reported.has(m[1])) reported.set(m[1], Number(BigInt(m[2]) / 1000n) / 1000);
+    },
+  });
+  const api = apiClient(server.url);
+  try {
+    const flowId = await flowIdOf(api, "Bench Scheduled");
+    // Anchors one second apart from a whole second well after the creations finish.
+    const base = Math.ceil(Date.now() / 1000) * 1000 + 3000 + schedules * 20;
+    const bodies = Array.from({ length: schedules }, (_, i) => ({
+      intervalSeconds: 1000,
+      anchor: new Date(base + (i % 1000) * 1000).toISOString(),
+      parameters: { token: `s${i}` },
+    }));
+    const ids = await createSchedules(api, flowId, bodies);
+    const lastFire = base + (Math.min(fires, schedules) - 1) * 1000;
+    while (Date.now() < lastFire + 3000) await sleep(250);
+    // Pause them all before reading: nothing fires while the figures are read.
+    await closedLoop({ concurrency: 16, count: ids.length, maxMs: 600_000, send: (i) => api.raw("PATCH", `/api/schedules/${ids[i]}`, { body: { active: false } }) });
+    const latencies = [];
+    let missing = 0;
+    for (let i = 0; i < Math.min(fires, schedules); i++) {
+      const runs = (await api.get(`/api/runs?scheduleId=${ids[i]}&limit=5`)).runs;
+      const at = reported.get(`s${i}`);
+      if (runs.length !== 1 || at === undefined) {
+        missing++;
+        continue;
+      }
+      latencies.push(at - Date.parse(runs[0].scheduledFor));
+    }
+    return { latencies, missing, serverRssMb: Math.round(server.rss().rss) };
+  } finally {
+    await worker.stop();
+    api.agent.destroy();
+    await server.stop();
+  }
+}
+
+/** CPU share of one core of an idle server: with `count` schedules (days away), and with none. */
+export async function measureIdleCpu({ count = 10_000, seconds = 30 } = {}) {
+  const shares = { empty: 0, loaded: 0 };
+  for (const which of ["empty", "loaded"]) {
+    const server = await startServer({});
+    const api = apiClient(server.url, { clientId: BENCH_CLIENT.id, token: BENCH_CLIENT.token });
+    try {
+      const reg = await api.register([{ name: "Idle Scheduled", tasks: [{ name: "t" }], parameters: [] }]);
+      if (which === "loaded") {
+        const dayMs = 86_400_000;
+        const base = Date.now() + 2 * dayMs;
+        await createSchedules(
+          api,
+          reg.flows[0].id,
+          Array.from({ length: count }, (_, i) => ({ intervalSeconds: 30 * 86400, anchor: new Date(base + i * 60_000).toISOString() })),
+        );
+      }
+      await sleep(3000); // settle after the creations
+      const c0 = cpuSeconds(server.pid);
+      const t0 = Date.now();
+      await sleep(seconds * 1000);
+      shares[which] = ((cpuSeconds(server.pid) - c0) / ((Date.now() - t0) / 1000)) * 100;
+    } finally {
+      api.agent.destroy();
+      await server.stop();
+    }
+  }
+  return shares;
+}
+
+export async function main(args = {}) {
+  const schedules = args.schedules ?? 1000;
+  const fires = args.fires ?? 60;
+  const idleSchedules = args.idleSchedules ?? 10_000;
+  const idleSeconds = args.idleSeconds ?? 30;
+  const f = await measureFireLatency({ schedules, fires });
+  const idle = await measureIdleCpu({ count: idleSchedules, seconds: idleSeconds });
+  return {
+    id: "schedules",
+    title: "Schedules: on time, and cheap while idle",
+    command: commandOf("schedules.mjs", `--schedules ${schedules} --fires ${fires} --idle-schedules ${idleSchedules} --idle-seconds ${idleSeconds}`),
+    figures: [
+      latencyFigure({
+        what: `fire time → task body starts in the Python worker, ${schedules.toLocaleString("en-US")} active schedules`,
+        samples: f.latencies,
+        goal: { median: 20, p99: 100 },
+        note: `one idle Python worker (process per run); one schedule fires each second; ${fires} fire times, ${f.missing} without exactly one run and one task start. Prefect's pickup of a scheduled run waits for a worker poll: up to ~10–15 s`,
+      }),
+      ceilingFigure({
+        what: `server CPU while idle, holding ${idleSchedules.toLocaleString("en-US")} schedules`,
+        samples: [idle.loaded],
+        max: 2,
+        unit: "% of a core",
+        note: `${idleSeconds} s each; the same server with no schedule: ${Math.round(idle.empty * 100) / 100} % (measured in the same run)`,
+      }),
+    ],
+    details: { fire: { ...summarize(f.latencies), missing: f.missing, serverRssMb: f.serverRssMb }, idleCpuPercent: idle },
+  };
+}
+
+runCli(import.meta.url, main);
