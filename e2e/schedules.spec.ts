@@ -4,7 +4,7 @@
  * backfill, deletion. Every schedule a test makes is removed after it (and the runs it made
  * have finished), so the specs that count runs never see one arrive.
  */
-import { HOSTILE_FLOW, IMG, QUICK_FLOW, SCRIPT } from "./support/constants";
+import { CHATTY_FLOW, HOSTILE_FLOW, IMG, QUICK_FLOW, SCRIPT } from "./support/constants";
 import { expect, test } from "./fixtures";
 
 // Local times on the page are UTC too: the backfill range typed below means what it says.
@@ -281,6 +281,34 @@ test.describe("Schedules", () => {
     await form.save();
     expect((await api.schedule(s.id))?.intervalSeconds).toBe(7200);
     await expect(flowPage.scheduleRow(s.id).getByTestId("schedule-expression")).toContainText("every 7200 s");
+  });
+
+  test("a schedule declared in code can be paused and resumed, not edited or deleted", async ({ flowsPage, flowPage, page, api }) => {
+    const flow = await api.flow(CHATTY_FLOW);
+    const [code] = (await api.schedules(flow.id)).filter((s) => s.source === "code");
+    expect(code, "e2e/worker_flows.py declares a schedule on the chatty flow").toBeDefined();
+    await flowsPage.goto();
+    await expect(flowsPage.card(CHATTY_FLOW).getByTestId("flow-schedules")).toContainText("1 schedule");
+
+    await flowsPage.openFlowPage(CHATTY_FLOW);
+    const row = flowPage.scheduleRow(code.id);
+    await expect(row).toHaveAttribute("data-source", "code");
+    await expect(row.getByTestId("schedule-source")).toHaveText("code");
+    await expect(row.getByTestId("schedule-code-note")).toContainText("Defined in code");
+    await expect(row.getByTestId("schedule-expression")).toContainText("cron 0 12 29 2 * · Europe/Berlin");
+    await expect(row.getByTestId("schedule-parameters")).toContainText("lines=5");
+    await expect(row.getByTestId("schedule-edit")).toHaveCount(0);
+    await expect(row.getByTestId("schedule-delete")).toHaveCount(0);
+    try {
+      await row.getByTestId("schedule-toggle").click();
+      await expect(row.getByTestId("schedule-state")).toHaveText("paused");
+      expect((await api.schedule(code.id))?.active).toBe(false);
+      await row.getByTestId("schedule-toggle").click();
+      await expect(row.getByTestId("schedule-state")).toHaveText("active");
+      await expect(row.getByTestId("schedule-next-run").first()).toHaveAttribute("datetime", /-02-29T11:00:00\.000Z$/);
+    } finally {
+      await page.request.patch(`/api/schedules/${code.id}`, { data: { active: true } });
+    }
   });
 
   test("a hostile flow's schedule parameters are shown as text", async ({ flowPage, page, api }) => {
