@@ -5,6 +5,7 @@
  */
 import { test as base, expect } from "@playwright/test";
 import { ClientsPage } from "./pages/clients-page";
+import { FlowPage } from "./pages/flow-page";
 import { FlowsPage } from "./pages/flows-page";
 import { HistoryPage } from "./pages/history-page";
 import { RunPage } from "./pages/run-page";
@@ -14,6 +15,7 @@ import { PerfectApi } from "./support/perfect-api";
 interface Fixtures {
   api: PerfectApi;
   flowsPage: FlowsPage;
+  flowPage: FlowPage;
   runPage: RunPage;
   historyPage: HistoryPage;
   statsPage: StatsPage;
@@ -37,6 +39,7 @@ export const test = base.extend<Fixtures>({
   },
   api: async ({ request }, use) => use(new PerfectApi(request)),
   flowsPage: async ({ page }, use) => use(new FlowsPage(page)),
+  flowPage: async ({ page }, use) => use(new FlowPage(page)),
   runPage: async ({ page }, use) => use(new RunPage(page)),
   historyPage: async ({ page }, use) => use(new HistoryPage(page)),
   statsPage: async ({ page }, use) => use(new StatsPage(page)),

@@ -6,7 +6,8 @@
 - the hostile flow: its name, description, tags, a parameter default and its log lines carry
   HTML/script payloads that the dashboard and the report must show as plain text.
 - "E2E Long Flow": six slow tasks, to cancel and to kill the worker under.
-- "E2E Chatty Flow": a steady stream of log lines, to follow the tail of.
+- "E2E Chatty Flow": a steady stream of log lines, to follow the tail of; it declares a schedule
+  in code (one that never fires during a run of the suite).
 - "E2E Drift Flow": one task whose duration is its ``delay_ms`` parameter, to build a fast
   baseline and then run slow enough for SLOW/CRITICAL.
 """
@@ -16,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sdk-python"))
 
-from perfect_client import flow, get_logger, progress, serve, task  # noqa: E402
+from perfect_client import cron, flow, get_logger, progress, serve, task  # noqa: E402
 
 log = get_logger()
 
@@ -159,8 +160,11 @@ def chatter(lines, interval_ms, pause_at, gate):
                 time.sleep(0.05)
 
 
+# A schedule declared in code, for the dashboard's "defined in code" view. Noon on 29 February
+# in Berlin: it never fires while the suite runs, so no spec sees a run it did not ask for.
 @flow(name="E2E Chatty Flow", description="Many log lines, to follow the tail of",
-      tags={"suite": "e2e", "kind": "chatty"})
+      tags={"suite": "e2e", "kind": "chatty"},
+      schedules=[cron("0 12 29 2 *", timezone="Europe/Berlin", parameters={"lines": 5})])
 def e2e_chatty(lines: int = 150, interval_ms: int = 40, pause_at: int = 0, gate: str = ""):
     chatter(lines, interval_ms, pause_at, gate)
 

@@ -53,9 +53,22 @@ export async function getJson<T>(url: string): Promise<T> {
 
 /** Mutations: JSON body and the x-perfect-ui header (the run's trigger is recorded as "ui"). */
 export async function postJson<T>(url: string, body: unknown = {}): Promise<T> {
+  return mutateJson<T>("POST", url, body);
+}
+
+export async function patchJson<T>(url: string, body: unknown): Promise<T> {
+  return mutateJson<T>("PATCH", url, body);
+}
+
+/** DELETE without a body (so without a content type); a 204 resolves to null. */
+export async function deleteJson(url: string): Promise<null> {
+  return answer<null>(await send(url, { method: "DELETE", headers: { accept: "application/json", "x-perfect-ui": "1" } }));
+}
+
+async function mutateJson<T>(method: "POST" | "PATCH", url: string, body: unknown): Promise<T> {
   return answer<T>(
     await send(url, {
-      method: "POST",
+      method,
       headers: { "content-type": "application/json", accept: "application/json", "x-perfect-ui": "1" },
       body: JSON.stringify(body),
     }),

@@ -3,10 +3,17 @@
 import useSWR from "swr";
 import type { FlowView, RunView } from "@/lib/contracts/dashboard";
 import { getJson, postJson } from "./api-fetch";
+import { isSchedulesKey } from "./use-schedules";
 
 export const FLOWS_KEY = "/api/flows";
 export const FLOWS_PAGE_SIZE = 50;
-export const isFlowsKey = (key: string): boolean => key === FLOWS_KEY || key.startsWith("/api/flows?") || key.startsWith("/api/flows/");
+/**
+ * The flow lists and single flows. A flow's schedules live under /api/flows/{id}/ too but are
+ * not flow keys: they change on `schedule` changes, not on every run's state (use-schedules.ts).
+ */
+export const isFlowsKey = (key: string): boolean =>
+  key === FLOWS_KEY || key.startsWith("/api/flows?") || (key.startsWith("/api/flows/") && !isSchedulesKey(key));
+export const flowKey = (id: string): string => `${FLOWS_KEY}/${encodeURIComponent(id)}`;
 
 export interface FlowPage {
   flows: FlowView[];
@@ -33,6 +40,11 @@ export function useFlowsPage(opts: { name?: string; cursor?: string | null; limi
 /** The first page (name order): for pickers and suggestions. */
 export function useFlows(opts: { name?: string; limit?: number } = {}) {
   return useFlowsPage(opts);
+}
+
+/** One flow (the flow page); polls slowly for the same reason as the first page: the online dot. */
+export function useFlow(id: string) {
+  return useSWR<FlowView>(flowKey(id), getJson, { refreshInterval: 5000 });
 }
 
 /** POST /api/flows/{id}/runs; rejects with ApiRequestError (status 400 names the bad field). */

@@ -14,6 +14,7 @@ import { isFlowsKey } from "./use-flows";
 import { runKey } from "./use-run";
 import { isRunLogsKey } from "./use-run-logs";
 import { isRunListKey } from "./use-runs";
+import { flowSchedulesKey, isScheduleChangeKey } from "./use-schedules";
 import { isStatsKey } from "./use-task-stats";
 
 const EVENTS_URL = "/api/events";
@@ -35,10 +36,20 @@ export interface LiveView {
 const isFirstListPage = (key: string): boolean => isRunListKey(key) && !/[?&]cursor=/.test(key);
 
 /**
+ * A change as it arrives: one the contract names, or one of a kind this build does not know yet
+ * (a newer server) — that one refetches nothing rather than breaking the stream's handler.
+ */
+export type IncomingChange = Change | { kind: string; [field: string]: unknown };
+
+const KNOWN_KINDS: ReadonlySet<string> = new Set<Change["kind"]>(["run", "taskRun", "log", "client", "flow", "stats", "schedule"]);
+
+/**
  * The SWR keys a change can affect, and no others: a progress tick of one run refetches that
  * run and the lists that show it — not every list and the flows page in every browser.
  */
-export function matchersFor(change: Change, view?: LiveView): KeyMatcher[] {
+export function matchersFor(incoming: IncomingChange, view?: LiveView): KeyMatcher[] {
+  if (!KNOWN_KINDS.has(incoming.kind)) return [];
+  const change = incoming as Change;
   switch (change.kind) {
     case "run": {
       const k = runKey(change.runId);
@@ -55,15 +66,17 @@ export function matchersFor(change: Change, view?: LiveView): KeyMatcher[] {
       return [isRunLogsKey(change.runId)];
     case "client":
       return [isClientsKey, isFlowsKey];
-    case "flow":
-      return [isFlowsKey, isStatsKey];
+    case "flow": {
+      // A registration replaces the flow's schedules declared in code.
+      const k = flowSchedulesKey(change.flowId);
+      return [isFlowsKey, isStatsKey, (key) => key === k];
+    }
     case "stats":
       return [isStatsKey];
-    case "schedule": {
-      // The flow's schedules (their next fire times move at every fire) and any single schedule.
-      const prefix = `/api/flows/${change.flowId}/schedules`;
-      return [(key) => key.startsWith(prefix) || key.startsWith(`/api/schedules/${change.scheduleId}`)];
-    }
+    case "schedule":
+      // Created, changed, deleted or fired (its next fire times moved): that flow's schedule
+      // list and the schedule itself — exact keys, so schedule 1 does not refetch schedule 12.
+      return [isScheduleChangeKey(change.flowId, change.scheduleId)];
   }
 }
 
@@ -99,16 +112,18 @@ export function LiveEventsProvider() {
     };
 
     const onChange = (ev: MessageEvent<string>) => {
-      let change: Change;
+      let change: IncomingChange;
       try {
-        change = JSON.parse(ev.data) as Change;
+        change = JSON.parse(ev.data) as IncomingChange;
       } catch {
         return;
       }
+      if (!change || typeof change !== "object" || typeof change.kind !== "string") return;
       const m = matchersFor(change, view);
       if (change.kind === "run") {
-        states.delete(change.runId);
-        states.set(change.runId, change.state);
+        const run = change as Extract<Change, { kind: "run" }>;
+        states.delete(run.runId);
+        states.set(run.runId, run.state);
         if (states.size > 5000) states.delete(states.keys().next().value!);
       }
       pending.push(...m);

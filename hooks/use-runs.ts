@@ -1,16 +1,27 @@
 "use client";
 /**
- * Run history pages. Filters use the API's own query parameter names (state, flow, client, tag,
- * from, to), so the page URL and the API URL are the same query string.
+ * Run history pages. Filters use the API's own query parameter names (state, trigger, flow,
+ * flowId, scheduleId, client, tag, from, to), so the page URL and the API URL are the same
+ * query string.
  */
 import useSWR from "swr";
 import type { RunSummary } from "@/lib/contracts/dashboard";
-import { RUN_STATES, type RunState } from "@/lib/domain/states";
+import { RUN_STATES, type RunState, type Trigger } from "@/lib/domain/states";
 import { getJson } from "./api-fetch";
+
+/** What started a run (the API's `trigger`), in the order the filter shows them: schedules first. */
+export const RUN_TRIGGERS = ["schedule", "ui", "api", "local"] as const satisfies readonly Trigger[];
+export type RunTrigger = Trigger;
+export const TRIGGER_LABELS: Record<RunTrigger, string> = { schedule: "schedule", ui: "dashboard", api: "API", local: "local" };
 
 export interface RunFilters {
   state: RunState[];
+  trigger: RunTrigger[];
   flow: string;
+  /** One flow by id (the flow page links here); shown as a removable chip. */
+  flowId: string;
+  /** The runs of one schedule (a schedule's "runs" link, a backfill); shown as a removable chip. */
+  scheduleId: string;
   client: string;
   /** "key:value" each; every one must match. */
   tag: string[];
@@ -22,16 +33,23 @@ export interface RunFilters {
 }
 
 export const PAGE_SIZE = 50;
-export const EMPTY_FILTERS: RunFilters = { state: [], flow: "", client: "", tag: [], from: "", to: "", limit: PAGE_SIZE };
+export const EMPTY_FILTERS: RunFilters = { state: [], trigger: [], flow: "", flowId: "", scheduleId: "", client: "", tag: [], from: "", to: "", limit: PAGE_SIZE };
+
+const ID = /^\d+$/;
+const validId = (v: string | null): string => (v && ID.test(v) ? v : "");
 
 export function filtersFromSearch(params: URLSearchParams): RunFilters {
   const states = params
     .getAll("state")
     .flatMap((s) => s.split(","))
     .filter((s): s is RunState => (RUN_STATES as readonly string[]).includes(s));
+  const triggers = params.getAll("trigger").flatMap((t) => t.split(","));
   return {
     state: RUN_STATES.filter((s) => states.includes(s)),
+    trigger: RUN_TRIGGERS.filter((t) => triggers.includes(t)),
     flow: params.get("flow") ?? "",
+    flowId: validId(params.get("flowId")),
+    scheduleId: validId(params.get("scheduleId")),
     client: params.get("client") ?? "",
     tag: params.getAll("tag").filter((t) => /^[^:]+:/.test(t)),
     from: validDate(params.get("from")),
@@ -53,7 +71,10 @@ function validDate(v: string | null): string {
 export function searchFromFilters(f: RunFilters): URLSearchParams {
   const p = new URLSearchParams();
   for (const s of f.state) p.append("state", s);
+  for (const t of f.trigger) p.append("trigger", t);
   if (f.flow.trim()) p.set("flow", f.flow.trim());
+  if (f.flowId) p.set("flowId", f.flowId);
+  if (f.scheduleId) p.set("scheduleId", f.scheduleId);
   if (f.client) p.set("client", f.client);
   for (const t of f.tag) p.append("tag", t);
   if (f.from) p.set("from", f.from);

@@ -2,10 +2,13 @@
 import Link from "next/link";
 import type { FlowView } from "@/lib/contracts/dashboard";
 import { useNow } from "@/hooks/use-now";
+import { useFlowSchedules } from "@/hooks/use-schedules";
+import { useSeen } from "@/hooks/use-seen";
 import { OnlineDot, StateBadge } from "@/components/ui/state-badge";
 import { TagChips } from "@/components/ui/tag-chips";
-import { formatAgo, formatDuration } from "@/components/ui/time-format";
+import { formatAgo, formatDateTime, formatDuration, formatShortTime, formatUtc } from "@/components/ui/time-format";
 import { WarningBadge } from "@/components/ui/warning-badge";
+import { ClockIcon } from "@/components/ui/clock-icon";
 import { showBidiControls } from "@/lib/text/bidi";
 
 /** One registered flow: what it is, its tasks and their weights, who serves it, its last run. */
@@ -13,14 +16,18 @@ export function FlowCard({ flow, onRun }: { flow: FlowView; onRun: () => void })
   const now = useNow(5000);
   const total = flow.tasks.reduce((s, t) => s + t.weight, 0) || 1;
   const headingId = `flow-${flow.id}-name`;
+  const [seenRef, seen] = useSeen<HTMLElement>();
   return (
-    <article className="card flex min-w-0 flex-col gap-4 p-5" data-testid="flow-card" data-flow-name={flow.name} aria-labelledby={headingId}>
+    <article ref={seenRef} className="card flex min-w-0 flex-col gap-4 p-5" data-testid="flow-card" data-flow-name={flow.name} data-flow-id={flow.id} aria-labelledby={headingId}>
       <div className="flex items-start justify-between gap-3">
         <div className="min-w-0">
-          <h2 id={headingId} className="text-lg font-bold break-words text-ink" data-testid="flow-name">
-            {showBidiControls(flow.name)}
+          <h2 id={headingId} className="text-lg font-bold break-words" data-testid="flow-name">
+            <Link href={`/flows/${encodeURIComponent(flow.id)}`} className="text-ink hover:text-accent" data-testid="flow-link">
+              {showBidiControls(flow.name)}
+            </Link>
           </h2>
           {flow.description ? <p className="mt-1 text-sm break-words text-muted">{flow.description}</p> : null}
+          <FlowScheduleLine flowId={flow.id} enabled={seen} now={now} />
         </div>
         <button
           type="button"
@@ -89,5 +96,34 @@ export function FlowCard({ flow, onRun }: { flow: FlowView; onRun: () => void })
         </div>
       </div>
     </article>
+  );
+}
+
+/**
+ * "⏱ 2 schedules · next 06:00" when the flow has active schedules; nothing otherwise. Asked for
+ * once the card has been on screen, one small request per card.
+ */
+function FlowScheduleLine({ flowId, enabled, now }: { flowId: string; enabled: boolean; now: number }) {
+  const { data } = useFlowSchedules(flowId, { enabled });
+  const active = data?.schedules.filter((s) => s.active) ?? [];
+  if (!active.length) return null;
+  const next = active
+    .map((s) => s.nextFireAt ?? s.nextRuns[0] ?? null)
+    .filter((t): t is string => Boolean(t))
+    .sort((a, b) => Date.parse(a) - Date.parse(b))[0];
+  return (
+    <p className="mt-1.5 text-xs text-muted" data-testid="flow-schedules" data-count={active.length}>
+      <Link href={`/flows/${encodeURIComponent(flowId)}#schedules`} className="text-muted! hover:text-accent!">
+        <ClockIcon /> {active.length} schedule{active.length === 1 ? "" : "s"}
+        {next ? (
+          <>
+            {" · next "}
+            <time className="mono" dateTime={next} title={`${formatDateTime(next)} (${formatUtc(next)})`} data-testid="flow-schedules-next">
+              {formatShortTime(next, now)}
+            </time>
+          </>
+        ) : null}
+      </Link>
+    </p>
   );
 }

@@ -4,21 +4,13 @@
  * search that asks the server (name substring), so 10,000 registered flows cost one small
  * request and 50 cards, not a 6 MB answer and 10,000 cards.
  */
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import type { FlowView } from "@/lib/contracts/dashboard";
+import { useDebounced } from "@/hooks/use-debounced";
 import { useFlowsPage } from "@/hooks/use-flows";
 import { EmptyState, ErrorState, LoadingBlock } from "@/components/ui/status-views";
 import { FlowCard } from "./flow-card";
 import { TriggerDialog } from "./trigger-dialog";
-
-function useDebounced<T>(value: T, ms: number): T {
-  const [v, setV] = useState(value);
-  useEffect(() => {
-    const t = setTimeout(() => setV(value), ms);
-    return () => clearTimeout(t);
-  }, [value, ms]);
-  return v;
-}
 
 export function FlowsView() {
   const [query, setQuery] = useState("");

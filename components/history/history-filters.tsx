@@ -6,25 +6,12 @@
  */
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { RUN_STATES, type RunState } from "@/lib/domain/states";
-import { EMPTY_FILTERS, searchFromFilters, type RunFilters } from "@/hooks/use-runs";
+import { EMPTY_FILTERS, RUN_TRIGGERS, TRIGGER_LABELS, searchFromFilters, type RunFilters, type RunTrigger } from "@/hooks/use-runs";
 import { useClients } from "@/hooks/use-clients";
 import { useFlows } from "@/hooks/use-flows";
+import { fromLocalInput, toLocalInput } from "@/components/ui/time-format";
+import { ClockIcon } from "@/components/ui/clock-icon";
 
-const pad = (n: number) => String(n).padStart(2, "0");
-/** ISO → the local "YYYY-MM-DDTHH:mm" a datetime-local input shows. */
-function toLocalInput(iso: string): string {
-  if (!iso) return "";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return "";
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-function fromLocalInput(v: string, endOfMinute: boolean): string {
-  if (!v) return "";
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime())) return "";
-  if (endOfMinute) d.setSeconds(59, 999);
-  return d.toISOString();
-}
 
 export function HistoryFilters({ filters, onApply }: { filters: RunFilters; onApply: (f: RunFilters) => void }) {
   const [flow, setFlow] = useState(filters.flow);
@@ -80,6 +67,11 @@ export function HistoryFilters({ filters, onApply }: { filters: RunFilters; onAp
     commit({ state: cur.includes(s) ? cur.filter((x) => x !== s) : RUN_STATES.filter((x) => x === s || cur.includes(x)) });
   };
 
+  const toggleTrigger = (t: RunTrigger) => {
+    const cur = latest.current.trigger;
+    commit({ trigger: cur.includes(t) ? cur.filter((x) => x !== t) : RUN_TRIGGERS.filter((x) => x === t || cur.includes(x)) });
+  };
+
   const addTag = () => {
     const t = tagDraft.trim();
     if (!t) return;
@@ -100,7 +92,11 @@ export function HistoryFilters({ filters, onApply }: { filters: RunFilters; onAp
     else commit();
   };
 
-  const active = filters.state.length + filters.tag.length + (filters.flow ? 1 : 0) + (filters.client ? 1 : 0) + (filters.from ? 1 : 0) + (filters.to ? 1 : 0);
+  const active =
+    filters.state.length +
+    filters.trigger.length +
+    filters.tag.length +
+    [filters.flow, filters.flowId, filters.scheduleId, filters.client, filters.from, filters.to].filter(Boolean).length;
   const any = active > 0;
 
   return (
@@ -146,6 +142,60 @@ export function HistoryFilters({ filters, onApply }: { filters: RunFilters; onAp
             })}
           </div>
         </fieldset>
+
+        <fieldset>
+          <legend className="label">Started by</legend>
+          <div className="flex flex-wrap gap-1.5">
+            {RUN_TRIGGERS.map((t) => {
+              const on = filters.trigger.includes(t);
+              return (
+                <button
+                  key={t}
+                  type="button"
+                  aria-pressed={on}
+                  onClick={() => toggleTrigger(t)}
+                  className={`badge st-TRIGGER cursor-pointer px-3! py-0.5! ${on ? "ring-2 ring-(--c)" : "border-line-bright! bg-transparent! hover:border-(--c)!"}`}
+                  data-testid={`filter-trigger-${t}`}
+                >
+                  {on ? "✓ " : ""}
+                  {t === "schedule" ? <ClockIcon /> : null}
+                  {TRIGGER_LABELS[t]}
+                </button>
+              );
+            })}
+          </div>
+        </fieldset>
+
+        {filters.flowId || filters.scheduleId ? (
+          <div className="flex flex-wrap items-center gap-2" data-testid="filter-id-chips">
+            {filters.flowId ? (
+              <span className="chip" data-testid="filter-flow-id-chip">
+                flow #{filters.flowId}
+                <button
+                  type="button"
+                  className="ml-1 cursor-pointer rounded px-1 align-baseline text-muted hover:text-st-failed"
+                  aria-label={`Remove the filter on flow ${filters.flowId}`}
+                  onClick={() => commit({ flowId: "" })}
+                >
+                  ×
+                </button>
+              </span>
+            ) : null}
+            {filters.scheduleId ? (
+              <span className="chip" data-testid="filter-schedule-chip">
+                schedule #{filters.scheduleId}
+                <button
+                  type="button"
+                  className="ml-1 cursor-pointer rounded px-1 align-baseline text-muted hover:text-st-failed"
+                  aria-label={`Remove the filter on schedule ${filters.scheduleId}`}
+                  onClick={() => commit({ scheduleId: "" })}
+                >
+                  ×
+                </button>
+              </span>
+            ) : null}
+          </div>
+        ) : null}
 
         <div className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-4">
           <div>

@@ -14,6 +14,7 @@ import { StateBadge } from "@/components/ui/state-badge";
 import { ErrorState } from "@/components/ui/status-views";
 import { formatDateTime, formatDuration, formatPercent } from "@/components/ui/time-format";
 import { WarningBadge } from "@/components/ui/warning-badge";
+import { LateBadge, ScheduledLabel, isScheduledRun } from "@/components/runs/schedule-badges";
 import { HistoryFilters } from "./history-filters";
 import { showBidiControls } from "@/lib/text/bidi";
 
@@ -130,7 +131,7 @@ function HistoryRow({ run }: { run: RunSummary }) {
   const now = useNow(run.state === "RUNNING" ? 1000 : 0);
   const live = run.state === "RUNNING" && run.startedAt && now ? now - Date.parse(run.startedAt) : run.durationMs;
   return (
-    <tr className="animate-fade-in" data-testid="history-row" data-run-id={run.id} data-state={run.state}>
+    <tr className="animate-fade-in" data-testid="history-row" data-run-id={run.id} data-state={run.state} data-trigger={run.trigger}>
       <td data-label="Run">
         <Link href={`/runs/${run.id}`} className="mono" data-testid="history-run-link">
           #{run.id}
@@ -140,10 +141,20 @@ function HistoryRow({ run }: { run: RunSummary }) {
         <Link href={`/runs/${run.id}`} className="break-words text-ink" data-testid="history-flow">
           {showBidiControls(run.flowName)}
         </Link>
+        {isScheduledRun(run) ? (
+          <span className="ml-2 inline-block align-middle">
+            <ScheduledLabel run={run} testId="history-scheduled" />
+          </span>
+        ) : null}
       </td>
       <td data-label="State">
         <StateBadge state={run.state} testId="history-state" />
         {run.cancelRequested && run.state === "RUNNING" ? <span className="ml-1 text-xs text-st-cancelled">cancelling</span> : null}
+        {run.late ? (
+          <span className="ml-1 inline-block align-middle">
+            <LateBadge run={run} testId="history-late" />
+          </span>
+        ) : null}
         {run.waitingForWorker ? (
           <span className="ml-1 text-xs text-st-pending" data-testid="history-waiting" title="No online worker serves this flow yet">
             waiting for a worker

@@ -1,6 +1,7 @@
+import Link from "next/link";
 import type { RunView } from "@/lib/contracts/dashboard";
 import { TagChips } from "@/components/ui/tag-chips";
-import { formatDateTime, formatDuration } from "@/components/ui/time-format";
+import { formatDateTime, formatDuration, formatUtc } from "@/components/ui/time-format";
 
 /** Parameters, tags and bookkeeping of a run; parameter values are shown as JSON text. */
 export function RunDetails({ run }: { run: RunView }) {
@@ -49,6 +50,27 @@ export function RunDetails({ run }: { run: RunView }) {
             </dd>
           </div>
         ))}
+        {run.scheduledFor ? (
+          <div className="contents">
+            <dt className="text-faint">Scheduled for</dt>
+            <dd className="mono truncate text-right text-ink" title={formatUtc(run.scheduledFor)} data-testid="run-scheduled-for">
+              <time dateTime={run.scheduledFor}>{formatDateTime(run.scheduledFor)}</time>
+            </dd>
+          </div>
+        ) : null}
+        {run.scheduleId ? (
+          <div className="contents">
+            <dt className="text-faint">Schedule</dt>
+            <dd className="mono truncate text-right">
+              <Link href={`/flows/${encodeURIComponent(run.flowId)}#schedule-${encodeURIComponent(run.scheduleId)}`} data-testid="run-schedule-link">
+                #{run.scheduleId}
+              </Link>{" "}
+              <Link href={`/runs?scheduleId=${encodeURIComponent(run.scheduleId)}`} className="text-xs">
+                (its runs)
+              </Link>
+            </dd>
+          </div>
+        ) : null}
       </dl>
     </section>
   );

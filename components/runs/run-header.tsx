@@ -6,6 +6,7 @@ import { cancelRun, reportUrl } from "@/hooks/use-run";
 import { StateBadge } from "@/components/ui/state-badge";
 import { WarningBadge } from "@/components/ui/warning-badge";
 import { showBidiControls } from "@/lib/text/bidi";
+import { LateBadge, ScheduledLabel } from "./schedule-badges";
 
 /** Flow name, state, flags and the run's actions (cancel, report download). */
 export function RunHeader({ run }: { run: RunView }) {
@@ -15,7 +16,10 @@ export function RunHeader({ run }: { run: RunView }) {
     <header className="mb-6 flex flex-wrap items-start justify-between gap-4">
       <div className="min-w-0">
         <p className="mono text-xs text-faint">
-          <Link href="/runs">History</Link> / run <span className="text-muted">#{run.id}</span>
+          <Link href="/runs">History</Link> / run <span className="text-muted">#{run.id}</span> ·{" "}
+          <Link href={`/flows/${encodeURIComponent(run.flowId)}`} data-testid="run-flow-link">
+            flow page
+          </Link>
         </p>
         <h1 className="glow-text mt-1 text-2xl font-bold break-words text-ink sm:text-3xl" data-testid="run-title">
           {showBidiControls(run.flowName)}
@@ -29,6 +33,8 @@ export function RunHeader({ run }: { run: RunView }) {
               detail={`${flagged.length} task${flagged.length > 1 ? "s" : ""} flagged: ${flagged.map((t) => `${t.name} ${t.warning}`).join(", ")}`}
             />
           ) : null}
+          <ScheduledLabel run={run} />
+          <LateBadge run={run} />
           {run.stalled ? (
             <span className="badge st-STALLED" data-testid="run-stalled">
               STALLED

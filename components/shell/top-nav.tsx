@@ -4,7 +4,7 @@ import Link from "next/link";
 import { usePathname } from "next/navigation";
 
 const LINKS = [
-  { href: "/", label: "Flows", match: (p: string) => p === "/" },
+  { href: "/", label: "Flows", match: (p: string) => p === "/" || p.startsWith("/flows/") },
   { href: "/runs", label: "History", match: (p: string) => p.startsWith("/runs") },
   { href: "/stats", label: "Statistics", match: (p: string) => p.startsWith("/stats") },
   { href: "/clients", label: "Clients", match: (p: string) => p.startsWith("/clients") },

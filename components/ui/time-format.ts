@@ -54,3 +54,37 @@ export function formatClockMs(iso: string): string {
 export function formatPercent(p: number): string {
   return `${Math.floor(Math.min(Math.max(p, 0), 1) * 100)}%`;
 }
+
+/** The same instant in UTC, "YYYY-MM-DD HH:MM:SS UTC": the title of a local time. */
+export function formatUtc(iso: string | null): string {
+  const d = iso ? new Date(iso) : null;
+  if (!d || Number.isNaN(d.getTime())) return "—";
+  const s = d.toISOString();
+  return `${s.slice(0, 10)} ${s.slice(11, 19)} UTC`;
+}
+
+/** Local "HH:MM" on the same day as `now`, else "MM-DD HH:MM": a compact "next run at". */
+export function formatShortTime(iso: string, now: number): string {
+  const d = new Date(iso);
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const today = new Date(now || Date.now());
+  const sameDay = d.getFullYear() === today.getFullYear() && d.getMonth() === today.getMonth() && d.getDate() === today.getDate();
+  return sameDay ? hm : `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hm}`;
+}
+
+/** ISO → the local "YYYY-MM-DDTHH:mm" a datetime-local input shows. */
+export function toLocalInput(iso: string): string {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A datetime-local value (local time) → ISO; `endOfMinute` includes the whole minute shown. */
+export function fromLocalInput(v: string, endOfMinute = false): string {
+  if (!v) return "";
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) return "";
+  if (endOfMinute) d.setSeconds(59, 999);
+  return d.toISOString();
+}

@@ -16,6 +16,13 @@ export class FlowsPage {
     return this.cards().filter({ has: this.page.getByRole("heading", { name: flowName, exact: true }) });
   }
 
+  /** Follows the card's link to the flow page. */
+  async openFlowPage(flowName: string): Promise<void> {
+    await this.card(flowName).getByTestId("flow-link").click();
+    await this.page.waitForURL(/\/flows\/\d+$/);
+    await expect(this.page.getByTestId("flow-page")).toBeVisible();
+  }
+
   async openTrigger(flowName: string): Promise<TriggerForm> {
     await this.card(flowName).getByTestId("trigger-button").click();
     const form = this.page.getByTestId("trigger-form");

@@ -1,0 +1,142 @@
+import { expect, type Locator, type Page } from "@playwright/test";
+
+/** The flow page (/flows/{id}): header, parameters, tasks and the schedules panel. */
+export class FlowPage {
+  constructor(readonly page: Page) {}
+
+  async goto(flowId: string): Promise<void> {
+    await this.page.goto(`/flows/${flowId}`);
+    await expect(this.page.getByTestId("flow-page")).toBeVisible();
+    // The schedules answered: a list or the empty state.
+    await expect(this.page.getByTestId("schedule-row").first().or(this.page.getByTestId("schedules-empty"))).toBeVisible();
+  }
+
+  get title(): Locator {
+    return this.page.getByTestId("flow-title");
+  }
+  get runButton(): Locator {
+    return this.page.getByTestId("flow-page").getByTestId("trigger-button");
+  }
+  get scheduleRows(): Locator {
+    return this.page.getByTestId("schedule-row");
+  }
+  get schedulesEmpty(): Locator {
+    return this.page.getByTestId("schedules-empty");
+  }
+
+  scheduleRow(id: string): Locator {
+    return this.page.locator(`[data-testid="schedule-row"][data-schedule-id="${id}"]`);
+  }
+
+  async newSchedule(): Promise<ScheduleForm> {
+    await this.page.getByTestId("schedule-new").click();
+    const root = this.page.getByTestId("schedule-form");
+    await expect(root).toBeVisible();
+    return new ScheduleForm(this.page, root);
+  }
+
+  async edit(id: string): Promise<ScheduleForm> {
+    await this.scheduleRow(id).getByTestId("schedule-edit").click();
+    const root = this.page.getByTestId("schedule-form");
+    await expect(root).toBeVisible();
+    return new ScheduleForm(this.page, root);
+  }
+
+  async backfill(id: string): Promise<BackfillDialog> {
+    await this.scheduleRow(id).getByTestId("schedule-backfill").click();
+    const root = this.page.getByTestId("backfill-form");
+    await expect(root).toBeVisible();
+    return new BackfillDialog(this.page, root);
+  }
+}
+
+export class ScheduleForm {
+  constructor(
+    readonly page: Page,
+    readonly root: Locator,
+  ) {}
+
+  get cron(): Locator {
+    return this.root.getByTestId("schedule-cron");
+  }
+  get timezone(): Locator {
+    return this.root.getByTestId("schedule-timezone");
+  }
+  get previewDescription(): Locator {
+    return this.root.getByTestId("schedule-preview-description");
+  }
+  get previewTimes(): Locator {
+    return this.root.getByTestId("schedule-preview-time");
+  }
+  /** The error shown next to a field of the form (`cron`, `timezone`, `intervalSeconds`…). */
+  error(field: string): Locator {
+    return this.root.getByTestId(`schedule-error-${field}`);
+  }
+  param(name: string): Locator {
+    return this.root.getByTestId(`param-${name}`);
+  }
+
+  async useInterval(value: string, unit: "seconds" | "minutes" | "hours"): Promise<void> {
+    await this.root.getByTestId("schedule-kind-interval").check();
+    await this.root.getByTestId("schedule-interval-value").fill(value);
+    await this.root.getByTestId("schedule-interval-unit").selectOption(unit);
+  }
+
+  async overlap(policy: string): Promise<void> {
+    await this.root.getByTestId("schedule-overlap").selectOption(policy);
+  }
+
+  async catchup(policy: string): Promise<void> {
+    await this.root.getByTestId("schedule-catchup").selectOption(policy);
+  }
+
+  /** The `datetime` attributes (ISO, UTC) of the preview's fire times, in order. */
+  async previewIsoTimes(): Promise<string[]> {
+    return this.previewTimes.evaluateAll((ts) => ts.map((t) => t.getAttribute("datetime") ?? ""));
+  }
+
+  async submit(): Promise<void> {
+    await this.root.getByTestId("schedule-submit").click();
+  }
+
+  /** Submits and waits for the dialog to close (the schedule was saved). */
+  async save(): Promise<void> {
+    await this.submit();
+    await expect(this.root).toHaveCount(0);
+  }
+}
+
+export class BackfillDialog {
+  constructor(
+    readonly page: Page,
+    readonly root: Locator,
+  ) {}
+
+  async range(from: string, to: string): Promise<void> {
+    await this.root.getByTestId("backfill-from").fill(from);
+    await this.root.getByTestId("backfill-to").fill(to);
+  }
+
+  async count(): Promise<void> {
+    await this.root.getByTestId("backfill-preview-button").click();
+  }
+
+  get previewCount(): Locator {
+    return this.root.getByTestId("backfill-count");
+  }
+  get skipped(): Locator {
+    return this.root.getByTestId("backfill-skipped");
+  }
+  get confirmButton(): Locator {
+    return this.root.getByTestId("backfill-confirm");
+  }
+  get created(): Locator {
+    return this.root.getByTestId("backfill-created");
+  }
+  get historyLink(): Locator {
+    return this.root.getByTestId("backfill-history-link");
+  }
+  error(field: "from" | "to"): Locator {
+    return this.root.getByTestId(`backfill-error-${field}`);
+  }
+}
