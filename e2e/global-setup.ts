@@ -23,6 +23,22 @@ const ROOT = path.resolve(__dirname, "..");
 /** Where the built app lives (its `.next/`); the repository itself unless told otherwise. */
 const APP_DIR = path.resolve(process.env.PERFECT_E2E_APP_DIR ?? ROOT);
 
+/**
+ * The example flows declare real schedules (Daily Sales ETL at 06:00 Berlin, the weekly report
+ * on Mondays): paused for the suite, so a run that spans 06:00 Berlin sees only the runs its
+ * specs make. The specs' own schedules are created (and removed) by the specs.
+ */
+async function pauseExampleSchedules(url: string): Promise<void> {
+  const { flows } = (await (await fetch(`${url}/api/flows?limit=200`)).json()) as { flows: { id: string; clientId: string }[] };
+  for (const f of flows.filter((x) => x.clientId === EXAMPLE_CLIENT)) {
+    const { schedules } = (await (await fetch(`${url}/api/flows/${f.id}/schedules`)).json()) as { schedules: { id: string; active: boolean }[] };
+    for (const s of schedules.filter((x) => x.active)) {
+      const r = await fetch(`${url}/api/schedules/${s.id}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ active: false }) });
+      if (!r.ok) throw new Error(`could not pause schedule ${s.id} of the example flows: HTTP ${r.status}`);
+    }
+  }
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -187,6 +203,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       const online = new Set(flows.filter((f) => f.online).map((f) => f.name));
       return expected.every((n) => online.has(n)) ? true : undefined;
     });
+    await pauseExampleSchedules(url);
 
     process.env.PERFECT_E2E_URL = url;
     if (urlB) process.env.PERFECT_E2E_URL_B = urlB;

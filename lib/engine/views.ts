@@ -51,13 +51,14 @@ export function runSummary(
 /**
  * A scheduled run is late when it waited longer than the grace period between becoming due
  * (its fire time, or its creation when that came later: a catch-up or a backfill) and
- * starting — or is still waiting. `lateByMs`: how long after its fire time it started.
+ * starting — or is still waiting. `lateByMs`: how long after it became due it started (or has
+ * waited so far): a backfilled run is not "85,000 hours late".
  */
 export function latenessOf(r: Pick<RunRow, "scheduledFor" | "createdAt" | "startedAt" | "endedAt" | "state">, now: number, graceMs: number): { late: boolean; lateByMs: number | null } {
   if (r.scheduledFor === null) return { late: false, lateByMs: null };
   const due = Math.max(r.scheduledFor, r.createdAt);
-  if (r.state === "PENDING") return { late: now - due > graceMs, lateByMs: Math.max(0, now - r.scheduledFor) };
-  if (r.startedAt !== null) return { late: r.startedAt - due > graceMs, lateByMs: Math.max(0, r.startedAt - r.scheduledFor) };
+  if (r.state === "PENDING") return { late: now - due > graceMs, lateByMs: Math.max(0, now - due) };
+  if (r.startedAt !== null) return { late: r.startedAt - due > graceMs, lateByMs: Math.max(0, r.startedAt - due) };
   return { late: (r.endedAt ?? now) - due > graceMs, lateByMs: null };
 }
 
