@@ -5,9 +5,11 @@
  * `next build` breaks a start. The load generators always run in a different process.
  */
 import path from "node:path";
-import { AppServer, ROOT, cpuSeconds, ensureBuild as ensureBuildOf, freePort, rssMb, tempDir as tempDirOf } from "../../test/support/launcher.mjs";
+import { fileURLToPath } from "node:url";
+import { AppServer, cpuSeconds, ensureBuild as ensureBuildOf, freePort, rssMb, tempDir as tempDirOf } from "../../test/support/launcher.mjs";
 
-export { ROOT, cpuSeconds, freePort, rssMb };
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+export { cpuSeconds, freePort, rssMb };
 /** The app to serve: this checkout, or another built copy (PERFECT_BENCH_APP_DIR) for before/after runs. */
 export const APP_DIR = process.env.PERFECT_BENCH_APP_DIR ? path.resolve(process.env.PERFECT_BENCH_APP_DIR) : ROOT;
 export const BENCH_CLIENT = { id: "bench", name: "Bench Client", performanceSensitivity: "normal", token: "bench-token" };

@@ -18,8 +18,8 @@ export interface AppServerOptions {
   env?: Record<string, string>;
   /** A test PostgreSQL cluster's port: a database of its own there, unless env names one. */
   pgPort?: number | string;
-  /** The built app to serve (default: this checkout). */
-  appDir?: string;
+  /** The built app to serve: the checkout, or another built copy. */
+  appDir: string;
   nodeArgs?: string[];
   /** Fixed port; otherwise a free one, picked at the first start and kept for restarts. */
   port?: number;
@@ -38,7 +38,7 @@ export interface AppServerOptions {
 }
 
 export class AppServer {
-  constructor(opts?: AppServerOptions);
+  constructor(opts: AppServerOptions);
   readonly opts: AppServerOptions;
   readonly appDir: string;
   readonly dir: string;
@@ -64,12 +64,12 @@ export class AppServer {
   cleanup(): void;
 }
 
-export const ROOT: string;
 export const DEFAULT_CLIENT: ClientEntry;
 export function freePort(): Promise<number>;
 export function tempDir(prefix?: string): string;
-export function isBuilt(appDir?: string): boolean;
-export function ensureBuild(appDir?: string): Promise<void>;
+export function isBuilt(appDir: string): boolean;
+/** Builds `appDir` once when it has no build; a rebuild in progress is waited out. */
+export function ensureBuild(appDir: string): Promise<void>;
 export function processTree(pid: number): number[];
 export function rssMb(pid: number): { rss: number; peak: number };
 export function cpuSeconds(pid: number): number;

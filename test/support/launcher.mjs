@@ -4,18 +4,17 @@
 // folder of its own with its SQLite file (PERFECT_DB_PATH) and clients file, or a PostgreSQL
 // database of its own on a test cluster (`pgPort`); it can be stopped, killed with -9 and started
 // again on the same folder, database and port.
-// Plain ESM so bench scripts run it with node; typed for TypeScript by launcher.d.mts.
+// Plain ESM so bench scripts run it with node; typed for TypeScript by launcher.d.mts. No
+// `import.meta` here: Playwright's loader turns an imported .mjs into CommonJS, where it breaks —
+// so every caller names the app it serves (`appDir`).
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createDatabase, freePort } from "./postgres.mjs";
 
 export { freePort };
 
-/** This checkout: the app served unless `appDir` names another built copy. */
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The client a server gets when it is given none and its folder has no clients file yet. */
 export const DEFAULT_CLIENT = { id: "perfect_example", name: "Example", performanceSensitivity: "normal", token: "test-token" };
 
@@ -25,12 +24,12 @@ export function tempDir(prefix = "perfect-srv-") {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export function isBuilt(appDir = ROOT) {
+export function isBuilt(appDir) {
   return fs.existsSync(path.join(appDir, ".next", "BUILD_ID"));
 }
 
 /** Builds once when there is no build; another engineer's rebuild in progress is waited out. */
-export async function ensureBuild(appDir = ROOT) {
+export async function ensureBuild(appDir) {
   for (let i = 0; i < 60 && !isBuilt(appDir); i++) {
     if (i === 0 && !fs.existsSync(path.join(appDir, ".next"))) break;
     await sleep(2000); // a concurrent `next build` removes BUILD_ID until it finishes
@@ -98,14 +97,15 @@ export function cpuTree(pid) {
 }
 
 /**
- * One `next start` of the built app. Options (all optional):
+ * One `next start` of the built app in `appDir` (required: the checkout, or another built copy).
+ * Other options:
  *  - dir: its folder (default: a new temporary one), dbPath (default dir/perfect.db);
  *  - clients: written to dir/clients.json; without them an existing file is kept, else
  *    DEFAULT_CLIENT is written;
  *  - env: overrides, applied last (PERFECT_DATABASE_URL here means "this database, not mine");
  *  - pgPort: a test PostgreSQL cluster's port: the server gets a database of its own on it
  *    (created at the first start, kept across restarts), unless env names one;
- *  - appDir: the built app to serve (default this checkout); nodeArgs (e.g. --cpu-prof);
+ *  - nodeArgs (e.g. --cpu-prof);
  *  - port: fixed, else a free one is picked at the first start and kept for restarts;
  *  - logFile: the output goes to this file (appended) instead of memory; keepOutput: how many
  *    characters of output to keep in memory (default all);
@@ -123,9 +123,10 @@ export class AppServer {
   #output = "";
   #healthyOnce = false;
 
-  constructor(opts = {}) {
+  constructor(opts) {
+    if (!opts.appDir) throw new Error("AppServer: appDir (the built app to serve) is required");
     this.opts = opts;
-    this.appDir = path.resolve(opts.appDir ?? ROOT);
+    this.appDir = path.resolve(opts.appDir);
     this.dir = opts.dir ?? tempDir();
     this.dbPath = opts.dbPath ?? path.join(this.dir, "perfect.db");
     this.clientsFile = path.join(this.dir, "clients.json");
