@@ -37,17 +37,19 @@ export async function registerWorkers(api, n, concurrency = 25, flows = [DISPATC
 }
 
 /**
- * The core: returns per-trial latencies (trigger sent → poll answered) and checks that every run
- * went to exactly one poll answer.
+ * `pollers` registered workers, each long-polling `base` on its own keep-alive connection; a
+ * woken poller polls again at once, so all of them stay waiting. Resolves once every poll is
+ * parked in the server's waiter set. answeredAt(runId) is when a poll was answered with that run
+ * (waiting up to 10 s for it); a run handed out twice throws.
  */
-export async function measureDispatch(base, { clientId = BENCH_CLIENT.id, token = BENCH_CLIENT.token, pollers = 1000, trials = 300, warmup = 20, gapMs = 15, waitMs = 25_000, settleMs } = {}) {
+export async function startPollers(base, { clientId = BENCH_CLIENT.id, token = BENCH_CLIENT.token, pollers = 1000, waitMs = 25_000, settleMs } = {}) {
   const pollAgent = makeAgent(pollers + 10);
   const polls = apiClient(base, { agent: pollAgent, clientId, token });
   const api = apiClient(base, { clientId, token });
   const [flow] = (await api.register([DISPATCH_FLOW])).flows;
   const workers = await registerWorkers(api, pollers);
 
-  const answered = new Map(); // runId → { at, worker }
+  const answered = new Map(); // runId → { at, workerId }
   const waiting = new Map(); // runId → resolve
   let stopping = false;
   let inFlight = 0;
@@ -77,37 +79,61 @@ export async function measureDispatch(base, { clientId = BENCH_CLIENT.id, token 
   // Every poll must be parked in the server's waiter set before the first trigger.
   while (inFlight < pollers) await sleep(20);
   await sleep(settleMs ?? Math.max(500, pollers * 2));
+  return {
+    flow,
+    /** Registers and triggers through `base` (its own connection). */
+    api,
+    get dispatched() {
+      return answered.size;
+    },
+    async answeredAt(runId) {
+      const at =
+        answered.get(runId)?.at ??
+        (await new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`run ${runId} was not dispatched within 10 s`)), 10_000);
+          waiting.set(runId, (a) => {
+            clearTimeout(timer);
+            resolve(a);
+          });
+        }));
+      waiting.delete(runId);
+      return at;
+    },
+    async stop() {
+      stopping = true;
+      pollAgent.destroy();
+      await Promise.allSettled(loops);
+      api.agent.destroy();
+    },
+  };
+}
 
+/**
+ * The core: returns per-trial latencies (trigger sent → poll answered) and checks that every run
+ * went to exactly one poll answer.
+ */
+export async function measureDispatch(base, { clientId = BENCH_CLIENT.id, token = BENCH_CLIENT.token, pollers = 1000, trials = 300, warmup = 20, gapMs = 15, waitMs = 25_000, settleMs } = {}) {
+  const polling = await startPollers(base, { clientId, token, pollers, waitMs, settleMs });
   const latencies = [];
   const triggerMs = [];
   for (let i = 0; i < warmup + trials; i++) {
     const t0 = nowMs();
-    const run = await api.trigger(flow.id);
+    const run = await polling.api.trigger(polling.flow.id);
     const t1 = nowMs();
-    const at = answered.get(run.id)?.at ?? (await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`run ${run.id} was not dispatched within 10 s`)), 10_000);
-      waiting.set(run.id, (a) => {
-        clearTimeout(timer);
-        resolve(a);
-      });
-    }));
-    waiting.delete(run.id);
+    const at = await polling.answeredAt(run.id);
     if (i >= warmup) {
       latencies.push(at - t0);
       triggerMs.push(t1 - t0);
     }
     await sleep(gapMs);
   }
-  stopping = true;
-  pollAgent.destroy();
-  await Promise.allSettled(loops);
-  api.agent.destroy();
+  await polling.stop();
   const triggered = warmup + trials;
   return {
     pollers,
     triggered,
-    dispatched: answered.size,
-    exactlyOnce: answered.size === triggered,
+    dispatched: polling.dispatched,
+    exactlyOnce: polling.dispatched === triggered,
     latencies,
     triggerResponse: summarize(triggerMs),
   };

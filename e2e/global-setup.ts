@@ -11,12 +11,13 @@
  * test-results/e2e-logs/. Options: PERFECT_E2E_APP_DIR (where the built app is, default the
  * repository), PERFECT_E2E_KEEP_DIR=1 (keep the temporary directory), PERFECT_E2E_CHROMIUM.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
-import os from "node:os";
 import path from "node:path";
+import { getJson } from "../test/support/api-client";
+import { AppServer, isBuilt, tempDir } from "../test/support/launcher.mjs";
 import { startPostgres } from "../test/support/postgres.mjs";
+import { startPythonWorker, stopWorker, type PythonWorker } from "../test/support/python-worker";
+import { until } from "../test/support/wait";
 import { E2E_CLIENT, E2E_TOKEN, EXAMPLE_CLIENT, EXAMPLE_FLOWS, E2E_FLOWS } from "./support/constants";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -39,47 +40,8 @@ async function pauseExampleSchedules(url: string): Promise<void> {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function start(name: string, cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; logDir: string }): ChildProcess {
-  const log = fs.openSync(path.join(opts.logDir, `${name}.log`), "a");
-  // detached: its own process group, so the teardown can stop it with everything it spawned.
-  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", log, log], detached: true });
-  fs.closeSync(log);
-  child.on("error", (e) => console.error(`[e2e] ${name} failed to start: ${e.message}`));
-  return child;
-}
-
-function alive(child: ChildProcess): boolean {
+function alive(child: PythonWorker): boolean {
   return child.exitCode === null && child.signalCode === null;
-}
-
-async function stopGroup(child: ChildProcess | undefined): Promise<void> {
-  if (!child?.pid) return;
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, sig);
-    } catch {
-      /* already gone */
-    }
-  };
-  if (!alive(child)) {
-    signal("SIGKILL"); // the leader may be gone while others in its group live on
-    return;
-  }
-  const exited = new Promise((r) => child.once("exit", r));
-  signal("SIGTERM");
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 8000))]);
-  signal("SIGKILL");
 }
 
 function tail(file: string): string {
@@ -90,51 +52,21 @@ function tail(file: string): string {
   }
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, log?: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`[e2e] timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${String(last)})` : ""}${log ? `\n--- ${log}:\n${tail(log)}` : ""}`);
-}
-
 export default async function globalSetup(): Promise<() => Promise<void>> {
-  if (!fs.existsSync(path.join(APP_DIR, ".next", "BUILD_ID"))) {
+  if (!isBuilt(APP_DIR)) {
     throw new Error(
       `[e2e] no production build in ${path.join(APP_DIR, ".next")}: run \`npm run build\` first (the e2e suite drives the built app).`,
     );
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perfect-e2e-"));
-  const clientsFile = path.join(dir, "clients.json");
-  fs.writeFileSync(
-    clientsFile,
-    JSON.stringify(
-      {
-        clients: [
-          // Aggressive sensitivity: SLOW/CRITICAL shows after few samples and small drifts.
-          { id: EXAMPLE_CLIENT, name: "Perfect Example Flows", performanceSensitivity: "aggressive", token: E2E_TOKEN },
-          { id: E2E_CLIENT, name: "E2E Test Flows", performanceSensitivity: "aggressive", token: E2E_TOKEN },
-        ],
-      },
-      null,
-      2,
-    ),
-  );
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const children: ChildProcess[] = [];
+  const dir = tempDir("perfect-e2e-");
+  const servers: AppServer[] = [];
+  const workers: PythonWorker[] = [];
   // PERFECT_TEST_BACKEND=postgres: the same suite on a throw-away PostgreSQL cluster.
   const pg = process.env.PERFECT_TEST_BACKEND === "postgres" ? await startPostgres() : null;
 
   const teardown = async () => {
-    for (const c of [...children].reverse()) await stopGroup(c);
+    for (const w of [...workers].reverse()) await stopWorker(w);
+    for (const s of [...servers].reverse()) await s.stop();
     await pg?.stop();
     // Keep the server's and workers' output with the other artifacts, for failed runs.
     const logs = path.join(ROOT, "test-results", "e2e-logs");
@@ -145,64 +77,58 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   };
 
   try {
-    const serverEnv: NodeJS.ProcessEnv = {
-      ...process.env,
-      NODE_ENV: "production",
-      PERFECT_DB_PATH: path.join(dir, "perfect.db"),
-      ...(pg ? { PERFECT_DATABASE_URL: pg.url } : {}),
-      PERFECT_CLIENTS_FILE: clientsFile,
-      PERFECT_HEARTBEAT_TIMEOUT_MS: "3000",
-      NEXT_TELEMETRY_DISABLED: "1",
-    };
-    const startServer = async (name: string, serverPort: number) => {
-      const child = start(name, path.join(APP_DIR, "node_modules", ".bin", "next"), ["start", "-p", String(serverPort), "-H", "127.0.0.1"], {
-        cwd: APP_DIR,
-        logDir: dir,
-        env: serverEnv,
+    // Aggressive sensitivity: SLOW/CRITICAL shows after few samples and small drifts.
+    const clients = [
+      { id: EXAMPLE_CLIENT, name: "Perfect Example Flows", performanceSensitivity: "aggressive", token: E2E_TOKEN },
+      { id: E2E_CLIENT, name: "E2E Test Flows", performanceSensitivity: "aggressive", token: E2E_TOKEN },
+    ];
+    // Both instances share the folder: its clients file (written once) and, on SQLite, its database.
+    const startServer = async (name: string) => {
+      const server = new AppServer({
+        dir,
+        appDir: APP_DIR,
+        clients: servers.length === 0 ? clients : undefined,
+        env: { ...(pg ? { PERFECT_DATABASE_URL: pg.url } : {}), PERFECT_HEARTBEAT_TIMEOUT_MS: "3000" },
+        logFile: path.join(dir, `${name}.log`),
       });
-      children.push(child);
-      await waitFor(`the ${name}'s /api/health`, 60_000, async () => {
-        if (!alive(child)) throw new Error(`${name} exited with ${child.exitCode}`);
-        const r = await fetch(`http://127.0.0.1:${serverPort}/api/health`);
-        return r.ok ? true : undefined;
-      }, path.join(dir, `${name}.log`));
+      servers.push(server);
+      await server.start().catch((e: Error) => {
+        throw new Error(`[e2e] the ${name} did not start: ${e.message}`);
+      });
+      return server.url;
     };
-    await startServer("server", port);
+    const url = await startServer("server");
     // PostgreSQL: a second instance on the same database, for the cross-instance spec.
-    const urlB = pg ? `http://127.0.0.1:${await freePort()}` : null;
-    if (urlB) await startServer("server-b", Number(new URL(urlB).port));
+    const urlB = pg ? await startServer("server-b") : null;
 
-    const workerEnv = (clientId: string): NodeJS.ProcessEnv => ({
-      ...process.env,
-      PERFECT_URL: url,
-      PERFECT_CLIENT_ID: clientId,
-      PERFECT_TOKEN: E2E_TOKEN,
-      PERFECT_EXAMPLE_SPEED: "0.15",
-      PYTHONUNBUFFERED: "1",
-    });
-    const example = start("example-worker", "python3", [path.join(ROOT, "sdk-python", "examples", "example_flows.py")], {
-      cwd: ROOT,
-      logDir: dir,
-      env: workerEnv(EXAMPLE_CLIENT),
-    });
-    children.push(example);
-    const e2eWorker = start("e2e-worker", "python3", [path.join(ROOT, "e2e", "worker_flows.py")], {
-      cwd: ROOT,
-      logDir: dir,
-      env: workerEnv(E2E_CLIENT),
-    });
-    children.push(e2eWorker);
+    const worker = (name: string, script: string, clientId: string) => {
+      const w = startPythonWorker(script, {
+        url,
+        client: { id: clientId, token: E2E_TOKEN },
+        cwd: ROOT,
+        env: { PERFECT_EXAMPLE_SPEED: "0.15" },
+        logFile: path.join(dir, `${name}.log`),
+      });
+      workers.push(w);
+      return w;
+    };
+    const example = worker("example-worker", path.join(ROOT, "sdk-python", "examples", "example_flows.py"), EXAMPLE_CLIENT);
+    const e2eWorker = worker("e2e-worker", path.join(ROOT, "e2e", "worker_flows.py"), E2E_CLIENT);
 
     const expected = [...EXAMPLE_FLOWS, ...E2E_FLOWS];
-    await waitFor("both workers to register their flows", 30_000, async () => {
-      for (const [name, c] of [["example worker", example], ["e2e worker", e2eWorker]] as const) {
-        if (!alive(c)) throw new Error(`${name} exited with ${c.exitCode}\n${tail(path.join(dir, name === "example worker" ? "example-worker.log" : "e2e-worker.log"))}`);
+    let exited = "";
+    await until("both workers to register their flows", async () => {
+      for (const [name, w] of [["example-worker", example], ["e2e-worker", e2eWorker]] as const) {
+        if (!alive(w)) exited ||= `${name} exited with ${w.exitCode}\n${tail(path.join(dir, `${name}.log`))}`;
       }
-      const r = await fetch(`${url}/api/flows`);
-      const { flows } = (await r.json()) as { flows: { name: string; online: boolean }[] };
+      if (exited) return true;
+      const { flows } = (await getJson(`${url}/api/flows`)) as { flows: { name: string; online: boolean }[] };
       const online = new Set(flows.filter((f) => f.online).map((f) => f.name));
-      return expected.every((n) => online.has(n)) ? true : undefined;
+      return expected.every((n) => online.has(n));
+    }, 30_000).catch((e: Error) => {
+      throw new Error(`[e2e] ${e.message}`);
     });
+    if (exited) throw new Error(`[e2e] ${exited}`);
     await pauseExampleSchedules(url);
 
     process.env.PERFECT_E2E_URL = url;

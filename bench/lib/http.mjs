@@ -1,7 +1,8 @@
 /**
  * A lean HTTP/1.1 client for the load generators: node:http with a keep-alive agent (no fetch
  * overhead in the measuring process, and thousands of sockets held open for long polls).
- * Every request goes to 127.0.0.1 only.
+ * Every request goes to 127.0.0.1 only. It stays apart from the tests' client
+ * (test/support/api-client.ts, fetch) on purpose: what it measures must not include fetch's cost.
  */
 import http from "node:http";
 

@@ -11,11 +11,11 @@
  *    `runs` one-task runs (8 in flight, round-robin over the instances) and resolves the runs per
  *    second until none is PENDING or RUNNING, checking each ran exactly once.
  */
-import fs from "node:fs";
-import { BENCH_CLIENT, cpuSeconds } from "./server.mjs";
-import { apiClient, closedLoop, makeAgent } from "./http.mjs";
+import { cpuTree } from "../../test/support/launcher.mjs";
+import { BENCH_CLIENT } from "./server.mjs";
+import { apiClient, closedLoop } from "./http.mjs";
 import { nowMs, sleep } from "./stats.mjs";
-import { DISPATCH_FLOW, registerWorkers } from "../dispatch.mjs";
+import { startPollers } from "../dispatch.mjs";
 import { startPythonWorker } from "../e2e.mjs";
 
 export const ONE_TASK_FLOW = "Bench E2E Dispatch";
@@ -26,28 +26,6 @@ export const ONE_TASK_FLOW = "Bench E2E Dispatch";
  * take the other's runs.
  */
 export const BENCH_CLIENT_2 = { id: "bench2", name: "Bench Client 2", performanceSensitivity: "normal", token: "bench2-token" };
-
-/** CPU seconds of a process and all its descendants (Linux /proc): `next start` serves from a child process, a worker runs its runs in children. */
-export function cpuTree(pid) {
-  let total = 0;
-  const seen = new Set();
-  const visit = (p) => {
-    if (seen.has(p)) return;
-    seen.add(p);
-    const c = cpuSeconds(p);
-    if (Number.isFinite(c)) total += c;
-    try {
-      for (const t of fs.readdirSync(`/proc/${p}/task`)) {
-        const kids = fs.readFileSync(`/proc/${p}/task/${t}/children`, "utf8").trim();
-        if (kids) for (const k of kids.split(/\s+/)) visit(Number(k));
-      }
-    } catch {
-      /* gone */
-    }
-  };
-  visit(pid);
-  return total;
-}
 
 async function flowIdOf(api, name, clientId = BENCH_CLIENT.id) {
   for (let i = 0; i < 100; i++) {
@@ -65,62 +43,24 @@ function within(promise, ms, what) {
 }
 
 /**
- * `pollers` registered workers long-polling `pollBase`; fire() triggers through `triggerBase`.
- * Checks that no run is handed out twice.
+ * `pollers` registered workers long-polling `pollBase` (bench/dispatch.mjs's startPollers);
+ * fire() triggers through `triggerBase`. Checks that no run is handed out twice.
  */
 export async function pollDispatcher(pollBase, { triggerBase = pollBase, pollers = 100, waitMs = 25_000 } = {}) {
   const { id: clientId, token } = BENCH_CLIENT;
-  const pollAgent = makeAgent(pollers + 10);
-  const polls = apiClient(pollBase, { agent: pollAgent, clientId, token });
-  const api = apiClient(pollBase, { clientId, token });
+  const polling = await startPollers(pollBase, { clientId, token, pollers, waitMs });
   const trig = apiClient(triggerBase, { clientId, token });
-  const [flow] = (await api.register([DISPATCH_FLOW])).flows;
-  const workers = await registerWorkers(api, pollers);
-  const answered = new Map();
-  const waiting = new Map();
-  let stopping = false;
-  let inFlight = 0;
-  let errors = 0;
   let fired = 0;
-  const loop = async (workerId) => {
-    while (!stopping) {
-      inFlight++;
-      let body;
-      try {
-        body = await polls.poll(workerId, 1, waitMs);
-      } catch (e) {
-        if (!stopping && errors++ < 3) console.error(`[bench] poll failed: ${e.message}`);
-        if (!stopping) await sleep(100);
-        continue;
-      } finally {
-        inFlight--;
-      }
-      const at = nowMs();
-      for (const r of body.runs) {
-        if (answered.has(r.id)) throw new Error(`run ${r.id} was handed out twice`);
-        answered.set(r.id, at);
-        waiting.get(r.id)?.(at);
-      }
-    }
-  };
-  const loops = workers.map((w) => loop(w));
-  while (inFlight < pollers) await sleep(20);
-  await sleep(Math.max(500, pollers * 2));
   return {
     async fire() {
       fired++;
       const t0 = nowMs();
-      const run = await trig.trigger(flow.id);
-      const at = answered.get(run.id) ?? (await within(new Promise((r) => waiting.set(run.id, r)), 10_000, `run ${run.id} was not dispatched within 10 s`));
-      waiting.delete(run.id);
-      return at - t0;
+      const run = await trig.trigger(polling.flow.id);
+      return (await polling.answeredAt(run.id)) - t0;
     },
-    check: () => ({ fired, dispatched: answered.size, exactlyOnce: answered.size === fired }),
+    check: () => ({ fired, dispatched: polling.dispatched, exactlyOnce: polling.dispatched === fired }),
     async stop() {
-      stopping = true;
-      pollAgent.destroy();
-      await Promise.allSettled(loops);
-      api.agent.destroy();
+      await polling.stop();
       trig.agent.destroy();
     },
   };

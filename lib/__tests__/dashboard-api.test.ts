@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { openStream } from "../../test/support/sse";
 import { ETL_FLOW, api, fullRunEvents, serveTestEngine } from "./helpers";
 
 const { fresh } = serveTestEngine();
@@ -101,34 +102,16 @@ describe("dashboard API", () => {
 
   it("streams changes over SSE", async () => {
     const { env, a, w, workerId, flowId } = await setup();
-    const controller = new AbortController();
-    const res = await fetch(`${env.url}/api/events`, { signal: controller.signal });
-    expect(res.headers.get("content-type")).toContain("text/event-stream");
-    expect(res.headers.get("cache-control")).toContain("no-transform");
-    const reader = res.body!.getReader();
-    const seen: any[] = [];
-    const pump = (async () => {
-      let buf = "";
-      for (;;) {
-        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-        if (done) return;
-        buf += new TextDecoder().decode(value);
-        let i;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const data = block.split("\n").find((l) => l.startsWith("data: "));
-          if (block.includes("event: change") && data) seen.push(JSON.parse(data.slice(6)));
-        }
-      }
-    })();
+    const stream = await openStream(env.url);
+    expect(stream.headers.get("content-type")).toContain("text/event-stream");
+    expect(stream.headers.get("cache-control")).toContain("no-transform");
+    const seen = stream.changes;
     await new Promise((r) => setTimeout(r, 50));
     const run = (await a.post(`/api/flows/${flowId}/runs`, {})).body;
     await w.poll(workerId);
     await w.events(workerId, run.id, fullRunEvents());
     await new Promise((r) => setTimeout(r, 100));
-    controller.abort();
-    await pump;
+    await stream.close();
     const logIds = (await a.get(`/api/runs/${run.id}/logs`)).body.logs.map((l: any) => l.id);
     expect(seen.filter((c) => c.kind === "log").map((c) => c.lastLogId)).toEqual([logIds.at(-1)]);
     expect(seen.filter((c) => c.kind === "taskRun").every((c) => c.state === "COMPLETED")).toBe(true);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll } from "vitest";
 import { setEngine } from "../server";
 import { createTestEngine } from "../../test/support/test-engine";
 import { startHarness } from "../../test/support/http-harness";
+import { apiClient } from "../../test/support/api-client";
 
 export type TestEnv = ReturnType<typeof createTestEngine> & { url: string };
 
@@ -28,38 +29,10 @@ export function serveTestEngine(opts: Parameters<typeof createTestEngine>[0] = {
   return { env, fresh };
 }
 
+/** test/support/api-client for the harness, its worker routes defaulting to the test engine's client. */
 export function api(env: TestEnv) {
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(env.url + path, {
-      method,
-      headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json: any = null;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = text;
-    }
-    return { status: res.status, body: json, headers: res.headers };
-  };
-  const worker = (clientId = "acme", token = "acme-token") => {
-    const auth = { authorization: `Bearer ${token}` };
-    return {
-      register: (flows: unknown[], extra = {}) => call("POST", `/api/worker/${clientId}/register`, { flows, ...extra }, auth),
-      poll: (workerId: string, extra = {}) => call("POST", `/api/worker/${clientId}/poll`, { workerId, waitMs: 0, ...extra }, auth),
-      heartbeat: (workerId: string, runIds: string[] = []) => call("POST", `/api/worker/${clientId}/heartbeat`, { workerId, runIds }, auth),
-      events: (workerId: string, runId: string, events: unknown[], extra = {}) =>
-        call("POST", `/api/worker/${clientId}/runs/${runId}/events`, { workerId, events, ...extra }, auth),
-    };
-  };
-  return {
-    call,
-    worker,
-    get: (path: string) => call("GET", path),
-    post: (path: string, body?: unknown, headers?: Record<string, string>) => call("POST", path, body ?? {}, headers),
-  };
+  const client = apiClient(env.url);
+  return { ...client, worker: (clientId = "acme", token = "acme-token") => client.worker(clientId, token) };
 }
 
 export const ETL_FLOW = {

@@ -1,7 +1,8 @@
 /**
  * Long-poll wake-ups in one process: workers wait here for a run of their client; a trigger wakes
  * the longest-waiting poll that serves the run (no sleep-and-recheck loop, no thundering herd
- * of 1,000 pollers). Several instances share wake-ups through PostgreSQL LISTEN/NOTIFY instead.
+ * of 1,000 pollers). With several instances, PgNotifier carries wake-ups over PostgreSQL
+ * LISTEN/NOTIFY and hands each one it hears to an instance of this class.
  */
 import type { RunNotifier } from "./store";
 
@@ -26,6 +27,11 @@ export class InProcessRunNotifier implements RunNotifier {
       count--;
       w.wake(true);
     }
+  }
+
+  /** Wakes every waiter of every client: each re-checks the store (PgNotifier, after a reconnect). */
+  wakeAll(): void {
+    for (const set of [...this.waiters.values()]) for (const w of [...set]) w.wake(true);
   }
 
   waitForRun(clientId: string, timeoutMs: number, signal?: AbortSignal, serves?: (route: string) => boolean): Promise<boolean> {

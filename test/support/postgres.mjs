@@ -75,8 +75,14 @@ export async function startPostgres(opts = {}) {
     }
   }
   fs.writeFileSync(path.join(dir, "perfect-cluster.json"), JSON.stringify({ port, settings }));
-  await pg("createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", "perfect", "perfect"]);
+  await createDatabase(port, "perfect");
   return clusterHandle(dir, port, settings);
+}
+
+/** A new empty database `name` on the cluster listening on 127.0.0.1:`port`; returns its url. */
+export async function createDatabase(port, name) {
+  await pg("createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", "perfect", name]);
+  return `postgres://perfect@127.0.0.1:${port}/${name}`;
 }
 
 function clusterHandle(dir, port, settings) {
@@ -86,10 +92,7 @@ function clusterHandle(dir, port, settings) {
     port,
     dir,
     /** A new empty database on this cluster (one per test file or test). */
-    async createDatabase(name) {
-      await pg("createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", "perfect", name]);
-      return `postgres://perfect@127.0.0.1:${port}/${name}`;
-    },
+    createDatabase: (name) => createDatabase(port, name),
     async restart() {
       await pg("pg_ctl", ["-D", dir, "-m", "fast", "-w", "stop"]);
       await pgStart(dir, port, settings);

@@ -3,4 +3,4 @@
  * in afterAll. One cluster per test file (each on its own free port), so files run in parallel.
  * The implementation is plain ESM (postgres.mjs) so bench scripts and the CLI share it.
  */
-export { attachPostgres, freePort, PG_BIN, startPostgres, type PostgresCluster } from "./postgres.mjs";
+export { attachPostgres, createDatabase, freePort, PG_BIN, startPostgres, type PostgresCluster } from "./postgres.mjs";

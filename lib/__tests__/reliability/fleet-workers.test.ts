@@ -2,19 +2,21 @@
  * Fleet correctness with real Python workers against the built server (issue 10): runs reach
  * only workers that serve their flow, and a claim whose answer was lost is run again, once.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { getJson, trigger } from "../../../test/support/protocol-worker";
+import { getJson, onlineFlow, trigger } from "../../../test/support/api-client";
+import { PythonWorkers } from "../../../test/support/python-worker";
 import { ServerProcess } from "../../../test/support/server-process";
 import { TcpProxy } from "../../../test/support/tcp-proxy";
+import { until } from "../../../test/support/wait";
 
 const TIMEOUT_MS = 3000;
+/** This file's bound on a wait that names none. */
+const WAIT_MS = 60_000;
 const CLIENT = { id: "perfect_example", name: "Example", performanceSensitivity: "normal", token: "fleet-token" };
-const WORKER = path.join(__dirname, "rel_worker.py");
 const servers: ServerProcess[] = [];
-let workers: ChildProcess[] = [];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const workers = new PythonWorkers(path.join(__dirname, "rel_worker.py"), CLIENT);
+const worker = (url: string, env: Record<string, string>) => workers.start(url, env);
 
 async function server() {
   // The test scripts 200 triggers from one address: a budget such a script would configure.
@@ -27,51 +29,11 @@ async function server() {
   return s;
 }
 
-function worker(url: string, env: Record<string, string>) {
-  const child = spawn("python3", [WORKER], {
-    env: { ...process.env, PERFECT_URL: url, PERFECT_CLIENT_ID: CLIENT.id, PERFECT_TOKEN: CLIENT.token, PYTHONUNBUFFERED: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let out = "";
-  child.stdout!.on("data", (c) => (out += c));
-  child.stderr!.on("data", (c) => (out += c));
-  Object.defineProperty(child, "log", { get: () => out });
-  workers.push(child);
-  return child as ChildProcess & { log: string };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-async function onlineFlow(url: string, name: string): Promise<string> {
-  return until(`flow ${name} served`, async () => {
-    const flows = (await getJson(`${url}/api/flows?name=${encodeURIComponent(name)}`)).flows as any[];
-    return flows.find((f) => f.name === name && f.online)?.id;
-  });
-}
-
 async function allLogs(url: string, runId: string): Promise<string[]> {
   return ((await getJson(`${url}/api/runs/${runId}/logs?limit=1000`)).logs as any[]).map((l) => l.message);
 }
 
-afterEach(() => {
-  for (const w of workers) {
-    try {
-      process.kill(-w.pid!, "SIGKILL");
-    } catch {
-      /* gone */
-    }
-  }
-  workers = [];
-});
+afterEach(() => workers.kill9All());
 afterAll(async () => {
   for (const s of servers) {
     await s.stop();
@@ -85,12 +47,12 @@ describe("routing with real workers", () => {
     worker(s.url, { REL_FLOWS: "Alpha", REL_NAME: "A", REL_MAX: "4" });
     worker(s.url, { REL_FLOWS: "Beta", REL_NAME: "B", REL_MAX: "4" });
     worker(s.url, { REL_FLOWS: "Alpha,Beta", REL_NAME: "AB", REL_MAX: "4" });
-    const alpha = await onlineFlow(s.url, "Alpha");
-    const beta = await onlineFlow(s.url, "Beta");
+    const alpha = await onlineFlow(s.url, "Alpha", { timeoutMs: WAIT_MS });
+    const beta = await onlineFlow(s.url, "Beta", { timeoutMs: WAIT_MS });
     await until("three workers online", async () => {
       const c = (await getJson(`${s.url}/api/clients`)).clients.find((x: any) => x.id === CLIENT.id);
       return c.workers.filter((w: any) => w.online).length === 3;
-    });
+    }, WAIT_MS);
     const runs: { id: string; flow: "Alpha" | "Beta" }[] = [];
     for (let i = 0; i < 200; i++) {
       const flow = i % 2 ? "Beta" : "Alpha";
@@ -123,11 +85,11 @@ describe("a claim whose poll answer is lost", () => {
     await proxy.start();
     try {
       worker(proxy.url, { REL_FLOWS: "Alpha", REL_NAME: "A" });
-      const alpha = await onlineFlow(s.url, "Alpha");
+      const alpha = await onlineFlow(s.url, "Alpha", { timeoutMs: WAIT_MS });
       const dropped = proxy.dropNextAnswerContaining('"runs":[{');
       const id = (await trigger(s.url, alpha, {})).id;
       await dropped; // the server committed the claim; the worker never saw the answer
-      await until("run COMPLETED", async () => (await getJson(`${s.url}/api/runs/${id}`)).state === "COMPLETED");
+      await until("run COMPLETED", async () => (await getJson(`${s.url}/api/runs/${id}`)).state === "COMPLETED", WAIT_MS);
       const logs = await allLogs(s.url, id);
       expect(logs.filter((m) => m.includes("never received this run"))).toHaveLength(1);
       expect(logs.filter((m) => m.startsWith("executed "))).toEqual(["executed Alpha by A"]);

@@ -10,8 +10,11 @@ import Database from "better-sqlite3";
 import fs from "node:fs";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProtocolWorker, getJson, trigger } from "../../../test/support/protocol-worker";
+import { getJson, trigger } from "../../../test/support/api-client";
+import { rssMb } from "../../../test/support/launcher.mjs";
+import { ProtocolWorker } from "../../../test/support/protocol-worker";
 import { ServerProcess } from "../../../test/support/server-process";
+import { sleep, until } from "../../../test/support/wait";
 
 const CLIENTS = [
   { id: "control", name: "Control", performanceSensitivity: "normal", token: "control-token" },
@@ -36,7 +39,8 @@ let control: ProtocolWorker;
 let noisy: ProtocolWorker;
 let controlFlowId = "";
 let hostileFlowId = "";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** This file's bound on a wait. */
+const WAIT_MS = 20_000;
 
 // ---------------------------------------------------------------- helpers
 
@@ -151,37 +155,6 @@ async function withControl<T>(during: () => Promise<T>): Promise<{ result: T; co
   }
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-function rssMb(pid: number): number {
-  // next start runs the server in a child process: sum the whole group we started.
-  let kb = 0;
-  const seen = new Set<number>();
-  const visit = (p: number) => {
-    if (seen.has(p)) return;
-    seen.add(p);
-    try {
-      kb += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
-      for (const t of fs.readdirSync(`/proc/${p}/task`)) {
-        const kids = fs.readFileSync(`/proc/${p}/task/${t}/children`, "utf8").trim();
-        if (kids) for (const k of kids.split(/\s+/)) visit(Number(k));
-      }
-    } catch {
-      /* gone */
-    }
-  };
-  visit(pid);
-  return kb / 1024;
-}
-
 // ---------------------------------------------------------------- setup
 
 beforeAll(async () => {
@@ -206,7 +179,7 @@ afterAll(async () => {
 describe("1. bodies are bounded before they are read", () => {
   it("200 MiB bodies with no, a wrong or a declared type are refused without being buffered; RSS stays flat", async () => {
     const before = counts();
-    const rss0 = rssMb(s.child!.pid!);
+    const rss0 = rssMb(s.child!.pid!).rss;
     const huge = (headers: Record<string, string>, path: string, from: string) =>
       new Promise<{ status: number; sentMb: number }>((resolve) => {
         let sent = 0;
@@ -238,7 +211,7 @@ describe("1. bodies are bounded before they are read", () => {
     // Declared too large: answered from the header alone.
     const declared = await send("POST", flows, { headers: { "content-type": "application/json", "content-length": String(200 * 1024 * 1024) }, from: "127.0.0.7" }).catch(() => null);
     if (declared) expect(declared.status).toBe(413);
-    expect(rssMb(s.child!.pid!) - rss0).toBeLessThan(150); // five 200 MiB bodies: never held
+    expect(rssMb(s.child!.pid!).rss - rss0).toBeLessThan(150); // five 200 MiB bodies: never held
     expect(counts()).toEqual(before);
     expect((await send("GET", "/api/health")).status).toBe(200);
   }, 120_000);
@@ -424,10 +397,10 @@ describe("7. live connections are capped", () => {
       for (let i = 0; i < 30; i++) await trigger(s.url, controlFlowId).then((r) => send("POST", `/api/runs/${r.id}/cancel`, json({})));
       const afterClose: { status: number }[] = [];
       for (const r of open.splice(0)) r.destroy();
-      afterClose.push(await waitFor("a freed stream slot", async () => {
+      afterClose.push(await until("a freed stream slot", async () => {
         const r = await stream("127.0.0.2");
         return r.status === 200 ? r : undefined;
-      }));
+      }, WAIT_MS));
       return { fromA, fromB, afterClose };
     });
     for (const r of open) r.destroy();
@@ -550,11 +523,11 @@ describe("10. changing clients.json never loses work", () => {
 
     // Rotate: rot-2 is the token, rot-1 stays accepted as previousToken.
     write([...base, { id: "rotating", name: "Rotating", token: "rot-2", previousToken: "rot-1" }, CLIENTS[3]]);
-    await waitFor("the new token", async () => ((await hbWith("rot-2")) === 200 ? true : undefined));
+    await until("the new token", async () => ((await hbWith("rot-2")) === 200 ? true : undefined), WAIT_MS);
     expect(await hbWith("rot-1")).toBe(200);
     // Rotation done: the previous token is removed, and the doomed client with it.
     write([...base, { id: "rotating", name: "Rotating", token: "rot-2" }]);
-    await waitFor("the old token to be refused", async () => ((await hbWith("rot-1")) === 401 ? true : undefined));
+    await until("the old token to be refused", async () => ((await hbWith("rot-1")) === 401 ? true : undefined), WAIT_MS);
     expect(await hbWith("rot-2")).toBe(200);
     const before = countsBesidesControl();
     const r = await send("POST", `/api/flows/${doomedFlow.id}/runs`, json({}));
@@ -564,7 +537,7 @@ describe("10. changing clients.json never loses work", () => {
     expect(countsBesidesControl()).toEqual(before);
     expect((await getJson(`${s.url}/api/flows/${doomedFlow.id}`)).clientRemoved).toBe(true);
     write(CLIENTS); // put everything back for any later case
-    await waitFor("the restored clients", async () => ((await hbWith("rot-1")) === 200 ? true : undefined));
+    await until("the restored clients", async () => ((await hbWith("rot-1")) === 200 ? true : undefined), WAIT_MS);
   }, 60_000);
 });
 

@@ -4,13 +4,15 @@
  * SSE stream on either sees every change, and workers fail over when an instance dies.
  * Runs in npm test's "reliability:postgres" step (PERFECT_TEST_BACKEND=postgres).
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { attachPostgres } from "../../../test/support/postgres.mjs";
-import { getJson, trigger } from "../../../test/support/protocol-worker";
+import { getJson, onlineFlow, trigger } from "../../../test/support/api-client";
+import { attachPostgres, createDatabase } from "../../../test/support/postgres.mjs";
+import { PythonWorkers } from "../../../test/support/python-worker";
 import { ServerProcess } from "../../../test/support/server-process";
+import { openStream } from "../../../test/support/sse";
+import { until } from "../../../test/support/wait";
 
 const PG_PORT = process.env.PERFECT_TEST_PG_PORT;
 /** The run's cluster folder (test/support/pg-global-setup.ts), for the restart test. */
@@ -23,17 +25,15 @@ const PG_DIR = process.env.PERFECT_TEST_PG_DIR;
  */
 const KILL_RUNS = Number(process.env.PERFECT_MULTI_KILL_RUNS ?? 500);
 const CLIENT = { id: "perfect_example", name: "Example", performanceSensitivity: "normal", token: "multi-token" };
-const WORKER = path.join(__dirname, "rel_worker.py");
 const servers: ServerProcess[] = [];
-let workers: ChildProcess[] = [];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const workers = new PythonWorkers(path.join(__dirname, "rel_worker.py"), CLIENT);
+const worker = (url: string, env: Record<string, string>) => workers.start(url, env);
 
 /** Two instances sharing one fresh database. */
 async function twoInstances(extraEnv: Record<string, string> = {}): Promise<[ServerProcess, ServerProcess] & { database: string }> {
   const name = `perfect_multi_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
-  execFileSync("/usr/lib/postgresql/15/bin/createdb", ["-h", "127.0.0.1", "-p", PG_PORT!, "-U", "perfect", name]);
   const env = {
-    PERFECT_DATABASE_URL: `postgres://perfect@127.0.0.1:${PG_PORT}/${name}`,
+    PERFECT_DATABASE_URL: await createDatabase(PG_PORT!, name),
     PERFECT_HEARTBEAT_TIMEOUT_MS: "3000",
     PERFECT_RATE_MUTATIONS_PER_SEC: "10000",
     PERFECT_RATE_MUTATIONS_BURST: "10000",
@@ -59,41 +59,6 @@ async function listenerPids(database: string): Promise<number[]> {
   }
 }
 
-/** An SSE stream on `url`: the changes it carried, and whether (and when) the server ended it. */
-async function openStream(url: string) {
-  const controller = new AbortController();
-  const res = await fetch(`${url}/api/events`, { signal: controller.signal });
-  if (!res.ok) throw new Error(`/api/events: ${res.status}`);
-  const reader = res.body!.getReader();
-  const changes: any[] = [];
-  let ended = false;
-  const done = (async () => {
-    let buf = "";
-    for (;;) {
-      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-      if (done) return void (ended = true);
-      buf += new TextDecoder().decode(value);
-      let i;
-      while ((i = buf.indexOf("\n\n")) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const data = block.split("\n").find((l) => l.startsWith("data: "));
-        if (block.includes("event: change") && data) changes.push(JSON.parse(data.slice(6)));
-      }
-    }
-  })();
-  return {
-    changes,
-    get ended() {
-      return ended;
-    },
-    async close() {
-      controller.abort();
-      await done;
-    },
-  };
-}
-
 /** The numbers of the "nap step N/M" lines of a run, in stored order. */
 async function napSteps(url: string, id: string): Promise<number[]> {
   return ((await getJson(`${url}/api/runs/${id}/logs?limit=5000`)).logs as any[])
@@ -115,47 +80,7 @@ async function allRuns(url: string): Promise<any[]> {
   }
 }
 
-function worker(url: string, env: Record<string, string>) {
-  const child = spawn("python3", [WORKER], {
-    env: { ...process.env, PERFECT_URL: url, PERFECT_CLIENT_ID: CLIENT.id, PERFECT_TOKEN: CLIENT.token, PYTHONUNBUFFERED: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let out = "";
-  child.stdout!.on("data", (c) => (out += c));
-  child.stderr!.on("data", (c) => (out += c));
-  Object.defineProperty(child, "log", { get: () => out });
-  workers.push(child);
-  return child as ChildProcess & { log: string };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-async function servedFlow(url: string, name: string): Promise<string> {
-  return until(`flow ${name} served`, async () => {
-    const flows = (await getJson(`${url}/api/flows?name=${encodeURIComponent(name)}`)).flows as any[];
-    return flows.find((f) => f.name === name && f.online)?.id;
-  });
-}
-
-afterEach(() => {
-  for (const w of workers) {
-    try {
-      process.kill(-w.pid!, "SIGKILL");
-    } catch {
-      /* gone */
-    }
-  }
-  workers = [];
-});
+afterEach(() => workers.kill9All());
 afterAll(async () => {
   for (const s of servers) {
     await s.stop();
@@ -167,38 +92,15 @@ describe.skipIf(!PG_PORT)("two instances on one PostgreSQL database", () => {
   it("a trigger through B reaches a worker polling A, and an SSE stream on B sees the run to its end", async () => {
     const [a, b] = await twoInstances();
     worker(a.url, { REL_FLOWS: "Alpha", REL_NAME: "A" });
-    const alpha = await servedFlow(b.url, "Alpha"); // B sees what A's worker registered (and that it is online)
-    const controller = new AbortController();
-    const res = await fetch(`${b.url}/api/events`, { signal: controller.signal });
-    const reader = res.body!.getReader();
-    // Every run change, filtered once the run's id is known: the worker may claim it (RUNNING)
-    // before the trigger's answer arrives here.
-    const seen: { runId: string; state: string }[] = [];
-    let runId = "";
-    const states = () => seen.filter((c) => c.runId === runId).map((c) => c.state);
-    const pump = (async () => {
-      let buf = "";
-      for (;;) {
-        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-        if (done) return;
-        buf += new TextDecoder().decode(value);
-        let i;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const data = block.split("\n").find((l) => l.startsWith("data: "));
-          if (!block.includes("event: change") || !data) continue;
-          const c = JSON.parse(data.slice(6));
-          if (c.kind === "run") seen.push({ runId: c.runId, state: c.state });
-        }
-      }
-    })();
-    await until("the stream open", async () => res.ok);
-    runId = (await trigger(b.url, alpha, {})).id;
+    const alpha = await onlineFlow(b.url, "Alpha"); // B sees what A's worker registered (and that it is online)
+    // Open (answered 200) before the trigger. Every run change, filtered once the run's id is
+    // known: the worker may claim it (RUNNING) before the trigger's answer arrives here.
+    const stream = await openStream(b.url);
+    const runId = (await trigger(b.url, alpha, {})).id;
+    const states = () => stream.changes.filter((c) => c.kind === "run" && c.runId === runId).map((c) => c.state);
     await until("run COMPLETED on A", async () => (await getJson(`${a.url}/api/runs/${runId}`)).state === "COMPLETED");
     await until("B's stream saw COMPLETED", async () => states().includes("COMPLETED"));
-    controller.abort();
-    await pump;
+    await stream.close();
     expect(states().at(-1)).toBe("COMPLETED");
     expect(states()).toContain("RUNNING");
     const logs = ((await getJson(`${b.url}/api/runs/${runId}/logs`)).logs as any[]).map((l) => l.message);
@@ -208,7 +110,7 @@ describe.skipIf(!PG_PORT)("two instances on one PostgreSQL database", () => {
   it(`kill -9 of A under load: workers fail over to B; every run completes once, every step logged once in order (${KILL_RUNS} runs)`, async () => {
     const [a, b] = await twoInstances();
     for (let i = 0; i < 4; i++) worker(`${a.url},${b.url}`, { REL_FLOWS: "Sleepy", REL_MAX: "4" });
-    const sleepy = await servedFlow(b.url, "Sleepy");
+    const sleepy = await onlineFlow(b.url, "Sleepy");
     const ids: string[] = [];
     // Half a second (5 logged steps) each: many runs, each still mid-flight for a while.
     for (let i = 0; i < KILL_RUNS; i++) ids.push((await trigger(i % 2 ? b.url : a.url, sleepy, { seconds: 0.5 })).id);
@@ -222,7 +124,7 @@ describe.skipIf(!PG_PORT)("two instances on one PostgreSQL database", () => {
     expect(runs.filter((r: any) => r.state !== "COMPLETED").map((r: any) => [r.id, r.state, r.error])).toEqual([]);
     for (const id of ids) expect(await napSteps(b.url, id), `run ${id}`).toEqual([1, 2, 3, 4, 5]); // each once, in order
     // No run executed twice: one "started" line per run across all workers' output.
-    const started = workers.flatMap((w) => [...(w as any).log.matchAll(/run (\d+) \(Sleepy\) started/g)].map((m: RegExpMatchArray) => m[1]));
+    const started = workers.all.flatMap((w) => [...(w as any).log.matchAll(/run (\d+) \(Sleepy\) started/g)].map((m: RegExpMatchArray) => m[1]));
     expect(started.length).toBe(KILL_RUNS);
     expect(new Set(started).size).toBe(KILL_RUNS);
   }, 300_000 + KILL_RUNS * 300);
@@ -236,8 +138,8 @@ describe.skipIf(!PG_PORT)("two instances on one PostgreSQL database", () => {
     const [a, b] = pair;
     // Both workers know only A: while the database is away they cannot fail over, they buffer.
     for (let i = 0; i < 2; i++) worker(a.url, { REL_FLOWS: "Sleepy,Alpha", REL_MAX: "4", REL_NAME: "A" });
-    const sleepy = await servedFlow(b.url, "Sleepy");
-    const alpha = await servedFlow(b.url, "Alpha");
+    const sleepy = await onlineFlow(b.url, "Sleepy");
+    const alpha = await onlineFlow(b.url, "Alpha");
     const before = await listenerPids(pair.database);
     expect(before).toHaveLength(2); // one LISTEN connection per instance
     const streamA = await openStream(a.url);
@@ -270,7 +172,7 @@ describe.skipIf(!PG_PORT)("two instances on one PostgreSQL database", () => {
     const runs = await allRuns(b.url);
     expect(runs.filter((r: any) => r.state !== "COMPLETED").map((r: any) => [r.id, r.state, r.error])).toEqual([]);
     for (const id of ids) expect(await napSteps(a.url, id), `run ${id}`).toEqual(Array.from({ length: 60 }, (_, i) => i + 1)); // each once, in order
-    const started = workers.flatMap((w) => [...(w as any).log.matchAll(/run (\d+) \(Sleepy\) started/g)].map((m: RegExpMatchArray) => m[1]));
+    const started = workers.all.flatMap((w) => [...(w as any).log.matchAll(/run (\d+) \(Sleepy\) started/g)].map((m: RegExpMatchArray) => m[1]));
     expect(started.sort()).toEqual([...ids].sort()); // none executed twice
 
     // After the restart: a trigger through B reaches a worker waiting on A (A's new LISTEN), and

@@ -2,24 +2,23 @@
  * Reliability scenarios with real Python workers (the SDK in sdk-python/) against the built
  * server: killed workers, a server outage, a network partition, and a log burst at exit.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { getJson, trigger } from "../../../test/support/protocol-worker";
+import { getJson, onlineFlow, trigger } from "../../../test/support/api-client";
+import { PythonWorkers, kill9 } from "../../../test/support/python-worker";
 import { ServerProcess } from "../../../test/support/server-process";
 import { TcpProxy } from "../../../test/support/tcp-proxy";
+import { sleep, until } from "../../../test/support/wait";
 
 const TIMEOUT_MS = 3000;
 const CLIENTS = [
   { id: "perfect_example", name: "Example", performanceSensitivity: "normal", token: "rel-token" },
   { id: "control", name: "Control", performanceSensitivity: "normal", token: "control-token" },
 ];
-const WORKER = path.join(__dirname, "rel_worker.py");
 const servers: ServerProcess[] = [];
-let workers: ChildProcess[] = [];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const workers = new PythonWorkers(path.join(__dirname, "rel_worker.py"), CLIENTS[0]);
+const worker = (url: string, env: Record<string, string> = {}, client = CLIENTS[0]) => workers.start(url, env, client);
 
 async function server() {
   const s = new ServerProcess({ clients: CLIENTS, env: { PERFECT_HEARTBEAT_TIMEOUT_MS: String(TIMEOUT_MS) } });
@@ -28,51 +27,9 @@ async function server() {
   return s;
 }
 
-function worker(url: string, env: Record<string, string> = {}, client = CLIENTS[0]) {
-  const child = spawn("python3", [WORKER], {
-    env: { ...process.env, PERFECT_URL: url, PERFECT_CLIENT_ID: client.id, PERFECT_TOKEN: client.token, PYTHONUNBUFFERED: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let out = "";
-  child.stdout!.on("data", (c) => (out += c));
-  child.stderr!.on("data", (c) => (out += c));
-  Object.defineProperty(child, "log", { get: () => out });
-  workers.push(child);
-  return child as ChildProcess & { log: string };
-}
-
-function kill9(child: ChildProcess) {
-  try {
-    process.kill(-child.pid!, "SIGKILL");
-  } catch {
-    /* gone */
-  }
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-async function flowId(url: string, name: string, client: string): Promise<string> {
-  return until(`flow ${name}`, async () => {
-    const flows = (await getJson(`${url}/api/flows?name=${encodeURIComponent(name)}`)).flows as any[];
-    return flows.find((f) => f.name === name && f.clientId === client && f.online)?.id;
-  });
-}
-
 const run = (url: string, id: string) => getJson(`${url}/api/runs/${id}`);
 
-afterEach(() => {
-  for (const w of workers) kill9(w);
-  workers = [];
-});
+afterEach(() => workers.kill9All());
 afterAll(async () => {
   for (const s of servers) {
     await s.stop();
@@ -88,8 +45,8 @@ describe("scenario 2: kill -9 ten workers mid-task", () => {
     const gate = path.join(s.dir, "control-gate");
     const doomed = Array.from({ length: 10 }, () => worker(s.url, { REL_FLOWS: "Sleepy" }));
     worker(s.url, { REL_FLOWS: "Gated", REL_MAX: "10", REL_GATE: gate }, CLIENTS[1]);
-    const sleepy = await flowId(s.url, "Sleepy", "perfect_example");
-    const control = await flowId(s.url, "Gated", "control");
+    const sleepy = await onlineFlow(s.url, "Sleepy", { clientId: "perfect_example" });
+    const control = await onlineFlow(s.url, "Gated", { clientId: "control" });
     await until("10 doomed workers online", async () => {
       const c = (await getJson(`${s.url}/api/clients`)).clients.find((x: any) => x.id === "perfect_example");
       return c.workers.filter((w: any) => w.online).length >= 10;
@@ -134,7 +91,7 @@ describe("scenario 4: the server is down for twice the heartbeat timeout while w
   it("no healthy run is failed after the restart and every buffered event arrives", async () => {
     const s = await server();
     worker(s.url, { REL_FLOWS: "Sleepy", REL_MAX: "3" });
-    const sleepy = await flowId(s.url, "Sleepy", "perfect_example");
+    const sleepy = await onlineFlow(s.url, "Sleepy", { clientId: "perfect_example" });
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await trigger(s.url, sleepy, { seconds: 10 })).id);
     await until("runs started", async () => (await Promise.all(ids.map((id) => run(s.url, id)))).every((v) => v.taskRuns[0].state === "RUNNING"));
@@ -158,7 +115,7 @@ describe("scenario 5: a worker cut off past the timeout, then healed", () => {
     await proxy.start();
     try {
       const w = worker(proxy.url, { REL_FLOWS: "Sleepy" });
-      const sleepy = await flowId(s.url, "Sleepy", "perfect_example");
+      const sleepy = await onlineFlow(s.url, "Sleepy", { clientId: "perfect_example" });
       const id = (await trigger(s.url, sleepy, { seconds: 6 })).id;
       await until("run started", async () => (await run(s.url, id)).taskRuns[0].state === "RUNNING");
       proxy.partition();
@@ -184,7 +141,7 @@ describe("scenario 8: a task logs 10,000 lines and the worker exits at once", ()
   it("stores all 10,000", async () => {
     const s = await server();
     const w = worker(s.url, { REL_FLOWS: "Chatty", REL_EXIT: "1" });
-    const chatty = await flowId(s.url, "Chatty", "perfect_example");
+    const chatty = await onlineFlow(s.url, "Chatty", { clientId: "perfect_example" });
     const id = (await trigger(s.url, chatty, { lines: 10000 })).id;
     const code = await new Promise<number | null>((r) => w.on("exit", (c) => r(c)));
     expect(code).toBe(0);

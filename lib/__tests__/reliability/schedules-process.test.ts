@@ -10,6 +10,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { ServerProcess } from "../../../test/support/server-process";
+import { sleep, until } from "../../../test/support/wait";
 
 const PG_PORT = process.env.PERFECT_TEST_PG_PORT;
 const CLIENT = { id: "perfect_example", name: "Example", performanceSensitivity: "normal", token: "sched-token" };
@@ -17,7 +18,6 @@ const CLIENT = { id: "perfect_example", name: "Example", performanceSensitivity:
 const GRACE_MS = 1500;
 const FLOW = { name: "Every Second", tasks: [{ name: "tick" }], parameters: [] };
 const servers: ServerProcess[] = [];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 afterEach(async () => {
   for (const s of servers.splice(0)) {
@@ -70,16 +70,6 @@ async function firedInDatabase(server: { databaseUrl: string | null; dbPath: str
     return (db.prepare(sql.replace("$1", "?")).all(Number(scheduleId)) as { t: number }[]).map((r) => r.t);
   } finally {
     db.close();
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => null);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
   }
 }
 

@@ -7,8 +7,10 @@ import { spawn } from "node:child_process";
 import net from "node:net";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { ProtocolWorker, getJson, trigger } from "../../../test/support/protocol-worker";
+import { getJson, trigger } from "../../../test/support/api-client";
+import { ProtocolWorker } from "../../../test/support/protocol-worker";
 import { ServerProcess } from "../../../test/support/server-process";
+import { sleep } from "../../../test/support/wait";
 
 const TOKEN = "rel-token";
 const CLIENTS = [
@@ -31,8 +33,6 @@ afterAll(async () => {
     s.cleanup();
   }
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Streams up to `total` bytes of body in 64 KiB chunks over a raw socket until the server

@@ -15,12 +15,17 @@ export const FORGET_WORKER_MS = 60 * 60 * 1000;
 export class PresenceSystem {
   readonly liveness: LivenessTracker;
   private readonly workerClient = new Map<string, string>();
+  /** The same, grouped by client: isClientOnline looks at that client's workers only. */
+  private readonly clientWorkers = new Map<string, Set<string>>();
   /** Last sign of life of each worker as stored by any instance. */
   private readonly storedSeen = new Map<string, number>();
   private readonly offsets = new Map<string, number[]>();
   /** Routes (flow id @ version) each worker serves: which waiting polls a new run wakes. */
   private readonly served = new Map<string, Set<string>>();
-  /** Last online state published per client, so the feed reports each transition once. */
+  /**
+   * Last online state published per client, so the feed reports each transition once. A sign of
+   * life makes its client online, so touch() compares with this (O(1)) instead of recounting.
+   */
   private readonly clientOnline = new Map<string, boolean>();
   private lastForget = 0;
 
@@ -37,13 +42,12 @@ export class PresenceSystem {
   /** A sign of life from a worker of a client. */
   async touch(workerId: string, clientId: string): Promise<void> {
     const now = this.ctx.clock.now();
-    const wasOnline = this.isClientOnline(clientId, now);
-    this.workerClient.set(workerId, clientId);
+    this.own(workerId, clientId);
     if (this.liveness.touch(workerId, now)) {
       await this.ctx.store.touchWorker(workerId, now);
       await this.ctx.store.touchClient(clientId, now);
     }
-    if (!wasOnline) {
+    if (this.clientOnline.get(clientId) !== true) {
       this.clientOnline.set(clientId, true);
       this.ctx.feed.publish({ kind: "client", clientId, online: true });
     }
@@ -56,7 +60,7 @@ export class PresenceSystem {
       const w = await this.ctx.store.getWorker(workerId);
       if (!w) throw notFound("worker", workerId);
       owner = w.clientId;
-      this.workerClient.set(workerId, owner);
+      this.own(workerId, owner);
     }
     if (owner !== clientId) throw new PerfectError("forbidden", `worker ${workerId} belongs to another client`);
     await this.touch(workerId, clientId);
@@ -64,7 +68,7 @@ export class PresenceSystem {
 
   /** What a worker process registered (routes as flowId@version). */
   registered(workerId: string, clientId: string, routes: { flowId: number; version: string }[]): void {
-    this.workerClient.set(workerId, clientId);
+    this.own(workerId, clientId);
     this.served.set(workerId, new Set(routes.map((r) => routeOf(r.flowId, r.version))));
   }
 
@@ -110,17 +114,37 @@ export class PresenceSystem {
   }
 
   isClientOnline(clientId: string, now = this.ctx.clock.now()): boolean {
-    for (const [workerId, owner] of this.workerClient) {
-      if (owner === clientId && this.isWorkerOnline(workerId, now)) return true;
+    for (const workerId of this.clientWorkers.get(clientId) ?? []) {
+      if (this.isWorkerOnline(workerId, now)) return true;
     }
     return false;
+  }
+
+  /** Records which client a worker belongs to (both maps). */
+  private own(workerId: string, clientId: string): void {
+    const before = this.workerClient.get(workerId);
+    if (before === clientId) return;
+    if (before !== undefined) this.disown(workerId);
+    this.workerClient.set(workerId, clientId);
+    let set = this.clientWorkers.get(clientId);
+    if (!set) this.clientWorkers.set(clientId, (set = new Set()));
+    set.add(workerId);
+  }
+
+  private disown(workerId: string): void {
+    const clientId = this.workerClient.get(workerId);
+    if (clientId === undefined) return;
+    this.workerClient.delete(workerId);
+    const set = this.clientWorkers.get(clientId);
+    set?.delete(workerId);
+    if (set?.size === 0) this.clientWorkers.delete(clientId);
   }
 
   /** Reads what every instance stored (once a monitor tick): liveness across instances. */
   async refresh(): Promise<void> {
     for (const w of await this.ctx.store.listWorkers()) {
       this.storedSeen.set(w.id, w.lastSeenAt);
-      if (!this.workerClient.has(w.id)) this.workerClient.set(w.id, w.clientId);
+      if (!this.workerClient.has(w.id)) this.own(w.id, w.clientId);
     }
   }
 
@@ -138,7 +162,7 @@ export class PresenceSystem {
       for (const id of await this.ctx.store.deleteWorkersSeenBefore(before)) gone.add(id);
     }
     for (const id of gone) {
-      this.workerClient.delete(id);
+      this.disown(id);
       this.offsets.delete(id);
       this.served.delete(id);
       this.storedSeen.delete(id);

@@ -17,6 +17,7 @@ import pg from "pg";
 import type { Change } from "../../domain/changes";
 import type { ChangeFeed, RunNotifier } from "../store";
 import { parseChange } from "../../contracts/changes";
+import { InProcessRunNotifier } from "../in-process-notifier";
 
 export const RUNS_CHANNEL = "perfect_runs";
 export const CHANGES_CHANNEL = "perfect_changes";
@@ -200,18 +201,14 @@ class NotifySender {
   }
 }
 
-interface Waiter {
-  wake: (woken: boolean) => void;
-  serves?: (route: string) => boolean;
-}
-
 /**
  * RunNotifier across instances: runQueued → NOTIFY perfect_runs '<clientId>\t<route>\t<count>';
- * every instance wakes its local waiters exactly as InProcessRunNotifier does (per client, the
- * longest-waiting first, skipping those whose `serves` rejects the route, `count` at most).
+ * every instance, the sender included, hands what it hears to its own InProcessRunNotifier,
+ * which does the waiting and waking (per client, the longest-waiting first, skipping those whose
+ * `serves` rejects the route, `count` at most). This class only adds the NOTIFY round trip.
  */
 export class PgNotifier implements RunNotifier {
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly local = new InProcessRunNotifier();
   private readonly sender: NotifySender;
   private readonly unsubscribe: (() => void)[] = [];
 
@@ -221,7 +218,8 @@ export class PgNotifier implements RunNotifier {
       for (const [key, count] of runs) this.dispatch(`${key}\t${count}`);
     });
     this.unsubscribe.push(listener.on(RUNS_CHANNEL, (p) => this.dispatch(p)));
-    this.unsubscribe.push(listener.onResync(() => this.wakeAll()));
+    // After a reconnect every waiter re-checks the database (what was queued meanwhile is claimed).
+    this.unsubscribe.push(listener.onResync(() => this.local.wakeAll()));
   }
 
   runQueued(clientId: string, count = 1, route?: string): void {
@@ -235,45 +233,11 @@ export class PgNotifier implements RunNotifier {
     const count = Number(parts[parts.length - 1]);
     const route = parts[parts.length - 2];
     const clientId = parts.slice(0, -2).join("\t");
-    this.wakeLocal(clientId, Number.isFinite(count) ? count : 1, route === "" ? undefined : route);
-  }
-
-  private wakeLocal(clientId: string, count: number, route?: string): void {
-    const set = this.waiters.get(clientId);
-    if (!set) return;
-    for (const w of [...set]) {
-      if (count <= 0) break;
-      if (route !== undefined && w.serves && !w.serves(route)) continue;
-      count--;
-      w.wake(true);
-    }
-  }
-
-  /** After a reconnect: every waiter re-checks the database (what was queued meanwhile is claimed). */
-  private wakeAll(): void {
-    for (const set of [...this.waiters.values()]) for (const w of [...set]) w.wake(true);
+    this.local.runQueued(clientId, Number.isFinite(count) ? count : 1, route === "" ? undefined : route);
   }
 
   waitForRun(clientId: string, timeoutMs: number, signal?: AbortSignal, serves?: (route: string) => boolean): Promise<boolean> {
-    if (signal?.aborted || timeoutMs <= 0) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      let set = this.waiters.get(clientId);
-      if (!set) this.waiters.set(clientId, (set = new Set()));
-      const waiter: Waiter = {
-        serves,
-        wake: (woken) => {
-          clearTimeout(timer);
-          signal?.removeEventListener("abort", onAbort);
-          set!.delete(waiter);
-          if (set!.size === 0 && this.waiters.get(clientId) === set) this.waiters.delete(clientId);
-          resolve(woken);
-        },
-      };
-      const onAbort = () => waiter.wake(false);
-      const timer = setTimeout(() => waiter.wake(false), timeoutMs);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      set.add(waiter);
-    });
+    return this.local.waitForRun(clientId, timeoutMs, signal, serves);
   }
 
   close(): void {
