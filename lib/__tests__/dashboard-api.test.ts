@@ -13,6 +13,20 @@ async function setup() {
 }
 
 describe("dashboard API", () => {
+  it("a trigger answers with the run as created (PENDING), also when a waiting poll claims it at once", async () => {
+    const { a, w, workerId, flowId } = await setup();
+    for (let i = 0; i < 5; i++) {
+      const polled = w.poll(workerId, { waitMs: 10_000 });
+      // Whether the poll is already parked or arrives after the trigger, it takes this run.
+      const triggered = await a.post(`/api/flows/${flowId}/runs`, {});
+      expect(triggered.status).toBe(201);
+      expect(triggered.body.state).toBe("PENDING");
+      const claimed = (await polled).body.runs.map((r: { id: string }) => r.id);
+      expect(claimed).toEqual([triggered.body.id]);
+      expect((await a.get(`/api/runs/${triggered.body.id}`)).body.state).toBe("RUNNING");
+    }
+  });
+
   it("health answers once the database is open", async () => {
     const { a } = await setup();
     expect((await a.get("/api/health")).body).toEqual({ ok: true });

@@ -139,8 +139,10 @@ export class Engine {
   // ---------------------------------------------------------------- dashboard actions
 
   async triggerRun(flowIdText: string, given: Record<string, unknown>, trigger: Trigger) {
-    const run = await this.lifecycle.trigger(flowIdOf(flowIdText), flowIdText, given, trigger);
-    return this.queries.getRun(run.id, String(run.id));
+    // Answered from what the trigger wrote: the run as created (PENDING), even when a waiting
+    // worker claimed it in the meantime.
+    const { run, tasks } = await this.lifecycle.trigger(flowIdOf(flowIdText), flowIdText, given, trigger);
+    return this.queries.viewOf(run, tasks);
   }
   async cancelRun(runIdText: string) {
     const id = runIdOf(runIdText);

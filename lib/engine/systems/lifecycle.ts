@@ -2,7 +2,7 @@
  * Lifecycle: a run's beginning and its endings decided by the server — trigger, cancel, a
  * claim given back, and the one "finish on the server" used by cancel and the monitor alike.
  */
-import type { FlowRecord, NewLog, RunRecord } from "../../domain/records";
+import type { FlowRecord, NewLog, RunRecord, TaskRunRecord } from "../../domain/records";
 import { MAX_JSON_DEPTH, checkJsonBounds } from "../../domain/json-bounds";
 import { canTransition, isTerminal, type RunState, type Trigger } from "../../domain/states";
 import { MAX_PARAMETERS_BYTES } from "../../contracts/dashboard";
@@ -46,15 +46,16 @@ export class LifecycleSystem {
   ) {}
 
   /** A new PENDING run of the flow: parameters checked and bounded, all of it or nothing. */
-  async trigger(flowId: number, flowIdText: string, given: Record<string, unknown>, trigger: Trigger): Promise<RunRecord> {
+  async trigger(flowId: number, flowIdText: string, given: Record<string, unknown>, trigger: Trigger): Promise<{ run: RunRecord; tasks: TaskRunRecord[] }> {
     const now = this.ctx.clock.now();
-    const run = await this.ctx.store.transaction(async (tx) => {
+    const created = await this.ctx.store.transaction(async (tx) => {
       const flow = await tx.getFlow(flowId);
       if (!flow) throw notFound("flow", flowIdText);
-      return (await this.createRun(tx, flow, given, { trigger }, now))!;
+      const run = (await this.createRun(tx, flow, given, { trigger }, now))!;
+      return { run, tasks: await tx.listTaskRuns(run.id) };
     });
-    this.announce(run);
-    return run;
+    this.announce(created.run);
+    return created;
   }
 
   /**
@@ -104,8 +105,6 @@ export class LifecycleSystem {
     await tx.insertTaskRuns(
       tasks.map((t, i) => pendingTaskRun({ runId: id, flowId: flow.id, position: i, name: t.name, weight: weights[i], estimatedTime: t.estimatedTime })),
     );
-    // Read back inside the transaction: a failure here rolls the trigger back too.
-    await tx.listTaskRuns(id);
     return { ...record, id };
   }
 

@@ -4,7 +4,7 @@
  */
 import type { ClientView, FlowListQuery, FlowView, LogView, RunListQuery, RunSummary, RunView, TaskStatView } from "../../contracts/dashboard";
 import { FLOW_PAGE_DEFAULT, encodeFlowCursor } from "../../contracts/dashboard";
-import type { FlowRecord, FlowTaskRecord, RunRecord } from "../../domain/records";
+import type { FlowRecord, FlowTaskRecord, RunRecord, TaskRunRecord } from "../../domain/records";
 import type { Warning } from "../../domain/states";
 import { notFound } from "../errors";
 import { escalate } from "../outliers";
@@ -42,8 +42,16 @@ export class QuerySystem {
   async getRun(runId: number, idText: string): Promise<RunView> {
     const run = await this.ctx.store.getRun(runId);
     if (!run) throw notFound("run", idText);
+    return this.viewOf(run, await this.ctx.store.listTaskRuns(run.id));
+  }
+
+  /**
+   * The view of a run as these records show it. A trigger answers with the run as it was
+   * created (PENDING) from the records it wrote, not a read after the pollers were woken, when
+   * a worker may already hold it.
+   */
+  async viewOf(run: RunRecord, tasks: TaskRunRecord[]): Promise<RunView> {
     const now = this.ctx.clock.now();
-    const tasks = await this.ctx.store.listTaskRuns(run.id);
     const baselines = await this.stats.baselinesOf(run.flowId);
     const active = run.state === "RUNNING" || run.state === "PENDING";
     const progress = this.stats.progress(run, tasks, now, baselines);
