@@ -199,6 +199,8 @@ async function main() {
   }
   const quick = Boolean(args.quick);
   const only = typeof args.only === "string" ? args.only.split(",") : null;
+  // The commit measured is the one checked out now (a commit made while the run goes on is not).
+  const commit = commitOf();
   const runs = Number(args.runs ?? (quick ? 20_000 : 1_000_000));
   await ensureBuild();
   const dir = tempDir("perfect-bench-all-");
@@ -226,7 +228,7 @@ async function main() {
   const machine = { ...machineInfo(), ...versions() };
   // Every row of the document comes from this one run of this one commit: an --only run
   // writes only its own benchmarks (and says so), never a mix with an older run's figures.
-  const meta = { machine, date: new Date().toISOString(), commit: commitOf(), results, seed, quick, only };
+  const meta = { machine, date: new Date().toISOString(), commit, results, seed, quick, only };
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
   fs.writeFileSync(RESULTS, JSON.stringify(meta, null, 2) + "\n");
   const findings = fs.existsSync(FINDINGS) ? fs.readFileSync(FINDINGS, "utf8") : "";

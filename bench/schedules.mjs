@@ -95,15 +95,20 @@ export async function measureIdleCpu({ count = 10_000, seconds = 30 } = {}) {
     const server = await startServer({});
     const api = apiClient(server.url, { clientId: BENCH_CLIENT.id, token: BENCH_CLIENT.token });
     try {
-      const reg = await api.register([{ name: "Idle Scheduled", tasks: [{ name: "t" }], parameters: [] }]);
+      // A flow holds at most 1,000 API schedules: spread them over as many flows as needed.
+      const flows = Math.max(1, Math.ceil(count / 1000));
+      const reg = await api.register(Array.from({ length: flows }, (_, f) => ({ name: `Idle Scheduled ${f}`, tasks: [{ name: "t" }], parameters: [] })));
       if (which === "loaded") {
         const dayMs = 86_400_000;
         const base = Date.now() + 2 * dayMs;
-        await createSchedules(
-          api,
-          reg.flows[0].id,
-          Array.from({ length: count }, (_, i) => ({ intervalSeconds: 30 * 86400, anchor: new Date(base + i * 60_000).toISOString() })),
-        );
+        for (let f = 0; f < flows; f++) {
+          const n = Math.min(1000, count - f * 1000);
+          await createSchedules(
+            api,
+            reg.flows[f].id,
+            Array.from({ length: n }, (_, i) => ({ intervalSeconds: 30 * 86400, anchor: new Date(base + (f * 1000 + i) * 60_000).toISOString() })),
+          );
+        }
       }
       await sleep(3000); // settle after the creations
       const c0 = cpuSeconds(server.pid);

@@ -143,6 +143,8 @@ export const runs = sqliteTable(
     serial: integer("serial", { mode: "boolean" }).notNull().default(false),
     /** Its flow had max_active_runs at creation: claimed under the flow's limit, never by the fast path. */
     limited: integer("limited", { mode: "boolean" }).notNull().default(false),
+    /** The run this one retries (no foreign key: either may be pruned on its own). */
+    retryOf: integer("retry_of"),
   },
   (t) => [
     // One run per (schedule, fire time), across restarts, crashes and instances.
@@ -150,6 +152,7 @@ export const runs = sqliteTable(
     // The limited claim: a client's pending limited runs, and the RUNNING count of a flow.
     index("runs_limited_pending_idx").on(t.clientId, t.id).where(sql`state = 'PENDING' AND limited`),
     index("runs_flow_running_idx").on(t.flowId).where(sql`state = 'RUNNING'`),
+    index("runs_retry_of_idx").on(t.retryOf).where(sql`retry_of IS NOT NULL`),
     index("runs_client_state_idx").on(t.clientId, t.state, t.id),
     // History by client, newest first: without it the planner sorts every run of the client.
     index("runs_client_idx").on(t.clientId, t.id),

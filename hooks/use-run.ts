@@ -1,5 +1,5 @@
 "use client";
-/** One run with its task runs (live progress, ETA, warnings), and cancelling it. */
+/** One run with its task runs (live progress, ETA, warnings), and cancelling or retrying it. */
 import useSWR, { mutate } from "swr";
 import type { RunView } from "@/lib/contracts/dashboard";
 import { getJson, postJson } from "./api-fetch";
@@ -13,6 +13,13 @@ export function useRun(id: string) {
 export async function cancelRun(id: string): Promise<RunView> {
   const run = await postJson<RunView>(`${runKey(id)}/cancel`, {});
   await mutate(runKey(id), run, { revalidate: false });
+  return run;
+}
+
+/** A new run of the same flow and parameters (`retryOf` this one); the caller navigates to it. */
+export async function retryRun(id: string): Promise<RunView> {
+  const run = await postJson<RunView>(`${runKey(id)}/retry`, {});
+  await mutate(runKey(id));
   return run;
 }
 

@@ -51,10 +51,10 @@ export async function startRedis() {
   if (!bin && process.getuid?.() === 0) {
     console.error("[bench] redis-server missing: apt-get install -y redis-server …");
     try {
-      execFileSync("apt-get", ["install", "-y", "redis-server"], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+      execFileSync("apt-get", ["install", "-y", "redis-server"], { stdio: ["ignore", process.stderr, "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
     } catch {
-      execFileSync("apt-get", ["update"], { stdio: ["ignore", "inherit", "inherit"] });
-      execFileSync("apt-get", ["install", "-y", "redis-server"], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+      execFileSync("apt-get", ["update"], { stdio: ["ignore", process.stderr, "inherit"] });
+      execFileSync("apt-get", ["install", "-y", "redis-server"], { stdio: ["ignore", process.stderr, "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
     }
     bin = which();
   }

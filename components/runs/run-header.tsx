@@ -1,14 +1,15 @@
 "use client";
 import Link from "next/link";
+import { useRouter } from "next/navigation";
 import { useState } from "react";
 import type { RunView } from "@/lib/contracts/dashboard";
-import { cancelRun, reportUrl } from "@/hooks/use-run";
+import { cancelRun, reportUrl, retryRun } from "@/hooks/use-run";
 import { StateBadge } from "@/components/ui/state-badge";
 import { WarningBadge } from "@/components/ui/warning-badge";
 import { showBidiControls } from "@/lib/text/bidi";
 import { LateBadge, ScheduledLabel } from "./schedule-badges";
 
-/** Flow name, state, flags and the run's actions (cancel, report download). */
+/** Flow name, state, flags, retry links and the run's actions (cancel, retry, report download). */
 export function RunHeader({ run }: { run: RunView }) {
   const flagged = run.taskRuns.filter((t) => t.warning);
   const worst = flagged.some((t) => t.warning === "CRITICAL") ? "CRITICAL" : flagged.length ? "SLOW" : null;
@@ -45,6 +46,21 @@ export function RunHeader({ run }: { run: RunView }) {
               waiting for a worker
             </span>
           ) : null}
+          {run.retryOf ? (
+            <Link className="badge" href={`/runs/${encodeURIComponent(run.retryOf)}`} data-testid="retry-of">
+              retry of #{run.retryOf}
+            </Link>
+          ) : null}
+          {run.retries.map((id) => (
+            <Link key={id} className="badge" href={`/runs/${encodeURIComponent(id)}`} data-testid="retried-as">
+              retried as #{id}
+            </Link>
+          ))}
+          {run.waitingForSlot ? (
+            <span className="badge st-PENDING" data-testid="waiting-for-slot" title="The flow's max_active_runs slots are all taken: this run starts when one of its runs ends.">
+              waiting for a slot (max active runs)
+            </span>
+          ) : null}
           {run.cancelRequested && (run.state === "RUNNING" || run.state === "PENDING") ? (
             <span className="badge st-CANCELLED" data-testid="cancel-requested">
               cancel requested
@@ -54,11 +70,42 @@ export function RunHeader({ run }: { run: RunView }) {
       </div>
       <div className="flex flex-wrap items-center gap-2">
         {(run.state === "PENDING" || run.state === "RUNNING") && !run.cancelRequested ? <CancelControl runId={run.id} /> : null}
+        {run.state === "COMPLETED" || run.state === "FAILED" || run.state === "CANCELLED" ? <RetryControl runId={run.id} /> : null}
         <a className="btn" href={reportUrl(run.id)} download={`perfect-run-${run.id}.html`} data-testid="report-link">
           <span aria-hidden="true">⤓</span> Download report
         </a>
       </div>
     </header>
+  );
+}
+
+/** Retry: a new run of the same flow and parameters; opens it. */
+function RetryControl({ runId }: { runId: string }) {
+  const router = useRouter();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const doRetry = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const run = await retryRun(runId);
+      router.push(`/runs/${encodeURIComponent(run.id)}`);
+    } catch (e) {
+      setError((e as Error).message);
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" className="btn" onClick={doRetry} disabled={busy} data-testid="retry-button" title="Start a new run of this flow with the same parameters">
+        <span aria-hidden="true">↻</span> {busy ? "Retrying…" : "Retry"}
+      </button>
+      {error ? (
+        <span role="alert" className="text-sm text-st-failed">
+          {error}
+        </span>
+      ) : null}
+    </>
   );
 }
 

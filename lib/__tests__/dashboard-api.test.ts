@@ -27,6 +27,24 @@ describe("dashboard API", () => {
     }
   });
 
+  it("retry: a new run of the same flow and parameters, linked both ways; 409 while the run is not finished", async () => {
+    const { a, w, workerId, flowId } = await setup();
+    const first = (await a.post(`/api/flows/${flowId}/runs`, { parameters: { day: "2026-11-30", limit: 7 } })).body;
+    const early = await a.post(`/api/runs/${first.id}/retry`);
+    expect(early.status).toBe(409);
+    expect(early.body.error.message).toMatch(/still PENDING/);
+    await w.poll(workerId);
+    await w.events(workerId, first.id, [{ seq: 1, type: "run_failed", error: "boom" }]);
+    const retried = await a.post(`/api/runs/${first.id}/retry`, undefined, { "x-perfect-ui": "1" });
+    expect(retried.status).toBe(201);
+    expect(retried.body).toMatchObject({ state: "PENDING", retryOf: first.id, trigger: "ui", flowId, parameters: { day: "2026-11-30", limit: 7 }, retries: [] });
+    expect(retried.body.id).not.toBe(first.id);
+    expect((await a.get(`/api/runs/${first.id}`)).body).toMatchObject({ retryOf: null, retries: [retried.body.id] });
+    expect((await a.post(`/api/runs/999999/retry`)).status).toBe(404);
+    expect((await a.post(`/api/runs/${first.id}/retry`, undefined, { origin: "https://evil.example", "sec-fetch-site": "cross-site" })).status).toBe(403);
+    expect((await a.get(`/api/runs/${first.id}`)).body.retries).toEqual([retried.body.id]);
+  });
+
   it("health answers once the database is open", async () => {
     const { a } = await setup();
     expect((await a.get("/api/health")).body).toEqual({ ok: true });

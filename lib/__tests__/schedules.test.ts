@@ -290,6 +290,7 @@ describe.each(BACKENDS)("schedules on %s", (_name, open) => {
     expect(runs).toHaveLength(3);
     const claims = await Promise.all([engine.claim("acme", first, 5), engine.claim("acme", second, 5), engine.claim("acme", first, 5)]);
     expect(claims.flat().map((r) => r.id)).toEqual([runs[0].id]);
+    expect(await engine.getRun(runs[1].id)).toMatchObject({ state: "PENDING", waitingForSlot: true });
     workerId = claims[0].length ? first : claims[1].length ? second : first;
     await complete(runs[0].id);
     const next = [...(await engine.claim("acme", second, 5)), ...(await engine.claim("acme", first, 5))];

@@ -172,7 +172,11 @@ export interface RunSummary {
   stalled: boolean;
   /** PENDING, and no online worker serves this flow (at the version it was triggered with). */
   waitingForWorker: boolean;
+  /** PENDING because its flow's max_active_runs slots are all taken (the single-run answer only; lists say false). */
+  waitingForSlot: boolean;
   scheduleId: string | null;
+  /** The run this one retries. */
+  retryOf: string | null;
   /** The fire time a scheduled run was made for. */
   scheduledFor: string | null;
   /** A scheduled run that waited longer than the grace period to start (or still waits). */
@@ -201,7 +205,11 @@ export interface TaskRunView {
   stddevMs: number | null;
   samples: number;
 }
-export interface RunView extends RunSummary { taskRuns: TaskRunView[] }
+export interface RunView extends RunSummary {
+  taskRuns: TaskRunView[];
+  /** The runs that retry this one, oldest first. */
+  retries: string[];
+}
 export interface FlowView {
   id: string;
   name: string;

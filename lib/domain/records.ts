@@ -98,6 +98,8 @@ export interface RunRecord {
   serial: boolean;
   /** Its flow had max_active_runs when the run was created: claimed under the flow's limit. */
   limited: boolean;
+  /** The run this one retries (POST /api/runs/{id}/retry). */
+  retryOf: number | null;
 }
 
 export interface TaskRunRecord {

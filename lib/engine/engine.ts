@@ -144,6 +144,10 @@ export class Engine {
     const { run, tasks } = await this.lifecycle.trigger(flowIdOf(flowIdText), flowIdText, given, trigger);
     return this.queries.viewOf(run, tasks);
   }
+  async retryRun(runIdText: string, trigger: Trigger) {
+    const { run, tasks } = await this.lifecycle.retry(runIdOf(runIdText), runIdText, trigger);
+    return this.queries.viewOf(run, tasks);
+  }
   async cancelRun(runIdText: string) {
     const id = runIdOf(runIdText);
     await this.lifecycle.cancel(id, runIdText);

@@ -14,7 +14,7 @@ export const iso = (t: number | null | undefined): string | null =>
 
 export function runSummary(
   r: RunRow,
-  live: { progress?: number; eta?: Eta | null; now: number; warning?: Warning | null; stalled?: boolean; waitingForWorker?: boolean; graceMs: number },
+  live: { progress?: number; eta?: Eta | null; now: number; warning?: Warning | null; stalled?: boolean; waitingForWorker?: boolean; waitingForSlot?: boolean; graceMs: number },
 ): RunSummary {
   const eta = live.eta ?? null;
   const lateness = latenessOf(r, live.now, live.graceMs);
@@ -42,7 +42,9 @@ export function runSummary(
     warning: live.warning ?? null,
     stalled: live.stalled ?? false,
     waitingForWorker: live.waitingForWorker ?? false,
+    waitingForSlot: live.waitingForSlot ?? false,
     scheduleId: r.scheduleId === null ? null : String(r.scheduleId),
+    retryOf: r.retryOf === null ? null : String(r.retryOf),
     scheduledFor: iso(r.scheduledFor),
     ...lateness,
   };

@@ -37,6 +37,7 @@ function newRun(over: Partial<NewRun> & Pick<NewRun, "flowId" | "clientId">): Ne
     scheduledFor: null,
     serial: false,
     limited: false,
+    retryOf: null,
     ...over,
   };
 }
@@ -318,6 +319,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(claimed.filter((id) => unlimited.includes(id)).sort((a, b) => a - b)).toEqual(unlimited);
         expect(new Set(claimed).size).toBe(claimed.length);
         expect(await store.claimPendingRuns("c1", "w0", 5, T0 + 2)).toEqual([]);
+        expect(await store.countRunningRuns(f)).toBe(2);
         // A slot frees when a run ends: the next oldest, one.
         await store.updateRunIf(limited[0], "RUNNING", { state: "COMPLETED", endedAt: T0 + 3 });
         expect((await store.claimPendingRuns("c1", "w1", 5, T0 + 4)).map((r) => r.id)).toEqual([limited[2]]);
@@ -336,6 +338,17 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect((await store.claimPendingRuns("c1", "w", 5, T0 + 4)).map((r) => r.id)).toEqual([two]);
         expect(await store.listScheduledFor(7, T0, T0 + 60_000)).toEqual([T0, T0 + 60_000]);
         expect((await store.listActiveRunsOfSchedule(7)).map((r) => r.id)).toEqual([two]);
+      });
+
+      it("lists the runs that retry a run, oldest first", async () => {
+        const f = await addFlow(store, "c1", "f");
+        const first = await store.insertRun(newRun({ flowId: f, clientId: "c1", state: "FAILED" }));
+        const a = await store.insertRun(newRun({ flowId: f, clientId: "c1", retryOf: first }));
+        const b = await store.insertRun(newRun({ flowId: f, clientId: "c1", retryOf: first }));
+        await store.insertRun(newRun({ flowId: f, clientId: "c1", retryOf: a }));
+        expect(await store.listRetriesOf(first)).toEqual([a, b]);
+        expect(await store.listRetriesOf(b)).toEqual([]);
+        expect((await store.getRun(a))!.retryOf).toBe(first);
       });
 
       it("updateRunIf applies once, only from the given state", async () => {

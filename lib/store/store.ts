@@ -129,6 +129,10 @@ export interface StoreOps {
   listScheduledFor(scheduleId: number, from: number, to: number): Promise<number[]>;
   /** The schedule's PENDING and RUNNING runs, oldest first. */
   listActiveRunsOfSchedule(scheduleId: number): Promise<RunRecord[]>;
+  /** Ids of the runs that retry this one, oldest first. */
+  listRetriesOf(runId: number): Promise<number[]>;
+  /** How many runs of the flow are RUNNING (its max_active_runs slots in use). */
+  countRunningRuns(flowId: number): Promise<number>;
 }
 
 export interface Store extends StoreOps {

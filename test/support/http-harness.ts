@@ -27,6 +27,7 @@ const ROUTES: [string, () => Promise<RouteModule>][] = [
   ["/api/runs/:id", () => import("../../app/api/runs/[id]/route")],
   ["/api/runs/:id/logs", () => import("../../app/api/runs/[id]/logs/route")],
   ["/api/runs/:id/cancel", () => import("../../app/api/runs/[id]/cancel/route")],
+  ["/api/runs/:id/retry", () => import("../../app/api/runs/[id]/retry/route")],
   ["/api/runs/:id/report", () => import("../../app/api/runs/[id]/report/route")],
   ["/api/stats/tasks", () => import("../../app/api/stats/tasks/route")],
   ["/api/clients", () => import("../../app/api/clients/route")],

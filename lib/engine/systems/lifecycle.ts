@@ -23,6 +23,8 @@ export interface RunOrigin {
   scheduledFor?: number;
   /** Overlap `queue`: waits for the schedule's earlier runs. */
   serial?: boolean;
+  /** A retry of this run (same flow, same parameters). */
+  retryOf?: number;
   /** Fields set at creation (a schedule whose parameters no longer fit makes a FAILED run). */
   override?: Partial<Pick<RunRecord, "state" | "endedAt" | "error" | "parameters">>;
 }
@@ -95,6 +97,7 @@ export class LifecycleSystem {
       scheduledFor: origin.scheduledFor ?? null,
       serial: origin.serial ?? false,
       limited: flow.maxActiveRuns !== null,
+      retryOf: origin.retryOf ?? null,
       ...origin.override,
     };
     const id = origin.scheduleId === undefined ? await tx.insertRun(record) : await tx.insertScheduledRun(record);
@@ -112,6 +115,25 @@ export class LifecycleSystem {
   announce(run: RunRecord): void {
     if (run.state === "PENDING") this.ctx.notifier.runQueued(run.clientId, 1, routeOf(run.flowId, run.flowVersion));
     this.publish.run(run);
+  }
+
+  /**
+   * A new run of a finished run's flow with the same parameters (checked against the flow's
+   * schema as it is now), linked by `retryOf`. A run still PENDING or RUNNING is 409.
+   */
+  async retry(runId: number, runIdText: string, trigger: Trigger): Promise<{ run: RunRecord; tasks: TaskRunRecord[] }> {
+    const now = this.ctx.clock.now();
+    const created = await this.ctx.store.transaction(async (tx) => {
+      const orig = await tx.getRun(runId);
+      if (!orig) throw notFound("run", runIdText);
+      if (!isTerminal(orig.state)) throw new PerfectError("conflict", `run ${runIdText} is still ${orig.state}: retry it once it has finished (or cancel it)`, { state: orig.state });
+      const flow = await tx.getFlow(orig.flowId);
+      if (!flow) throw notFound("flow", String(orig.flowId));
+      const run = (await this.createRun(tx, flow, orig.parameters, { trigger, retryOf: orig.id }, now))!;
+      return { run, tasks: await tx.listTaskRuns(run.id) };
+    });
+    this.announce(created.run);
+    return created;
   }
 
   /** PENDING → CANCELLED at once; RUNNING → flagged, the worker stops at its next task boundary. */

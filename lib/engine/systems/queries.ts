@@ -58,9 +58,15 @@ export class QuerySystem {
     const eta = active ? estimateRemaining(tasks.map((t) => progressInput(t, baselines.get(t.name))), now, expectedCallsOf(baselines)) : null;
     const warning = tasks.reduce<Warning | null>((w, t) => escalate(w, t.warning), null);
     const waiting = run.state === "PENDING" && this.waitingForWorker(run, await this.servedOnline([run.flowId], now));
+    let waitingForSlot = false;
+    if (run.state === "PENDING" && run.limited) {
+      const flow = await this.ctx.store.getFlow(run.flowId);
+      waitingForSlot = flow?.maxActiveRuns != null && (await this.ctx.store.countRunningRuns(run.flowId)) >= flow.maxActiveRuns;
+    }
     return {
-      ...runSummary(run, { progress, eta, now, warning, stalled: tasks.some((t) => t.stalled), waitingForWorker: waiting, graceMs: this.ctx.config.scheduleGraceMs }),
+      ...runSummary(run, { progress, eta, now, warning, stalled: tasks.some((t) => t.stalled), waitingForWorker: waiting, waitingForSlot, graceMs: this.ctx.config.scheduleGraceMs }),
       taskRuns: tasks.map((t) => taskRunView(t, baselines.get(t.name) ?? null, now)),
+      retries: (await this.ctx.store.listRetriesOf(run.id)).map(String),
     };
   }
 

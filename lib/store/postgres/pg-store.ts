@@ -88,9 +88,9 @@ class Codec<T extends object> {
 
 const RUN = new Codec<RunRecord>(
   "runs",
-  ["id", "flowId", "clientId", "flowName", "flowVersion", "state", "parameters", "tags", "trigger", "workerId", "createdAt", "claimedAt", "startedAt", "endedAt", "error", "progress", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor", "serial", "limited"],
+  ["id", "flowId", "clientId", "flowName", "flowVersion", "state", "parameters", "tags", "trigger", "workerId", "createdAt", "claimedAt", "startedAt", "endedAt", "error", "progress", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor", "serial", "limited", "retryOf"],
   new Set(["parameters", "tags"]),
-  new Set(["flowId", "createdAt", "claimedAt", "startedAt", "endedAt", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor"]),
+  new Set(["flowId", "createdAt", "claimedAt", "startedAt", "endedAt", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor", "retryOf"]),
 );
 const SCHEDULE = new Codec<ScheduleRecord>(
   "schedules",
@@ -693,6 +693,14 @@ class PgOps implements StoreOps {
   async listActiveRunsOfSchedule(scheduleId: number): Promise<RunRecord[]> {
     const rows = await this.rows(`SELECT * FROM runs WHERE schedule_id = $1 AND state IN ('PENDING', 'RUNNING') ORDER BY id`, [scheduleId], "perfect_active_runs_of_schedule");
     return rows.map((r) => RUN.fromRow(r));
+  }
+
+  async countRunningRuns(flowId: number): Promise<number> {
+    const [r] = await this.rows(`SELECT count(*) AS n FROM runs WHERE flow_id = $1 AND state = 'RUNNING'`, [flowId], "perfect_count_running_runs");
+    return Number(r.n);
+  }
+  async listRetriesOf(runId: number): Promise<number[]> {
+    return (await this.rows(`SELECT id FROM runs WHERE retry_of = $1 ORDER BY id`, [runId], "perfect_list_retries_of")).map((r) => r.id as number);
   }
 
   async listTaskStats(flowIds?: number[]): Promise<TaskStatRecord[]> {

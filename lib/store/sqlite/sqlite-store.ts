@@ -540,6 +540,13 @@ export class SqliteSync implements Sync<StoreOps> {
     return rows.map((r) => RUN.fromDriver(r));
   }
 
+  countRunningRuns(flowId: number): number {
+    return this.stmt("countRunningRuns", () => `SELECT count(*) FROM runs WHERE flow_id = ? AND state = 'RUNNING'`).pluck().get(flowId) as number;
+  }
+  listRetriesOf(runId: number): number[] {
+    return this.stmt("listRetriesOf", () => `SELECT id FROM runs WHERE retry_of = ? ORDER BY id`).pluck().all(runId) as number[];
+  }
+
   listTaskStats(flowIds?: number[]) {
     const where = flowIds ? inArray(taskStats.flowId, flowIds.length ? flowIds : [-1]) : undefined;
     return this.db.select().from(taskStats).where(where).orderBy(taskStats.flowId, taskStats.taskName).all();
@@ -610,6 +617,7 @@ const OPS: (keyof StoreOps)[] = [
   "getTaskStat", "getTaskStats", "recentDurations", "upsertTaskStat", "recordTaskCalls", "listTaskStats",
   "insertSchedule", "getSchedule", "getScheduleForUpdate", "listSchedules", "updateSchedule", "deleteSchedule",
   "earliestFireAt", "lockDueSchedules", "insertScheduledRun", "listScheduledFor", "listActiveRunsOfSchedule",
+  "listRetriesOf", "countRunningRuns",
 ];
 
 function bind(sync: SqliteSync, idle: () => Promise<void> | null): StoreOps {
