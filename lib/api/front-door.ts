@@ -169,20 +169,26 @@ function refuse(res: http.ServerResponse, r: Refusal): void {
   };
   if (r.retryAfterSec) headers["retry-after"] = r.retryAfterSec;
   if (r.close) headers.connection = "close";
-  res.writeHead(r.status, headers);
-  res.end(body);
   // A refused body is never read into memory. After the answer, a lingering close: our side
   // sends FIN, and what the client still sends is discarded (bounded in bytes and time) before
   // the socket goes. Destroying at once would answer the client's next bytes with a RST, which
-  // can make it drop our 413 unread.
+  // can make it drop our 413 unread. Node's server ends a `Connection: close` answer with
+  // socket.destroySoon() — a destroy right after our FIN — so that call is the linger here.
+  const socket = res.socket;
+  if (r.close && socket) socket.destroySoon = () => lingerClose(socket);
+  res.writeHead(r.status, headers);
+  res.end(body);
   if (r.close) res.once("finish", () => lingerClose(res.socket));
 }
 
 const LINGER_MS = 2000;
 const LINGER_BYTES = 8 * 1024 * 1024;
 
+const lingering = new WeakSet<object>();
+
 function lingerClose(socket: import("node:net").Socket | null): void {
-  if (!socket || socket.destroyed) return;
+  if (!socket || socket.destroyed || lingering.has(socket)) return;
+  lingering.add(socket);
   socket.end();
   let discarded = 0;
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
