@@ -5,7 +5,10 @@
  *  1. fire time → task body: `--schedules` (1,000) active schedules, each every 1,000 s, their
  *     anchors one second apart, so one fires every second; one idle Python worker serves the
  *     flow; for `--fires` fire times, the task body reports its wall clock (time.time_ns), and
- *     the latency is that minus the run's scheduledFor (both CLOCK_REALTIME on this machine);
+ *     the latency is that minus the run's scheduledFor (both CLOCK_REALTIME on this machine).
+ *     Half a second after each fire, a trigger of the same flow (POST /api/flows/{id}/runs) is
+ *     timed the same way, from the wall clock when it is sent: the baseline at the same cadence,
+ *     on the same server and worker, so the scheduler's own share is the difference;
  *  2. idle CPU: a server holding `--idle-schedules` (10,000) schedules whose next fire times
  *     are days away, against the same server with none, side by side: CPU seconds over
  *     `--idle-seconds` each, as a share of one core (Linux /proc).
@@ -65,7 +68,19 @@ export async function measureFireLatency({ schedules = 1000, fires = 60 } = {}) 
       parameters: { token: `s${i}` },
     }));
     const ids = await createSchedules(api, flowId, bodies);
-    const lastFire = base + (Math.min(fires, schedules) - 1) * 1000;
+    const n = Math.min(fires, schedules);
+    const lastFire = base + (n - 1) * 1000;
+    // The baseline: a trigger half-way between two fires, timed from its send (wall clock, sub-ms).
+    const wallNow = () => performance.timeOrigin + performance.now();
+    const sentAt = new Map();
+    for (let i = 0; i < n; i++) {
+      const at = base + i * 1000 + 500;
+      while (wallNow() < at - 20) await sleep(10);
+      const t0 = wallNow();
+      const res = await api.raw("POST", `/api/flows/${flowId}/runs`, { body: { parameters: { token: `t${i}` } } });
+      if (res.status !== 201) throw new Error(`trigger: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+      sentAt.set(`t${i}`, t0);
+    }
     while (Date.now() < lastFire + 3000) await sleep(250);
     // Pause them all before reading: nothing fires while the figures are read.
     await closedLoop({ concurrency: 16, count: ids.length, maxMs: 600_000, send: (i) => api.raw("PATCH", `/api/schedules/${ids[i]}`, { body: { active: false } }) });
@@ -80,7 +95,13 @@ export async function measureFireLatency({ schedules = 1000, fires = 60 } = {}) 
       }
       latencies.push(at - Date.parse(runs[0].scheduledFor));
     }
-    return { latencies, missing, serverRssMb: Math.round(server.rss().rss) };
+    const triggered = [];
+    for (const [token, t0] of sentAt) {
+      const at = reported.get(token);
+      if (at === undefined) missing++;
+      else triggered.push(at - t0);
+    }
+    return { latencies, triggered, missing, serverRssMb: Math.round(server.rss().rss) };
   } finally {
     await worker.stop();
     api.agent.destroy();
@@ -123,6 +144,8 @@ export async function measureIdleCpu({ count = 10_000, seconds = 30 } = {}) {
   return shares;
 }
 
+const fmtMs = (ms) => `${Math.round(ms * 10) / 10} ms`;
+
 export async function main(args = {}) {
   const schedules = args.schedules ?? 1000;
   const fires = args.fires ?? 60;
@@ -141,6 +164,12 @@ export async function main(args = {}) {
         goal: { median: 20, p99: 100 },
         note: `one idle Python worker (process per run); one schedule fires each second; ${fires} fire times, ${f.missing} without exactly one run and one task start. Prefect's pickup of a scheduled run waits for a worker poll: up to ~10–15 s`,
       }),
+      latencyFigure({
+        what: "baseline at the same cadence: trigger → task body starts, half a second after each fire, same server and worker",
+        samples: f.triggered,
+        goal: { median: 20, p99: 100 },
+        note: `the scheduler's own share is the difference to the figure above: median ${fmtMs(summarize(f.latencies).median - summarize(f.triggered).median)}`,
+      }),
       ceilingFigure({
         what: `server CPU while idle, holding ${idleSchedules.toLocaleString("en-US")} schedules`,
         samples: [idle.loaded],
@@ -149,7 +178,7 @@ export async function main(args = {}) {
         note: `${idleSeconds} s each; the same server with no schedule: ${Math.round(idle.empty * 100) / 100} % (measured in the same run)`,
       }),
     ],
-    details: { fire: { ...summarize(f.latencies), missing: f.missing, serverRssMb: f.serverRssMb }, idleCpuPercent: idle },
+    details: { fire: { ...summarize(f.latencies), missing: f.missing, serverRssMb: f.serverRssMb }, trigger: summarize(f.triggered), idleCpuPercent: idle },
   };
 }
 
