@@ -145,6 +145,10 @@ export const runs = sqliteTable(
     limited: integer("limited", { mode: "boolean" }).notNull().default(false),
     /** The run this one retries (no foreign key: either may be pruned on its own). */
     retryOf: integer("retry_of"),
+    /** A subflow's parent run (the run whose flow called this one's flow). */
+    parentRunId: integer("parent_run_id"),
+    /** The parent's task call that stands for this subflow (its progress is this run's). */
+    parentCall: integer("parent_call"),
   },
   (t) => [
     // One run per (schedule, fire time), across restarts, crashes and instances.
@@ -153,6 +157,7 @@ export const runs = sqliteTable(
     index("runs_limited_pending_idx").on(t.clientId, t.id).where(sql`state = 'PENDING' AND limited`),
     index("runs_flow_running_idx").on(t.flowId).where(sql`state = 'RUNNING'`),
     index("runs_retry_of_idx").on(t.retryOf).where(sql`retry_of IS NOT NULL`),
+    index("runs_parent_idx").on(t.parentRunId).where(sql`parent_run_id IS NOT NULL`),
     index("runs_client_state_idx").on(t.clientId, t.state, t.id),
     // History by client, newest first: without it the planner sorts every run of the client.
     index("runs_client_idx").on(t.clientId, t.id),
@@ -250,3 +255,41 @@ export const taskStats = sqliteTable(
   (t) => [primaryKey({ columns: [t.flowId, t.taskName] })],
 );
 export type TaskStatRow = typeof taskStats.$inferSelect;
+
+/** A global concurrency limit: at most `limit` task calls of `@task(concurrency_key=key)` at once. */
+export const concurrencyLimits = sqliteTable("concurrency_limits", {
+  key: text("key").primaryKey(),
+  limit: integer("limit").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+export type ConcurrencyLimitRow = typeof concurrencyLimits.$inferSelect;
+
+/**
+ * A task call's claim on a key: WAITING in line (oldest first), then HELD. A lease of its run:
+ * deleted when released, when the run ends (any way, the heartbeat monitor's "lost" included),
+ * so a killed worker never keeps a slot.
+ */
+export const concurrencySlots = sqliteTable(
+  "concurrency_slots",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    key: text("key").notNull(),
+    runId: integer("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    /** The task call (within the run) the slot is for. */
+    call: integer("call").notNull(),
+    taskName: text("task_name").notNull(),
+    clientId: text("client_id").notNull(),
+    workerId: text("worker_id").notNull(),
+    state: text("state", { enum: ["WAITING", "HELD"] }).notNull(),
+    requestedAt: integer("requested_at").notNull(),
+    acquiredAt: integer("acquired_at"),
+  },
+  (t) => [
+    uniqueIndex("concurrency_slots_call_idx").on(t.runId, t.call, t.key),
+    index("concurrency_slots_key_idx").on(t.key, t.state, t.id),
+  ],
+);
+export type ConcurrencySlotRow = typeof concurrencySlots.$inferSelect;

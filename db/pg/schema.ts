@@ -143,6 +143,10 @@ export const runs = pgTable(
     limited: boolean("limited").notNull().default(false),
     /** The run this one retries (no foreign key: either may be pruned on its own). */
     retryOf: bigint("retry_of", { mode: "number" }),
+    /** A subflow's parent run (the run whose flow called this one's flow). */
+    parentRunId: bigint("parent_run_id", { mode: "number" }),
+    /** The parent's task call that stands for this subflow (its progress is this run's). */
+    parentCall: integer("parent_call"),
   },
   (t) => [
     // One run per (schedule, fire time), across restarts, crashes and instances.
@@ -151,6 +155,7 @@ export const runs = pgTable(
     index("runs_limited_pending_idx").on(t.clientId, t.id).where(sql`state = 'PENDING' AND limited`),
     index("runs_flow_running_idx").on(t.flowId).where(sql`state = 'RUNNING'`),
     index("runs_retry_of_idx").on(t.retryOf).where(sql`retry_of IS NOT NULL`),
+    index("runs_parent_idx").on(t.parentRunId).where(sql`parent_run_id IS NOT NULL`),
     index("runs_client_state_idx").on(t.clientId, t.state, t.id),
     index("runs_client_idx").on(t.clientId, t.id),
     index("runs_state_idx").on(t.state, t.id),
@@ -240,4 +245,40 @@ export const taskStats = pgTable(
     callsMean: doublePrecision("calls_mean").notNull().default(1),
   },
   (t) => [primaryKey({ columns: [t.flowId, t.taskName] })],
+);
+
+/** A global concurrency limit: at most `limit` task calls of `@task(concurrency_key=key)` at once. */
+export const concurrencyLimits = pgTable("concurrency_limits", {
+  key: text("key").primaryKey(),
+  limit: integer("limit").notNull(),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});
+
+/**
+ * A task call's claim on a key: WAITING in line (oldest first), then HELD. A lease of its run:
+ * deleted when released, when the run ends (any way, the heartbeat monitor's "lost" included),
+ * so a killed worker never keeps a slot.
+ */
+export const concurrencySlots = pgTable(
+  "concurrency_slots",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    key: text("key").notNull(),
+    runId: bigint("run_id", { mode: "number" })
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    /** The task call (within the run) the slot is for. */
+    call: integer("call").notNull(),
+    taskName: text("task_name").notNull(),
+    clientId: text("client_id").notNull(),
+    workerId: text("worker_id").notNull(),
+    state: text("state", { enum: ["WAITING", "HELD"] }).notNull(),
+    requestedAt: ms("requested_at").notNull(),
+    acquiredAt: ms("acquired_at"),
+  },
+  (t) => [
+    uniqueIndex("concurrency_slots_call_idx").on(t.runId, t.call, t.key),
+    index("concurrency_slots_key_idx").on(t.key, t.state, t.id),
+  ],
 );

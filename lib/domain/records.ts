@@ -100,6 +100,10 @@ export interface RunRecord {
   limited: boolean;
   /** The run this one retries (POST /api/runs/{id}/retry). */
   retryOf: number | null;
+  /** A subflow's parent run. */
+  parentRunId: number | null;
+  /** The parent's task call standing for this subflow. */
+  parentCall: number | null;
 }
 
 export interface TaskRunRecord {

@@ -38,6 +38,8 @@ function newRun(over: Partial<NewRun> & Pick<NewRun, "flowId" | "clientId">): Ne
     serial: false,
     limited: false,
     retryOf: null,
+    parentRunId: null,
+    parentCall: null,
     ...over,
   };
 }

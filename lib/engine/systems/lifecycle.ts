@@ -98,6 +98,8 @@ export class LifecycleSystem {
       serial: origin.serial ?? false,
       limited: flow.maxActiveRuns !== null,
       retryOf: origin.retryOf ?? null,
+      parentRunId: null,
+      parentCall: null,
       ...origin.override,
     };
     const id = origin.scheduleId === undefined ? await tx.insertRun(record) : await tx.insertScheduledRun(record);

@@ -88,9 +88,9 @@ class Codec<T extends object> {
 
 const RUN = new Codec<RunRecord>(
   "runs",
-  ["id", "flowId", "clientId", "flowName", "flowVersion", "state", "parameters", "tags", "trigger", "workerId", "createdAt", "claimedAt", "startedAt", "endedAt", "error", "progress", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor", "serial", "limited", "retryOf"],
+  ["id", "flowId", "clientId", "flowName", "flowVersion", "state", "parameters", "tags", "trigger", "workerId", "createdAt", "claimedAt", "startedAt", "endedAt", "error", "progress", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor", "serial", "limited", "retryOf", "parentRunId", "parentCall"],
   new Set(["parameters", "tags"]),
-  new Set(["flowId", "createdAt", "claimedAt", "startedAt", "endedAt", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor", "retryOf"]),
+  new Set(["flowId", "createdAt", "claimedAt", "startedAt", "endedAt", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor", "retryOf", "parentRunId"]),
 );
 const SCHEDULE = new Codec<ScheduleRecord>(
   "schedules",
