@@ -19,6 +19,8 @@ import { startPollers } from "../dispatch.mjs";
 import { startPythonWorker } from "../e2e.mjs";
 
 export const ONE_TASK_FLOW = "Bench E2E Dispatch";
+/** bench/py/bench_worker.py's ten-task flow: each task body prints "TASK <token> <i>". */
+export const TEN_TASK_FLOW = "Bench Ten Tasks";
 
 /**
  * A second client for a second set of Python workers on the same server (e.g. another
@@ -105,18 +107,21 @@ export async function pythonDispatcher(base, { isolation = "process", client = B
 
 /**
  * `workers` Python worker processes, worker k on bases[k % bases.length], `maxConcurrentRuns`
- * each; trial(runs) → runs/s of the one-task flow.
+ * each; trial(runs) → runs/s of the one-task flow, or with `tenTasks` task runs/s of the ten-task flow.
  */
-export async function pythonThroughput(bases, { workers = 2, maxConcurrentRuns = 4, isolation = "process", client = BENCH_CLIENT, triggerConcurrency = 8, serverPids = [] } = {}) {
+export async function pythonThroughput(bases, { workers = 2, maxConcurrentRuns = 4, isolation = "process", client = BENCH_CLIENT, triggerConcurrency = 8, serverPids = [], tenTasks = false } = {}) {
+  // One-task runs (the flow's task prints START) or ten-task runs (each task prints TASK <i>):
+  // a token counts once per task body, so `seen` holds task bodies per token.
   const seen = new Map();
+  const perRun = tenTasks ? 10 : 1;
   const onLine = (line) => {
-    const m = /^START (\S+) (\d+)$/.exec(line);
+    const m = tenTasks ? /^TASK (\S+) (\d+)$/.exec(line) : /^START (\S+) (\d+)$/.exec(line);
     if (m) seen.set(m[1], (seen.get(m[1]) ?? 0) + 1);
   };
   const procs = [];
   for (let w = 0; w < workers; w++) procs.push(await startPythonWorker(bases[w % bases.length], { maxConcurrentRuns, isolation, clientId: client.id, token: client.token, onLine }));
   const apis = bases.map((b) => apiClient(b));
-  const flowId = await flowIdOf(apis[0], ONE_TASK_FLOW, client.id);
+  const flowId = await flowIdOf(apis[0], tenTasks ? TEN_TASK_FLOW : ONE_TASK_FLOW, client.id);
   await sleep(300);
   let trialNo = 0;
   let tokens = 0;
@@ -156,7 +161,7 @@ export async function pythonThroughput(bases, { workers = 2, maxConcurrentRuns =
       c1.workers.forEach((x, k) => (cpu.workers[k] += x - c0.workers[k]));
       const lg = process.cpuUsage(c0.loadgen);
       cpu.loadgen += (lg.user + lg.system) / 1e6;
-      return (runs / (last - t0)) * 1000;
+      return ((runs * perRun) / (last - t0)) * 1000;
     },
     /** Cores busy per process over all trials (CPU seconds / wall seconds). */
     cpuShare() {
@@ -165,8 +170,9 @@ export async function pythonThroughput(bases, { workers = 2, maxConcurrentRuns =
     },
     check() {
       const ran = [...seen].filter(([tok]) => tok.startsWith("t"));
-      const duplicates = ran.reduce((s, [, n]) => s + n - 1, 0);
-      const missing = tokens - ran.length;
+      const duplicates = ran.reduce((s, [, n]) => s + Math.max(n - perRun, 0), 0);
+      // A run that never started, or one whose tasks did not all run, is missing.
+      const missing = tokens - ran.length + ran.filter(([, n]) => n < perRun).length;
       return { runs: tokens, duplicates, missing, exactlyOnce: duplicates === 0 && missing === 0 };
     },
     async stop() {
