@@ -1,5 +1,5 @@
 import { ProtocolWorker } from "../test/support/protocol-worker";
-import { E2E_CLIENT, E2E_TOKEN } from "./support/constants";
+import { E2E_CLIENT, E2E_TOKEN, LONG_FLOW } from "./support/constants";
 import { expect, test } from "./fixtures";
 
 /**
@@ -7,7 +7,8 @@ import { expect, test } from "./fixtures";
  * between, so the task runs' times are exactly the ones sent) starts three tasks that overlap,
  * then a fourth after they have all ended: three lanes, the fourth back on lane 0. The run's
  * weighted progress, computed by the server, is unchanged by the drawing: exact while the
- * fourth task runs, 1 at the end.
+ * fourth task runs, 1 at the end. And a sequential flow run by the Python SDK, whose recorded
+ * times can seem to overlap by a few tens of ms (timeline-lanes.ts), stays on one lane.
  */
 const FLOW = "E2E Lanes Flow";
 // Weights: 1000 + 1000 + 2000 + 4000 = 8000 ms.
@@ -88,4 +89,17 @@ test("three overlapping task runs take three lanes, the one after them lane 0; t
   } finally {
     clearInterval(beat);
   }
+});
+
+test("a sequential flow run by the Python SDK stays on lane 0", async ({ api, runPage }) => {
+  const stages = ["one", "two", "three", "four", "five", "six"].map((n) => `long_stage_${n}`);
+  const run = await api.trigger(LONG_FLOW, { seconds: 0.1 });
+  const done = await api.waitForRun(run.id);
+  expect(done.state).toBe("COMPLETED");
+  expect(done.taskRuns.map((t) => t.name)).toEqual(stages);
+  const t0 = Date.parse(done.taskRuns[0].startedAt!);
+  const spans = done.taskRuns.map((t) => `${t.name} ${Date.parse(t.startedAt!) - t0}..${Date.parse(t.endedAt!) - t0}`).join(", ");
+  await runPage.goto(run.id);
+  await expect(runPage.timeline, spans).toHaveAttribute("data-lanes", "1");
+  for (const name of stages) await expect(runPage.timelineBar(name)).toHaveAttribute("data-lane", "0");
 });

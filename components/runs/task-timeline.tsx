@@ -2,7 +2,7 @@
 import type { TaskRunView } from "@/lib/contracts/dashboard";
 import { useNow } from "@/hooks/use-now";
 import { formatDuration } from "@/components/ui/time-format";
-import { assignLanes } from "./timeline-lanes";
+import { assignLanes, laneToleranceMs } from "./timeline-lanes";
 
 const STATE_VAR: Record<string, string> = {
   COMPLETED: "var(--color-st-completed)",
@@ -34,17 +34,24 @@ export function TaskTimeline({ tasks }: { tasks: TaskRunView[] }) {
   const now = useNow(tasks.some((t) => t.state === "RUNNING") ? 500 : 0);
   const starts = tasks.map((t) => (t.startedAt ? Date.parse(t.startedAt) : null));
   const ends = tasks.map((t) => (t.endedAt ? Date.parse(t.endedAt) : null));
+  // Drawn up to now while running, as before lanes.
+  const drawnEnd = (t: TaskRunView, i: number, start: number) => ends[i] ?? (t.state === "RUNNING" ? Math.max(now, start) : start);
+  const drawn = tasks.flatMap((t, i) => (starts[i] === null ? [] : [{ start: starts[i]!, end: drawnEnd(t, i, starts[i]!) }]));
+  const t0 = Math.min(...drawn.map((b) => b.start));
+  const t1 = Math.max(...drawn.map((b) => b.end), t0 + 1);
+  const span = t1 - t0;
   // A running task holds its lane until it ends (whatever this browser's clock says): end null.
-  const layout = assignLanes(tasks.map((t, i) => ({ start: starts[i], end: ends[i] ?? (t.state === "RUNNING" ? null : starts[i]) })));
+  const layout = assignLanes(
+    tasks.map((t, i) => ({ start: starts[i], end: ends[i] ?? (t.state === "RUNNING" ? null : starts[i]) })),
+    laneToleranceMs(span),
+  );
   const bars: Bar[] = [];
   const unstarted: TaskRunView[] = [];
   tasks.forEach((t, i) => {
     const start = starts[i];
     const lane = layout.lanes[i];
     if (start === null || lane === null) return void unstarted.push(t);
-    // Drawn up to now while running, as before lanes.
-    const end = ends[i] ?? (t.state === "RUNNING" ? Math.max(now, start) : start);
-    bars.push({ t, start, end, lane });
+    bars.push({ t, start, end: drawnEnd(t, i, start), lane });
   });
   if (!bars.length) {
     return (
@@ -56,9 +63,6 @@ export function TaskTimeline({ tasks }: { tasks: TaskRunView[] }) {
       </section>
     );
   }
-  const t0 = Math.min(...bars.map((b) => b.start));
-  const t1 = Math.max(...bars.map((b) => b.end), t0 + 1);
-  const span = t1 - t0;
   const ticks = [0, 0.25, 0.5, 0.75, 1];
   const byLane: Bar[][] = Array.from({ length: layout.count }, () => []);
   for (const b of bars) byLane[b.lane].push(b);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assignLanes, type LaneSpan } from "@/components/runs/timeline-lanes";
+import { MIN_LANE_TOLERANCE_MS, assignLanes, laneToleranceMs, type LaneSpan } from "@/components/runs/timeline-lanes";
 
 const S = (start: number | null, end: number | null): LaneSpan => ({ start, end });
 
@@ -35,6 +35,41 @@ describe("assignLanes: table", () => {
   ];
   it.each(cases)("$name", ({ spans, lanes, count }) => {
     expect(assignLanes(spans)).toEqual({ lanes, count });
+  });
+});
+
+describe("assignLanes: an overlap up to the tolerance does not count", () => {
+  // Recorded by the e2e suite (ms after the run's start): Daily Sales ETL's load_sales seems to
+  // start 1 ms before transform_sales ended; E2E Long Flow's stages three and six 22 and 12 ms
+  // before the previous one (the worker's clock offset estimate moved between batches).
+  const etl = [S(0, 591), S(591, 896), S(895, 1125)];
+  const long = [S(0, 107), S(107, 210), S(188, 291), S(291, 415), S(415, 528), S(516, 627)];
+  const cases: { name: string; spans: LaneSpan[]; tolerance: number; lanes: (number | null)[]; count: number }[] = [
+    { name: "a sequential flow 1 ms off, no tolerance: a spurious second lane", spans: etl, tolerance: 0, lanes: [0, 0, 1], count: 2 },
+    { name: "the same with 5 ms: one lane", spans: etl, tolerance: 5, lanes: [0, 0, 0], count: 1 },
+    { name: "six stages up to 22 ms off, no tolerance: lanes that are not there", spans: long, tolerance: 0, lanes: [0, 0, 1, 0, 0, 1], count: 2 },
+    { name: "the same with the timeline's tolerance: one lane", spans: long, tolerance: MIN_LANE_TOLERANCE_MS, lanes: [0, 0, 0, 0, 0, 0], count: 1 },
+    { name: "an overlap of exactly the tolerance is shared", spans: [S(0, 105), S(100, 200)], tolerance: 5, lanes: [0, 0], count: 1 },
+    { name: "one ms more is parallel", spans: [S(0, 106), S(100, 200)], tolerance: 5, lanes: [0, 1], count: 2 },
+    { name: "real parallelism is kept", spans: [S(0, 300), S(20, 320), S(40, 340), S(400, 500)], tolerance: 5, lanes: [0, 1, 2, 0], count: 3 },
+    { name: "a running task never frees its lane, whatever the tolerance", spans: [S(0, null), S(5, 10), S(1000, 2000)], tolerance: 50, lanes: [0, 1, 1], count: 2 },
+  ];
+  it.each(cases)("$name", ({ spans, tolerance, lanes, count }) => {
+    expect(assignLanes(spans, tolerance)).toEqual({ lanes, count });
+  });
+});
+
+describe("laneToleranceMs: 50 ms, or 0.2 % of a long axis", () => {
+  it.each([
+    [0, 50],
+    [1000, 50],
+    [25_000, 50],
+    [50_000, 100],
+    [600_000, 1200],
+    [Number.NaN, 50],
+    [Number.POSITIVE_INFINITY, 50],
+  ])("an axis of %s ms: %s ms", (axis, tolerance) => {
+    expect(laneToleranceMs(axis)).toBe(tolerance);
   });
 });
 
