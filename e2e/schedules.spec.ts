@@ -124,6 +124,29 @@ test.describe("Schedules", () => {
     expect(await api.schedules(flow.id)).toHaveLength(1);
   });
 
+  test("a parameter the server refuses, or the browser can tell is wrong, shows next to it; nothing is stored", async ({ flowPage, api }) => {
+    const flow = await api.flow(QUICK_FLOW);
+    await flowPage.goto(flow.id);
+    const form = await flowPage.newSchedule();
+    // Not an int: only the server says so, and its 400 lands under the parameter.
+    await form.param("limit").fill("1.5");
+    await form.submit();
+    await expect(form.paramError("limit")).toContainText("parameters.limit");
+    await expect(form.param("limit")).toHaveAttribute("aria-invalid", "true");
+    await expect(form.param("limit")).toBeFocused();
+    await expect(form.error("cron")).toHaveCount(0);
+    // Editing the value clears its error.
+    await form.param("limit").fill("3");
+    await expect(form.paramError("limit")).toHaveCount(0);
+    // Bad JSON is caught before any request.
+    await form.param("options").fill("{not json");
+    await form.submit();
+    await expect(form.paramError("options")).toContainText("invalid JSON");
+    await expect(form.param("options")).toBeFocused();
+    await expect(form.root).toBeVisible();
+    expect(await api.schedules(flow.id)).toEqual([]);
+  });
+
   test("pause and resume", async ({ flowPage, api }) => {
     const flow = await api.flow(QUICK_FLOW);
     const s = await api.createSchedule(QUICK_FLOW, { cron: "0 6 1 1 *" });

@@ -6,15 +6,15 @@ import { useFlowSchedules } from "@/hooks/use-schedules";
 import { useSeen } from "@/hooks/use-seen";
 import { OnlineDot, StateBadge } from "@/components/ui/state-badge";
 import { TagChips } from "@/components/ui/tag-chips";
-import { formatAgo, formatDateTime, formatDuration, formatShortTime, formatUtc } from "@/components/ui/time-format";
+import { formatAgo, formatDateTime, formatShortTime, formatUtc } from "@/components/ui/time-format";
 import { WarningBadge } from "@/components/ui/warning-badge";
 import { ClockIcon } from "@/components/ui/clock-icon";
 import { showBidiControls } from "@/lib/text/bidi";
+import { TaskWeights } from "./task-weights";
 
 /** One registered flow: what it is, its tasks and their weights, who serves it, its last run. */
 export function FlowCard({ flow, onRun }: { flow: FlowView; onRun: () => void }) {
   const now = useNow(5000);
-  const total = flow.tasks.reduce((s, t) => s + t.weight, 0) || 1;
   const headingId = `flow-${flow.id}-name`;
   const [seenRef, seen] = useSeen<HTMLElement>();
   return (
@@ -46,30 +46,7 @@ export function FlowCard({ flow, onRun }: { flow: FlowView; onRun: () => void })
 
       <div>
         <p className="section-title mb-2">Tasks · weight</p>
-        {flow.tasks.length === 0 ? (
-          <p className="text-sm text-faint">No tasks discovered.</p>
-        ) : (
-          <ol className="space-y-1.5" data-testid="flow-tasks">
-            {flow.tasks.map((t, i) => (
-              <li key={`${t.name}-${i}`} className="grid grid-cols-[1.5rem_minmax(0,1fr)_auto] items-center gap-x-2 text-sm" data-testid="flow-task">
-                <span className="mono text-xs text-faint">{i + 1}</span>
-                <span className="min-w-0">
-                  <span className="mono block truncate text-ink" title={t.description || t.name}>
-                    {t.name}
-                  </span>
-                  <span className="bar mt-1 block h-1!" aria-hidden="true">
-                    <span style={{ width: `${(t.weight / total) * 100}%` }} />
-                  </span>
-                </span>
-                <span className="mono text-right text-xs text-muted" title="estimatedTime / weight used for progress">
-                  {t.estimatedTime !== null ? formatDuration(t.estimatedTime) : "—"}
-                  <span className="text-faint"> / </span>
-                  {Math.round((t.weight / total) * 100)}%
-                </span>
-              </li>
-            ))}
-          </ol>
-        )}
+        <TaskWeights tasks={flow.tasks} />
       </div>
 
       <div className="mt-auto flex flex-wrap items-center justify-between gap-3 border-t border-line pt-3 text-sm">

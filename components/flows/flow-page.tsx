@@ -11,9 +11,9 @@ import { useFlow } from "@/hooks/use-flows";
 import { OnlineDot, StateBadge } from "@/components/ui/state-badge";
 import { EmptyState, ErrorState, LoadingBlock } from "@/components/ui/status-views";
 import { TagChips } from "@/components/ui/tag-chips";
-import { formatDuration } from "@/components/ui/time-format";
 import { showBidiControls } from "@/lib/text/bidi";
 import { SchedulesPanel } from "./schedules-panel";
+import { TaskWeights } from "./task-weights";
 import { TriggerDialog } from "./trigger-dialog";
 
 export function FlowPage({ id }: { id: string }) {
@@ -132,36 +132,12 @@ function ParametersCard({ flow }: { flow: FlowView }) {
 }
 
 function TasksCard({ flow }: { flow: FlowView }) {
-  const total = flow.tasks.reduce((s, t) => s + t.weight, 0) || 1;
   return (
     <section className="card p-5" aria-labelledby="flow-tasks-title">
       <h2 id="flow-tasks-title" className="section-title mb-3">
         Tasks · weight
       </h2>
-      {flow.tasks.length === 0 ? (
-        <p className="text-sm text-faint">No tasks discovered.</p>
-      ) : (
-        <ol className="space-y-1.5" data-testid="flow-tasks">
-          {flow.tasks.map((t, i) => (
-            <li key={`${t.name}-${i}`} className="grid grid-cols-[1.5rem_minmax(0,1fr)_auto] items-center gap-x-2 text-sm" data-testid="flow-task">
-              <span className="mono text-xs text-faint">{i + 1}</span>
-              <span className="min-w-0">
-                <span className="mono block truncate text-ink" title={t.description || t.name}>
-                  {t.name}
-                </span>
-                <span className="bar mt-1 block h-1!" aria-hidden="true">
-                  <span style={{ width: `${(t.weight / total) * 100}%` }} />
-                </span>
-              </span>
-              <span className="mono text-right text-xs text-muted" title="estimatedTime / weight used for progress">
-                {t.estimatedTime !== null ? formatDuration(t.estimatedTime) : "—"}
-                <span className="text-faint"> / </span>
-                {Math.round((t.weight / total) * 100)}%
-              </span>
-            </li>
-          ))}
-        </ol>
-      )}
+      <TaskWeights tasks={flow.tasks} />
     </section>
   );
 }

@@ -1,10 +1,74 @@
 "use client";
 /**
- * One input of a parameter form (the trigger panel, a schedule's parameters), drawn from the
- * parameter's type; its error, when it has one, is announced and tied to the input.
+ * The parameter inputs of a form (the trigger panel, a schedule's parameters): each drawn from
+ * the parameter's type, its error — found in the browser or named by a 400 — announced and tied
+ * to the input, and cleared as soon as the value changes.
  */
-import { useId } from "react";
-import type { FieldModel, FieldValue } from "./parameter-form-model";
+import { useCallback, useId, useMemo, useState, type RefObject } from "react";
+import { buildParameters, parameterOfField, type FieldModel, type FieldValue } from "./parameter-form-model";
+
+export interface ParameterForm {
+  fields: FieldModel[];
+  values: Record<string, FieldValue>;
+  errors: Record<string, string>;
+  change: (name: string, value: FieldValue) => void;
+  /** The parameters to send, and what is wrong with them (shown next to each field). */
+  build: () => ReturnType<typeof buildParameters>;
+  /** Moves the keyboard focus to a parameter's input. */
+  focus: (name: string) => void;
+  /** Shows a 400 next to the parameter its `details.field` names; false when it names none. */
+  showServerError: (field: string | undefined, message: string) => boolean;
+}
+
+/** The values and errors of a form's parameter inputs; `formRef` is the form that holds them. */
+export function useParameterForm(
+  fields: FieldModel[],
+  initial: () => Record<string, FieldValue>,
+  formRef: RefObject<HTMLFormElement | null>,
+): ParameterForm {
+  const [values, setValues] = useState(initial);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const focus = useCallback(
+    (name: string) => formRef.current?.querySelector<HTMLElement>(`[data-param="${CSS.escape(name)}"]`)?.focus(),
+    [formRef],
+  );
+  return useMemo(
+    () => ({
+      fields,
+      values,
+      errors,
+      change: (name, value) => {
+        setValues((old) => ({ ...old, [name]: value }));
+        setErrors((old) => {
+          if (!(name in old)) return old;
+          const { [name]: _, ...rest } = old;
+          return rest;
+        });
+      },
+      build: () => {
+        const built = buildParameters(fields, values);
+        setErrors(built.errors);
+        return built;
+      },
+      focus,
+      showServerError: (field, message) => {
+        const name = parameterOfField(field, fields.map((f) => f.spec.name));
+        if (name === null) return false;
+        setErrors({ [name]: message });
+        focus(name);
+        return true;
+      },
+    }),
+    [fields, values, errors, focus],
+  );
+}
+
+/** Every parameter input of a form, in the flow's order. */
+export function ParameterFields({ form }: { form: ParameterForm }) {
+  return form.fields.map((f) => (
+    <ParameterField key={f.spec.name} field={f} value={form.values[f.spec.name]} error={form.errors[f.spec.name]} onChange={(v) => form.change(f.spec.name, v)} />
+  ));
+}
 
 export function ParameterField({
   field,

@@ -90,3 +90,10 @@ export function buildParameters(
   }
   return { parameters, errors };
 }
+
+/** A 400's `details.field` (`parameters.<name>…`) → the parameter it names, when the form has one. */
+export function parameterOfField(field: string | undefined, parameterNames: readonly string[]): string | null {
+  if (!field?.startsWith("parameters.")) return null;
+  const name = field.slice("parameters.".length).split(".")[0];
+  return parameterNames.includes(name) ? name : null;
+}

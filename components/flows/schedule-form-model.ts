@@ -3,7 +3,7 @@
  * schedule stores (only what differs from the flow's defaults), and which input a field named
  * by a 400 belongs to.
  */
-import type { FieldModel } from "./parameter-form-model";
+import { parameterOfField, type FieldModel } from "./parameter-form-model";
 
 export const INTERVAL_UNITS = ["seconds", "minutes", "hours"] as const;
 export type IntervalUnit = (typeof INTERVAL_UNITS)[number];
@@ -54,9 +54,6 @@ export function inputForField(field: string | undefined, parameterNames: string[
   if (!field) return null;
   if (field === "anchor") return { kind: "field", name: "intervalSeconds" };
   if ((SCHEDULE_FIELDS as readonly string[]).includes(field)) return { kind: "field", name: field as ScheduleField };
-  if (field.startsWith("parameters.")) {
-    const name = field.slice("parameters.".length).split(".")[0];
-    if (parameterNames.includes(name)) return { kind: "parameter", name };
-  }
-  return null;
+  const name = parameterOfField(field, parameterNames);
+  return name === null ? null : { kind: "parameter", name };
 }

@@ -25,8 +25,8 @@ import {
 } from "@/hooks/use-schedules";
 import { SheetDialog } from "@/components/ui/sheet-dialog";
 import { formatDateTime, formatUtc } from "@/components/ui/time-format";
-import { ParameterField } from "./parameter-field";
-import { buildParameters, fieldsOf, initialValue, type FieldValue } from "./parameter-form-model";
+import { ParameterFields, useParameterForm } from "./parameter-field";
+import { fieldsOf, initialValue } from "./parameter-form-model";
 import {
   INTERVAL_UNITS,
   inputForField,
@@ -72,20 +72,22 @@ export function ScheduleForm({ flow, schedule, onClose }: { flow: FlowView; sche
   const [intervalValue, setIntervalValue] = useState(initialInterval.value);
   const [unit, setUnit] = useState<IntervalUnit>(initialInterval.unit);
   const [timezone, setTimezone] = useState(schedule?.timezone ?? "UTC");
-  const [values, setValues] = useState<Record<string, FieldValue>>(() =>
-    Object.fromEntries(
-      fields.map((f) => {
-        const stored = schedule?.parameters ?? {};
-        const has = Object.prototype.hasOwnProperty.call(stored, f.spec.name);
-        return [f.spec.name, initialValue(has ? { ...f, spec: { ...f.spec, default: stored[f.spec.name] } } : f)];
-      }),
-    ),
+  const form = useParameterForm(
+    fields,
+    () =>
+      Object.fromEntries(
+        fields.map((f) => {
+          const stored = schedule?.parameters ?? {};
+          const has = Object.prototype.hasOwnProperty.call(stored, f.spec.name);
+          return [f.spec.name, initialValue(has ? { ...f, spec: { ...f.spec, default: stored[f.spec.name] } } : f)];
+        }),
+      ),
+    formRef,
   );
   const [active, setActive] = useState(schedule?.active ?? true);
   const [catchup, setCatchup] = useState<CatchupPolicy>(schedule?.catchup ?? "skip");
   const [overlap, setOverlap] = useState<OverlapPolicy>(schedule?.overlap ?? "allow");
   const [errors, setErrors] = useState<Partial<Record<ScheduleField, string>>>({});
-  const [paramErrors, setParamErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
 
@@ -122,13 +124,13 @@ export function ScheduleForm({ flow, schedule, onClose }: { flow: FlowView; sche
     const local: Partial<Record<ScheduleField, string>> = {};
     if (kind === "cron" && !cron.trim()) local.cron = "required";
     if (kind === "interval" && "error" in interval) local.intervalSeconds = interval.error;
-    const built = buildParameters(fields, values);
+    const built = form.build();
     setErrors(local);
-    setParamErrors(built.errors);
     const firstField = Object.keys(local)[0];
     const firstParam = Object.keys(built.errors)[0];
     if (firstField || firstParam) {
-      focus(firstField ? `[data-field="${firstField}"]` : `[data-param="${CSS.escape(firstParam)}"]`);
+      if (firstField) focus(`[data-field="${firstField}"]`);
+      else form.focus(firstParam);
       return;
     }
     const input: ScheduleInput = {
@@ -153,11 +155,7 @@ export function ScheduleForm({ flow, schedule, onClose }: { flow: FlowView; sche
           focus(`[data-field="${target.name}"]`);
           return;
         }
-        if (target?.kind === "parameter") {
-          setParamErrors({ [target.name]: err.message });
-          focus(`[data-param="${CSS.escape(target.name)}"]`);
-          return;
-        }
+        if (form.showServerError(err.field, err.message)) return;
       }
       setFormError((err as Error).message);
     }
@@ -332,18 +330,7 @@ export function ScheduleForm({ flow, schedule, onClose }: { flow: FlowView; sche
             ) : (
               <p className="text-xs text-faint">Values left at the flow&apos;s default are not stored: the schedule follows the defaults in the code.</p>
             )}
-            {fields.map((f) => (
-              <ParameterField
-                key={f.spec.name}
-                field={f}
-                value={values[f.spec.name]}
-                error={paramErrors[f.spec.name]}
-                onChange={(v) => {
-                  setValues((old) => ({ ...old, [f.spec.name]: v }));
-                  if (paramErrors[f.spec.name]) setParamErrors(({ [f.spec.name]: _, ...rest }) => rest);
-                }}
-              />
-            ))}
+            <ParameterFields form={form} />
           </fieldset>
 
           <label className="flex items-center gap-3 text-sm">

@@ -8,16 +8,15 @@ import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from "rea
 import type { FlowView } from "@/lib/contracts/dashboard";
 import { ApiRequestError } from "@/hooks/api-fetch";
 import { triggerRun } from "@/hooks/use-flows";
-import { ParameterField } from "./parameter-field";
-import { buildParameters, fieldsOf, initialValues, type FieldValue } from "./parameter-form-model";
+import { ParameterFields, useParameterForm } from "./parameter-field";
+import { fieldsOf, initialValues } from "./parameter-form-model";
 
 export function TriggerDialog({ flow, onClose }: { flow: FlowView; onClose: () => void }) {
   const router = useRouter();
   const dialogRef = useRef<HTMLDialogElement>(null);
   const formRef = useRef<HTMLFormElement>(null);
   const fields = useMemo(() => fieldsOf(flow.parameters), [flow.parameters]);
-  const [values, setValues] = useState<Record<string, FieldValue>>(() => initialValues(fields));
-  const [errors, setErrors] = useState<Record<string, string>>({});
+  const form = useParameterForm(fields, () => initialValues(fields), formRef);
   const [formError, setFormError] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
   const titleId = useId();
@@ -33,20 +32,14 @@ export function TriggerDialog({ flow, onClose }: { flow: FlowView; onClose: () =
     };
   }, []);
 
-  const focusField = (name: string) => {
-    const el = formRef.current?.querySelector<HTMLElement>(`[data-param="${CSS.escape(name)}"]`);
-    el?.focus();
-  };
-
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (submitting) return;
     setFormError(null);
-    const { parameters, errors: local } = buildParameters(fields, values);
-    setErrors(local);
+    const { parameters, errors: local } = form.build();
     const firstBad = Object.keys(local)[0];
     if (firstBad) {
-      focusField(firstBad);
+      form.focus(firstBad);
       return;
     }
     setSubmitting(true);
@@ -57,12 +50,7 @@ export function TriggerDialog({ flow, onClose }: { flow: FlowView; onClose: () =
     } catch (err) {
       setSubmitting(false);
       if (err instanceof ApiRequestError) {
-        const name = err.field?.startsWith("parameters.") ? err.field.slice("parameters.".length).split(".")[0] : undefined;
-        if (name && fields.some((f) => f.spec.name === name)) {
-          setErrors({ [name]: err.message });
-          focusField(name);
-          return;
-        }
+        if (form.showServerError(err.field, err.message)) return;
         setFormError(err.message);
       } else {
         setFormError((err as Error).message);
@@ -100,18 +88,7 @@ export function TriggerDialog({ flow, onClose }: { flow: FlowView; onClose: () =
         </div>
         <div className="flex-1 space-y-4 overflow-y-auto px-5 py-4">
           {fields.length === 0 ? <p className="text-sm text-muted">This flow takes no parameters.</p> : null}
-          {fields.map((f) => (
-            <ParameterField
-              key={f.spec.name}
-              field={f}
-              value={values[f.spec.name]}
-              error={errors[f.spec.name]}
-              onChange={(v) => {
-                setValues((old) => ({ ...old, [f.spec.name]: v }));
-                if (errors[f.spec.name]) setErrors(({ [f.spec.name]: _, ...rest }) => rest);
-              }}
-            />
-          ))}
+          <ParameterFields form={form} />
           {formError ? (
             <p role="alert" className="rounded-md border border-st-failed/50 bg-st-failed/10 px-3 py-2 text-sm text-st-failed" data-testid="form-error">
               {formError}

@@ -75,6 +75,10 @@ export class ScheduleForm {
   param(name: string): Locator {
     return this.root.getByTestId(`param-${name}`);
   }
+  /** The error shown next to a parameter's input. */
+  paramError(name: string): Locator {
+    return this.root.getByTestId(`param-error-${name}`);
+  }
 
   async useInterval(value: string, unit: "seconds" | "minutes" | "hours"): Promise<void> {
     await this.root.getByTestId("schedule-kind-interval").check();

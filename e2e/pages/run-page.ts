@@ -32,6 +32,16 @@ export class RunPage {
   taskRow(name: string): Locator {
     return this.page.locator(`[data-testid="task-row"][data-task-name="${name}"]`);
   }
+  get timeline(): Locator {
+    return this.page.getByTestId("timeline");
+  }
+  get timelineLanes(): Locator {
+    return this.page.getByTestId("timeline-lane");
+  }
+  /** A task run's bar on the timeline (its lane is in data-lane). */
+  timelineBar(name: string): Locator {
+    return this.page.locator(`[data-testid="timeline-bar"][data-task-name="${name}"]`);
+  }
   get logLines(): Locator {
     return this.page.getByTestId("log-line");
   }

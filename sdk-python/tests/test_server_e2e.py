@@ -163,9 +163,14 @@ class ServerE2ETests(unittest.TestCase):
                   % (timeout, what, last, self.server_output()))
 
     def start_worker(self):
-        script = os.path.join(self.dir, "worker.py")
+        return self.launch_worker(WORKER)
+
+    def launch_worker(self, source, name="worker.py"):
+        """Start a worker process serving the script ``source`` (written to ``name`` in the test's
+        folder) as client ``perfect_example`` of this server; its output goes to worker-N.log."""
+        script = os.path.join(self.dir, name)
         with open(script, "w") as handle:
-            handle.write(WORKER)
+            handle.write(source)
         env = dict(os.environ, PERFECT_URL=self.url, PERFECT_CLIENT_ID="perfect_example", PERFECT_TOKEN=TOKEN,
                    PYTHONUNBUFFERED="1")
         log = open(os.path.join(self.dir, "worker-%d.log" % len(self.workers)), "wb")

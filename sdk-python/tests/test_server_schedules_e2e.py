@@ -10,7 +10,6 @@ Outcomes are asserted, never timing: every wait polls the dashboard API for a st
 import datetime
 import json
 import os
-import subprocess
 import sys
 import textwrap
 import unittest
@@ -22,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE]
 
 import test_server_e2e as base  # noqa: E402  (a module import: its tests are not collected twice)
-from test_server_e2e import SDK, TOKEN  # noqa: E402
+from test_server_e2e import SDK  # noqa: E402
 
 FLOW = "E2E Every Second"
 EVERY_SECOND = 'cron("* * * * * *", parameters={"label": "tick"})'
@@ -56,18 +55,8 @@ class ScheduleE2ETests(base.ServerE2ETests):
     test_killed_worker_fails_its_run_with_heartbeat_lost = None
 
     def start_worker(self, schedules=EVERY_SECOND):
-        index = len(self.workers)
-        script = os.path.join(self.dir, "schedule_worker_%d.py" % index)
-        with open(script, "w") as handle:
-            handle.write(WORKER % {"sdk": SDK, "flow": FLOW, "schedules": schedules})
-        env = dict(os.environ, PERFECT_URL=self.url, PERFECT_CLIENT_ID="perfect_example", PERFECT_TOKEN=TOKEN,
-                   PYTHONUNBUFFERED="1")
-        log = open(os.path.join(self.dir, "worker-%d.log" % index), "wb")
-        self.addCleanup(log.close)
-        worker = subprocess.Popen([sys.executable, script], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
-        self.workers.append(worker)
-        return worker
+        return self.launch_worker(WORKER % {"sdk": SDK, "flow": FLOW, "schedules": schedules},
+                                  "schedule_worker_%d.py" % len(self.workers))
 
     def stop_worker(self, worker):
         base._kill_group(worker)
