@@ -61,9 +61,15 @@ def quick(i):
     return i
 
 
+@task
+def tick(i, pause):
+    time.sleep(pause)
+    return i
+
+
 @flow(name="Par Many", max_parallel_tasks=8)
-def many(n: int = 200):
-    futures = quick.map(range(n))
+def many(n: int = 200, pause: float = 0.0):
+    futures = tick.map(range(n), pause)
     assert [f.result() for f in futures] == list(range(n))
 
 
@@ -139,10 +145,21 @@ def task_timeouts(tag: str = "t"):
     asyncio.run(stuck_async())
 
 
+@task
+def hold_flag(tag):
+    wait_for_flag("release-" + tag)
+
+
+def wait_for_flag(name, limit=120.0):
+    deadline = time.monotonic() + limit
+    while not os.path.exists(_flag(name)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 @flow(name="Par Flow Timeout", timeout=1)
 def flow_timeout(tag: str = "f"):
     quick(1)
-    hold(0, tag)  # past the deadline: abandoned (thread) or its process ends (process)
+    hold_flag(tag)  # past the deadline: abandoned (thread) or its process ends (process)
     quick(2)  # never starts
 
 

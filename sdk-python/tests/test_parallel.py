@@ -387,7 +387,7 @@ class ServedTests(object):
                                   (1, "TimeoutError: task stuck_async exceeded its timeout of 0.5s")])
         self.assertEqual(wait_state(self.fake, whole), "FAILED")
         self.assertEqual(self.fake.runs[whole]["error"], "TimeoutError: flow Par Flow Timeout exceeded its timeout of 1s")
-        self.assertEqual([e["task"] for e in self.fake.events(whole, "task_started")], ["quick", "hold"])
+        self.assertEqual([e["task"] for e in self.fake.events(whole, "task_started")], ["quick", "hold_flag"])
         errors = [e["message"] for e in self.fake.events(whole, "log") if e["level"] == "ERROR"]
         expected = "its run process ends now" if self.isolation == "process" else "is abandoned"
         self.assertTrue(any(expected in m for m in errors), errors)
