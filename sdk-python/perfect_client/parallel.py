@@ -131,12 +131,12 @@ class TaskScope:
         run = current_run()
         if run is not None:
             run.check_boundary()  # a submission is a task boundary: a cancel stops the flow here
-        self.check_open()
+        if self.refusal is not None:
+            raise self.refusal
         future = PerfectFuture(task.name, run.next_call() if run is not None else None)
         with self._lock:
             self._futures.append(future)
             self._outstanding += 1
-        future.add_done_callback(self._finished)
         context = contextvars.copy_context()
         if getattr(task, "is_async", False):
             loop = _running_loop()
@@ -146,8 +146,8 @@ class TaskScope:
         self._pool.submit(lambda: context.run(self._run, task, args, kwargs, future))
         return future
 
-    def _finished(self, _future):
-        # type: (PerfectFuture) -> None
+    def _finished(self):
+        # type: () -> None
         with self._lock:
             self._outstanding -= 1
             if self._outstanding == 0:
@@ -172,6 +172,7 @@ class TaskScope:
             future.set_exception(exc)
         else:
             future.set_result(value)
+        self._finished()
 
     async def _run_async(self, task, args, kwargs, future):
         # type: (Any, Tuple[Any, ...], Dict[str, Any], PerfectFuture) -> None
@@ -188,6 +189,7 @@ class TaskScope:
             future.set_exception(exc)
         else:
             future.set_result(value)
+        self._finished()
 
     def _semaphore(self):
         # type: () -> Any
