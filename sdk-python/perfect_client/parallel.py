@@ -115,7 +115,12 @@ class TaskScope:
         self.max_workers = max_workers
         self._pool = _Pool(max_workers, "perfect-task")
         self._lock = threading.Lock()
-        self._futures = []  # type: List[PerfectFuture]
+        #: Futures not done yet, by submission number (a done one is dropped at once, so a flow
+        #: submitting millions of tasks keeps only the failed ones, not every value).
+        self._pending = {}  # type: Dict[int, PerfectFuture]
+        #: Failed futures by submission number: the end of the flow looks for unretrieved ones.
+        self._failed = []  # type: List[Tuple[int, PerfectFuture]]
+        self._submitted = 0
         self._outstanding = 0
         self._idle = threading.Condition(self._lock)
         #: Why nothing may start any more (the flow ended, failed or timed out), else None.
@@ -135,26 +140,31 @@ class TaskScope:
             raise self.refusal
         future = PerfectFuture(task.name, run.next_call() if run is not None else None)
         with self._lock:
-            self._futures.append(future)
+            number = self._submitted
+            self._submitted += 1
+            self._pending[number] = future
             self._outstanding += 1
         context = contextvars.copy_context()
         if getattr(task, "is_async", False):
             loop = _running_loop()
             if loop is not None:
-                loop.create_task(self._run_async(task, args, kwargs, future), context=context)
+                loop.create_task(self._run_async(task, args, kwargs, future, number), context=context)
                 return future
-        self._pool.submit(lambda: context.run(self._run, task, args, kwargs, future))
+        self._pool.submit(lambda: context.run(self._run, task, args, kwargs, future, number))
         return future
 
-    def _finished(self):
-        # type: () -> None
+    def _finished(self, future, number):
+        # type: (PerfectFuture, int) -> None
         with self._lock:
+            del self._pending[number]
+            if future.failed:
+                self._failed.append((number, future))
             self._outstanding -= 1
             if self._outstanding == 0:
                 self._idle.notify_all()
 
-    def _run(self, task, args, kwargs, future):
-        # type: (Any, Tuple[Any, ...], Dict[str, Any], PerfectFuture) -> None
+    def _run(self, task, args, kwargs, future, number):
+        # type: (Any, Tuple[Any, ...], Dict[str, Any], PerfectFuture, int) -> None
         from .execution import call_task_now
 
         try:
@@ -172,10 +182,10 @@ class TaskScope:
             future.set_exception(exc)
         else:
             future.set_result(value)
-        self._finished()
+        self._finished(future, number)
 
-    async def _run_async(self, task, args, kwargs, future):
-        # type: (Any, Tuple[Any, ...], Dict[str, Any], PerfectFuture) -> None
+    async def _run_async(self, task, args, kwargs, future, number):
+        # type: (Any, Tuple[Any, ...], Dict[str, Any], PerfectFuture, int) -> None
         from .async_execution import call_task_async
 
         try:
@@ -189,7 +199,7 @@ class TaskScope:
             future.set_exception(exc)
         else:
             future.set_result(value)
-        self._finished()
+        self._finished(future, number)
 
     def _semaphore(self):
         # type: () -> Any
@@ -231,7 +241,7 @@ class TaskScope:
         """``wait_all`` for an ``async`` flow: awaits, so the loop keeps running its tasks."""
         while True:
             with self._lock:
-                pending = [f for f in self._futures if not f.done()]
+                pending = list(self._pending.values())
             if not pending:
                 return
             for future in pending:
@@ -241,7 +251,7 @@ class TaskScope:
         # type: () -> Optional[BaseException]
         """The exception of the first failed submission nobody retrieved, if any."""
         with self._lock:
-            futures = list(self._futures)
+            futures = [future for _, future in sorted(self._failed, key=lambda item: item[0])]
         for future in futures:
             error = future.unhandled_error
             if error is not None:
