@@ -6,6 +6,7 @@ on the run's own stop request, never on timers, except the one-second tasks whos
 point of the test.
 """
 import asyncio
+import logging
 import os
 import time
 
@@ -38,6 +39,8 @@ def wait_for_flag_or_stop(name, limit=120.0):
 def nap(i, seconds):
     print("print token-%d" % i)
     get_logger().info("logger token-%d", i)
+    # A library's logger: a run's own process captures the root logger (thread isolation does not).
+    logging.getLogger("par.lib").warning("library token-%d", i)
     progress(0.5)
     time.sleep(seconds)
     return i * i
