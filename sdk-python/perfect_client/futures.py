@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, List, Optional
 #: ``wait``'s answer: the futures that are done and those that are not (sets, like
 #: ``concurrent.futures.wait``).
 DoneAndNotDone = collections.namedtuple("DoneAndNotDone", ["done", "not_done"])
+DoneAndNotDone.__doc__ = "``wait``'s answer: ``done`` and ``not_done``, two sets of futures."
 
 _allocate_lock = threading.Lock
 #: Guards every future's callback list (held for a few instructions; one lock, not one per future).
@@ -28,7 +29,7 @@ class PerfectFuture:
     """
 
     __slots__ = ("task_name", "call", "_finished", "_gate", "_value", "_error", "_retrieved", "_callbacks",
-                 "__weakref__")
+                 "_job", "__weakref__")
 
     def __init__(self, task_name, call=None):
         # type: (str, Optional[int]) -> None
@@ -43,10 +44,15 @@ class PerfectFuture:
         self._error = None  # type: Optional[BaseException]
         self._retrieved = False
         self._callbacks = None  # type: Optional[List[Callable[[PerfectFuture], None]]]
+        self._job = None  # type: Any  # the queued job (parallel._Job), for a waiting pool thread
+
 
     def _wait(self, timeout):
         # type: (Optional[float]) -> bool
         if self._finished:
+            return True
+        job = self._job
+        if job is not None and timeout is None and job.steal():
             return True
         if timeout is None:
             got = self._gate.acquire()

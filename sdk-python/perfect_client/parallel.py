@@ -23,8 +23,7 @@ import collections.abc
 import contextvars
 import inspect
 import threading
-import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .context import _process_run_is, current_run
 from .errors import RunInterrupted
@@ -44,11 +43,42 @@ class _NotStarted(RuntimeError):
     """A queued submission the flow's end (or its timeout) kept from starting."""
 
 
+#: Marks the threads of task pools (a wait there may run the awaited job itself).
+_worker = threading.local()
+
+
+class _Job:
+    """One queued submission; ``taken`` once a thread (a pool's, or a waiting one) runs it."""
+
+    __slots__ = ("fn", "pool", "taken")
+
+    def __init__(self, fn, pool):
+        # type: (Callable[[], None], _Pool) -> None
+        self.fn = fn
+        self.pool = pool
+        self.taken = False
+
+    def steal(self):
+        # type: () -> bool
+        """Run the job in this thread if no thread took it yet (a pool thread waiting for a
+        future it depends on: with every thread waiting, nothing would ever run it)."""
+        if not getattr(_worker, "active", False):
+            return False  # only a pool thread, whose slot is idle while it waits
+        with self.pool._cv:
+            if self.taken:
+                return False
+            self.taken = True
+        self.fn()
+        return True
+
+
 class _Pool:
     """A minimal pool of daemon threads (at most ``size``), started on demand.
 
     Daemon threads, unlike ``concurrent.futures``' ones, never hold the interpreter's exit for a
-    task left running after its flow was abandoned (a timeout, a stop).
+    task left running after its flow was abandoned (a timeout, a stop). A pool thread waiting
+    for a future whose job is still queued runs that job itself, so nested submissions (a task
+    submitting tasks and waiting for them) never deadlock, even with ``max_parallel_tasks=1``.
     """
 
     def __init__(self, size, name):
@@ -61,8 +91,9 @@ class _Pool:
         self._idle = 0
         self._closed = False
 
-    def submit(self, job):
-        # type: (Callable[[], None]) -> None
+    def submit(self, fn):
+        # type: (Callable[[], None]) -> _Job
+        job = _Job(fn, self)
         spawn = False
         with self._cv:
             self._queue.append(job)
@@ -73,14 +104,17 @@ class _Pool:
                 spawn = True
         if spawn:
             threading.Thread(target=self._loop, name="%s-%d" % (self._name, self._threads), daemon=True).start()
+        return job
 
     def drain(self):
         # type: () -> List[Callable[[], None]]
-        """Take every job not started yet out of the queue."""
+        """Take every job not started yet out of the queue (their functions)."""
         with self._cv:
-            jobs = list(self._queue)
+            jobs = [job for job in self._queue if not job.taken]
+            for job in jobs:
+                job.taken = True
             self._queue.clear()
-            return jobs
+            return [job.fn for job in jobs]
 
     def close(self):
         # type: () -> None
@@ -91,6 +125,7 @@ class _Pool:
 
     def _loop(self):
         # type: () -> None
+        _worker.active = True
         while True:
             with self._cv:
                 while not self._queue:
@@ -103,7 +138,10 @@ class _Pool:
                     finally:
                         self._idle -= 1
                 job = self._queue.popleft()
-            job()
+                if job.taken:
+                    continue  # a waiting thread ran it already
+                job.taken = True
+            job.fn()
 
 
 class TaskScope:
@@ -150,7 +188,7 @@ class TaskScope:
             if loop is not None:
                 loop.create_task(self._run_async(task, args, kwargs, future, number), context=context)
                 return future
-        self._pool.submit(lambda: context.run(self._run, task, args, kwargs, future, number))
+        future._job = self._pool.submit(lambda: context.run(self._run, task, args, kwargs, future, number))
         return future
 
     def _finished(self, future, number):

@@ -18,7 +18,6 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]
 import parallel_flows  # noqa: E402
 from fake_perfect import FakePerfect, WorkerThread  # noqa: E402
 from perfect_client import PerfectFuture, flow, task, unmapped, wait  # noqa: E402
-from perfect_client.errors import RunCancelled  # noqa: E402
 from perfect_client.parallel import DEFAULT_MAX_PARALLEL_TASKS  # noqa: E402
 
 FAST = {"retry_initial": 0.01, "retry_cap": 0.05}
@@ -284,6 +283,17 @@ class LocalSemanticsTests(unittest.TestCase):
             return fan.submit(4).result()
 
         self.assertEqual(f(), 10)
+
+    def test_a_task_waiting_for_its_own_submissions_never_deadlocks_the_pool(self):
+        @task
+        def fan(n):
+            return sum(f.result() for f in add.map(range(n), unmapped(1)))
+
+        @flow(max_parallel_tasks=1)
+        def f():
+            return [x.result() for x in fan.map([3, 4])]
+
+        self.assertEqual(f(), [6, 10])
 
     def test_flow_timeout_when_called_directly(self):
         gate = threading.Event()

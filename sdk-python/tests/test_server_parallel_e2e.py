@@ -27,9 +27,13 @@ PARALLEL_WORKER = textwrap.dedent("""
         serve(parallel_flows.FLOWS, max_concurrent_runs=4, isolation=%(isolation)r, cancel_grace_seconds=30)
 """)
 
-#: Event times are whole milliseconds from the worker's clock and a task run's start is its end
-#: minus its measured duration, so two back-to-back calls on one thread may seem to share 1 ms.
-ROUNDING_MS = 2
+#: How far apart the server may place two back-to-back calls of one thread. Event times are the
+#: worker's whole milliseconds corrected by the server's clock-offset estimate of the worker (the
+#: least send → receive delay seen so far, presence.clockOffset), which falls as the worker's
+#: first batches teach it: events of a later batch may land tens of milliseconds earlier than
+#: those of an earlier one. A third call really running at once would overlap by its whole
+#: 500 ms, far beyond this.
+SLACK_MS = 100
 
 
 def _ms(iso):
@@ -42,7 +46,7 @@ def most_at_once(intervals):
     """The largest number of intervals containing one instant (touching ends do not count)."""
     points = []
     for start, end in intervals:
-        points.append((start + ROUNDING_MS, 1))
+        points.append((start + SLACK_MS, 1))
         points.append((end, -1))
     points.sort(key=lambda p: (p[0], p[1]))  # an end before a start at the same instant
     now = most = 0
@@ -133,11 +137,15 @@ class ParallelE2E(object):
         self.assertEqual(run["state"], "COMPLETED", run)
         naps = [t for t in run["taskRuns"] if t["name"] == "nap"]
         self.assertEqual([t["state"] for t in naps], ["COMPLETED"] * 6)
-        self.assertEqual(most_at_once([(_ms(t["startedAt"]), _ms(t["endedAt"])) for t in naps]), 2)
+        intervals = [(_ms(t["startedAt"]), _ms(t["endedAt"])) for t in naps]
+        self.assertEqual(most_at_once(intervals), 2, [(t["startedAt"], t["endedAt"], t["durationMs"]) for t in naps])
 
     def test_the_progress_of_a_mapped_run_is_monotone_and_ends_at_one(self):
+        """The first run of a flow cannot know how many calls a map will make (the server learns
+        calls per task from completed runs): its progress ends at 1 but may dip as calls appear.
+        From the second run on it is monotone."""
         self.start_worker()
-        for attempt in range(2):  # the second run knows from the first how many calls to expect
+        for attempt in range(3):
             run_id = self.trigger("Par Many", {"n": 60, "pause": 0.05})
             seen = []
 
@@ -148,11 +156,11 @@ class ParallelE2E(object):
 
             run = self.wait("run %s to end" % run_id, ended, 120)
             self.assertEqual(run["state"], "COMPLETED", run)
-            self.assertEqual(seen, sorted(seen), seen)
             self.assertEqual(seen[-1], 1)
             ticks = [t for t in run["taskRuns"] if t["name"] == "tick"]
             self.assertEqual([t["state"] for t in ticks], ["COMPLETED"] * 60)
-            if attempt == 1:
+            if attempt > 0:
+                self.assertEqual(seen, sorted(seen), seen)
                 self.assertLess(min(seen), 1)
 
     def test_an_unhandled_failure_fails_the_run_a_handled_one_does_not(self):
