@@ -108,6 +108,26 @@ class LocalAsyncTests(unittest.TestCase):
         self.assertEqual(asyncio.run(a()), [0, 2, 4, 6, 9])
         self.assertEqual(s(), [0, 2, 4])
 
+    def test_async_submissions_on_the_loop_are_bounded_by_max_parallel_tasks(self):
+        state = {"now": 0, "most": 0}
+
+        @task
+        async def step(i):
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+            for _ in range(5):
+                await asyncio.sleep(0)  # let every other scheduled call try to get in
+            state["now"] -= 1
+            return i
+
+        @flow(max_parallel_tasks=2)
+        async def f():
+            futures = [step.submit(i) for i in range(6)]
+            return [await x for x in futures]
+
+        self.assertEqual(asyncio.run(f()), list(range(6)))
+        self.assertEqual(state["most"], 2)
+
     def test_an_unhandled_async_submission_fails_the_flow(self):
         @task
         async def bad():
