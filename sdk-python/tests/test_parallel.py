@@ -236,13 +236,13 @@ class LocalSemanticsTests(unittest.TestCase):
         self.assertEqual(inside.most, 4)
 
         bounded = Inside()
-        gate = threading.Semaphore(0)
+        pair = threading.Barrier(2, timeout=10)
 
         @task
         def step(i):
             bounded.enter()
             try:
-                gate.acquire(timeout=0.02)
+                pair.wait()  # passes in pairs: two are inside together, a third would show
             finally:
                 bounded.leave()
             return i
