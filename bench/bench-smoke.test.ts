@@ -186,6 +186,17 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
     expect(o.medians).toHaveLength(1);
   });
 
+  it("parallel: a map's runs and task runs all complete; submit() is timed inside served runs", async () => {
+    freshEngine();
+    const { measureMap, measureSubmit } = await load("./parallel.mjs");
+    const m = await measureMap(url, { tasks: 20, trials: 1, warmup: 0 });
+    expect(m.complete).toBe(true);
+    expect(m.spanRates).toHaveLength(1);
+    const s = await measureSubmit(url, { submits: 20, trials: 2, warmup: 0 });
+    expect(s.complete).toBe(true);
+    expect(s.perTask).toHaveLength(2);
+  });
+
   it("schedules: every fire time makes one run whose task starts in the Python worker; idle CPU is read", async () => {
     const { measureFireLatency, measureIdleCpu } = await load("./schedules.mjs");
     const f = await measureFireLatency({ schedules: 5, fires: 2 });
@@ -258,7 +269,7 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
   it("the plan runs the PostgreSQL and peer benchmarks, full and quick", async () => {
     const { plan } = await load("./run-all.mjs");
     const steps = plan({ db: "x.db" });
-    for (const id of ["pg", "peers-pg", "peers-redis"]) {
+    for (const id of ["pg", "peers-pg", "peers-redis", "parallel"]) {
       const step = steps.find((st: { id: string }) => st.id === id);
       expect(step, id).toBeTruthy();
       expect(fs.existsSync(path.join(ROOT, "bench", step.script))).toBe(true);

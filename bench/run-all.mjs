@@ -45,6 +45,7 @@ export function plan({ db, runs = 1_000_000 }) {
     { id: "floods", script: "floods.mjs", args: ["--trials", "100"], quick: ["--trials", "10"] },
     { id: "live-ui", script: "live-ui.mjs", args: ["--trials", "40"], quick: ["--trials", "3"] },
     { id: "e2e", script: "e2e.mjs", args: ["--dispatch-trials", "200", "--runs", "500", "--throughput-trials", "5"], quick: ["--dispatch-trials", "10", "--runs", "50", "--throughput-trials", "1"] },
+    { id: "parallel", script: "parallel.mjs", args: ["--tasks", "1000", "--trials", "5", "--submits", "1000", "--submit-trials", "10"], quick: ["--tasks", "100", "--trials", "1", "--submits", "100", "--submit-trials", "2"] },
     { id: "schedules", script: "schedules.mjs", args: ["--schedules", "1000", "--fires", "60", "--idle-schedules", "10000", "--idle-seconds", "30"], quick: ["--schedules", "50", "--fires", "5", "--idle-schedules", "500", "--idle-seconds", "3"] },
     { id: "history", script: "history.mjs", args: ["--db", db, "--reps", "100"], quick: ["--db", db, "--reps", "3"], needsDb: true, runs },
     { id: "history-ui", script: "history-ui.mjs", args: ["--db", db, "--reps", "5"], quick: ["--db", db, "--reps", "1"], needsDb: true, runs },

@@ -175,6 +175,20 @@ describe("worker protocol", () => {
     expect(runs.c).toBe(0);
   });
 
+  it("accepts the SDK's maxParallelTasks and timeoutSeconds, and refuses bad ones naming the field", async () => {
+    const { a, w } = await setup();
+    const ok = await w.register([{ ...ETL_FLOW, maxParallelTasks: 8, timeoutSeconds: 2.5 }]);
+    expect(ok.status).toBe(200);
+    const flow = await a.get(`/api/flows/${ok.body.flows[0].id}`);
+    expect(flow.status).toBe(200);
+    expect(flow.body).not.toHaveProperty("maxParallelTasks"); // informational: the SDK enforces both
+    for (const [field, value] of [["maxParallelTasks", 0], ["maxParallelTasks", 1001], ["maxParallelTasks", 2.5], ["timeoutSeconds", 0], ["timeoutSeconds", "1"]] as const) {
+      const bad = await w.register([{ ...ETL_FLOW, [field]: value }]);
+      expect(bad.status, `${field}=${value}`).toBe(400);
+      expect(bad.body.error.details.field).toBe(`flows.0.${field}`);
+    }
+  });
+
   it("task runs for undeclared tasks are added when they start; a repeated task gets its own row", async () => {
     const { a, w, workerId, flowId } = await setup();
     await a.post(`/api/flows/${flowId}/runs`, {});

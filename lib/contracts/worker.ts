@@ -46,6 +46,10 @@ export const flowDefinitionSchema = z.object({
   version: z.string().max(128).nullish(),
   /** `@flow(max_active_runs=N)`: at most N runs of the flow RUNNING across all workers (the rest wait PENDING). */
   maxActiveRuns: z.number().int().min(1).max(100_000).nullish(),
+  /** `@flow(max_parallel_tasks=N)`: the SDK's bound on a run's task threads (informational; the SDK enforces it). */
+  maxParallelTasks: z.number().int().min(1).max(1000).nullish(),
+  /** `@flow(timeout=seconds)`: the SDK fails a run past it (informational; the SDK enforces it). */
+  timeoutSeconds: z.number().positive().max(31_536_000).nullish(),
   /** Schedules declared in code (`@flow(schedules=[…])`): the server keeps one per distinct definition. */
   schedules: z.array(scheduleFieldsSchema).max(MAX_CODE_SCHEDULES).optional(),
 });

@@ -17,6 +17,7 @@ Perfect server that triggers them, shows their progress live and keeps their his
         serve(daily_etl)
 """
 from .context import progress
+from .futures import PerfectFuture, unmapped, wait
 from .decorators import Flow, Task, flow, task
 from .errors import (
     FatalWorkerError,
@@ -36,8 +37,8 @@ from .schedules import Schedule, cron, interval
 from .version import __version__
 
 __all__ = [
-    "flow", "task", "serve", "progress", "get_logger", "cron", "interval",
-    "Flow", "Task", "Worker", "Schedule",
+    "flow", "task", "serve", "progress", "get_logger", "cron", "interval", "unmapped", "wait",
+    "Flow", "Task", "Worker", "Schedule", "PerfectFuture",
     "PerfectError", "ServerUnreachable", "ServerError", "FatalWorkerError", "TokenRejected", "RunsFailed",
     "RunInterrupted", "RunCancelled", "RunFinished", "WorkerShutdown",
     "__version__",

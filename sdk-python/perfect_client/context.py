@@ -47,6 +47,9 @@ class RunContext:
         self.current_task = None  # type: Any
         self.hard_stopped = False
         self._calls = itertools.count()
+        self._calls_lock = threading.Lock()  # parallel tasks allocate calls from many threads
+        #: Set when the flow passed its ``timeout``: the error every later task boundary raises.
+        self.expired = None  # type: Optional[str]
         self._stop = None  # type: Optional[type]
         self._stop_lock = threading.Lock()
         # Set by any stop request so a sleeping retry delay wakes up at once.
@@ -54,8 +57,16 @@ class RunContext:
 
     def next_call(self):
         # type: () -> int
-        """Allocate the next task call index (0-based, one per invocation)."""
-        return next(self._calls)
+        """Allocate the next task call index (0-based, one per invocation; thread-safe)."""
+        with self._calls_lock:
+            return next(self._calls)
+
+    def expire(self, message):
+        # type: (str) -> None
+        """The flow passed its timeout: from now on every task boundary raises
+        ``TimeoutError(message)`` (nothing new starts; retry delays wake up)."""
+        self.expired = message
+        self.stop_requested.set()
 
     def request_stop(self, kind):
         # type: (type) -> bool
@@ -84,6 +95,8 @@ class RunContext:
         kind = self._stop
         if kind is not None:
             raise kind("run %s stopped at a task boundary" % self.run_id)
+        if self.expired is not None:
+            raise TimeoutError(self.expired)
 
     def log(self, level, message, call=None):
         # type: (str, str, Optional[int]) -> None
@@ -106,6 +119,12 @@ def set_process_run(run):
     """Make ``run`` the run of every thread of this process (used by a run's own process)."""
     global _process_run
     _process_run = run
+
+
+def _process_run_is(run):
+    # type: (Any) -> bool
+    """True if ``run`` is the run of this whole process (``isolation="process"``)."""
+    return run is not None and _process_run is run
 
 
 def current_run():

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .discovery import discover_tasks
 from .execution import call_task
+from .parallel import MAX_PARALLEL_TASKS, call_flow, is_coroutine_function, map_task, submit_task
 from .parameters import parameter_schema
 from .schedules import MAX_SCHEDULES, Schedule
 
@@ -25,8 +26,12 @@ class Task:
     the server (started, progress, logs, retries, completed or failed); anywhere else it is just
     a function call with retries.
 
+    ``submit(...)`` runs a call in the run's task pool and returns a ``PerfectFuture``;
+    ``map(...)`` submits one call per item. An ``async def`` task returns a coroutine when
+    called (await it, or ``asyncio.gather`` several).
+
     Attributes: ``func``, ``name``, ``estimated_time`` (ms or None), ``retries``, ``retry_delay``
-    (seconds), ``description``.
+    (seconds), ``description``, ``timeout`` (seconds or None), ``is_async``.
     """
 
     def __init__(self, func, name=None, estimated_time=None, retries=0, retry_delay=0.0, description=None,
@@ -51,9 +56,24 @@ class Task:
         self.retries = retries
         self.retry_delay = float(retry_delay)
         self.description = description if description is not None else inspect.getdoc(func)
+        self.is_async = is_coroutine_function(func)
 
     def __call__(self, *args, **kwargs):
         return call_task(self, args, kwargs)
+
+    def submit(self, *args, **kwargs):
+        # type: (*Any, **Any) -> Any
+        """Run ``self(*args, **kwargs)`` in the run's task pool (at most ``max_parallel_tasks``
+        at once) and return its ``PerfectFuture`` at once. Futures among the arguments are
+        waited for first. Inside an async flow an async task runs on the flow's event loop."""
+        return submit_task(self, args, kwargs)
+
+    def map(self, *iterables, **kwargs):
+        # type: (*Any, **Any) -> List[Any]
+        """Submit one call per position of the zipped iterables (equal lengths); return the
+        futures in order. ``unmapped(value)`` passes ``value`` whole to every call; keyword
+        arguments that are not iterable, and strings, bytes and dicts, are constants too."""
+        return map_task(self, iterables, kwargs)
 
     def __get__(self, instance, owner=None):
         # Tasks defined in a class body behave like methods.
@@ -101,6 +121,9 @@ def _normalise_tags(tags):
         raise TypeError("tags must map names to values, e.g. {'team': 'data-eng'}, got %r" % (tags,))
     return {str(key): str(value) for key, value in tags.items()}
 
+
+#: Longest ``@flow(timeout=...)`` the server accepts (a year, in seconds).
+MAX_FLOW_TIMEOUT = 31536000
 
 #: Longest ``@flow(version=...)`` the server accepts.
 MAX_VERSION = 128
@@ -227,7 +250,8 @@ def is_task(obj):
 class Flow:
     """A function decorated with ``@flow``: a named, tagged entry point that ``serve`` registers.
 
-    Calling it directly just runs the function (tasks inside run locally). ``tasks`` and
+    Calling it directly just runs the function (tasks inside run locally; submitted ones are
+    waited for before it returns, and ``timeout`` applies). ``tasks`` and
     ``parameters`` are computed from the function on demand, so tasks defined after the flow
     in the module are found.
 
@@ -235,8 +259,9 @@ class Flow:
     ``schedules`` (a tuple of ``Schedule``; registered with the flow, ignored by direct calls).
     """
 
-    def __init__(self, func, name=None, description=None, tags=None, version=None, schedules=None, max_active_runs=None):
-        # type: (Callable[..., Any], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str], Optional[List[Schedule]], Optional[int]) -> None
+    def __init__(self, func, name=None, description=None, tags=None, version=None, schedules=None, max_active_runs=None,
+                 max_parallel_tasks=None, timeout=None):
+        # type: (Callable[..., Any], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str], Optional[List[Schedule]], Optional[int], Optional[int], Optional[float]) -> None
         if not callable(func):
             raise TypeError("@flow decorates a function, got %r" % (func,))
         if version is not None and (not isinstance(version, str) or not version.strip() or len(version) > MAX_VERSION):
@@ -252,9 +277,19 @@ class Flow:
                                             or not 1 <= max_active_runs <= MAX_ACTIVE_RUNS):
             raise ValueError("max_active_runs must be a whole number from 1 to %d, got %r" % (MAX_ACTIVE_RUNS, max_active_runs))
         self.max_active_runs = max_active_runs
+        if max_parallel_tasks is not None and (isinstance(max_parallel_tasks, bool) or not isinstance(max_parallel_tasks, int)
+                                               or not 1 <= max_parallel_tasks <= MAX_PARALLEL_TASKS):
+            raise ValueError("max_parallel_tasks must be a whole number from 1 to %d, got %r"
+                             % (MAX_PARALLEL_TASKS, max_parallel_tasks))
+        self.max_parallel_tasks = max_parallel_tasks
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, numbers.Real)
+                                    or not 0 < timeout <= MAX_FLOW_TIMEOUT):
+            raise ValueError("timeout must be a number of seconds > 0 (at most %d), got %r" % (MAX_FLOW_TIMEOUT, timeout))
+        self.timeout = None if timeout is None else float(timeout)
+        self.is_async = is_coroutine_function(func)
 
     def __call__(self, *args, **kwargs):
-        return self.func(*args, **kwargs)
+        return call_flow(self, args, kwargs)
 
     @property
     def tasks(self):
@@ -311,16 +346,21 @@ class Flow:
             definition["schedules"] = [s.to_wire() for s in self.schedules]
         if self.max_active_runs is not None:
             definition["maxActiveRuns"] = self.max_active_runs
+        if self.max_parallel_tasks is not None:
+            definition["maxParallelTasks"] = self.max_parallel_tasks
+        if self.timeout is not None:
+            definition["timeoutSeconds"] = self.timeout
         return definition
 
     def __repr__(self):
         return "<Flow %s>" % self.name
 
 
-def flow(func=None, *, name=None, description=None, tags=None, version=None, schedules=None, max_active_runs=None):
-    # type: (Optional[Callable[..., Any]], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str], Optional[List[Schedule]], Optional[int]) -> Any
+def flow(func=None, *, name=None, description=None, tags=None, version=None, schedules=None, max_active_runs=None,
+         max_parallel_tasks=None, timeout=None):
+    # type: (Optional[Callable[..., Any]], Optional[str], Optional[str], Optional[Mapping[str, Any]], Optional[str], Optional[List[Schedule]], Optional[int], Optional[int], Optional[float]) -> Any
     """Declare a flow: ``@flow`` or ``@flow(name=None, description=None, tags=None, version=None,
-    schedules=None, max_active_runs=None)``.
+    schedules=None, max_active_runs=None, max_parallel_tasks=None, timeout=None)``.
 
     ``name`` defaults to the function name and must be unique per client; ``description`` to the
     docstring; ``tags`` is a dict of strings (e.g. team, priority) copied onto every run.
@@ -331,10 +371,17 @@ def flow(func=None, *, name=None, description=None, tags=None, version=None, sch
     They do not change the version, and calling the flow directly ignores them.
     ``max_active_runs``: at most this many runs of the flow RUNNING at once across all workers;
     the server keeps the rest PENDING until a slot frees.
+    ``max_parallel_tasks`` (1 to 1000, default 16): threads of the run's task pool, i.e. at most
+    this many submitted tasks (``task.submit``/``task.map``) run at once.
+    ``timeout`` (seconds): a run still executing past it is FAILED with ``TimeoutError``; no task
+    starts after the deadline. A direct call raises ``TimeoutError`` at the deadline (an async
+    flow's coroutine is cancelled; a sync body is left running in its thread).
+    An ``async def`` flow runs in an event loop of its own when served; called directly it
+    returns a coroutine, like the function.
     """
     def wrap(function):
         # type: (Callable[..., Any]) -> Flow
         return Flow(function, name=name, description=description, tags=tags, version=version, schedules=schedules,
-                    max_active_runs=max_active_runs)
+                    max_active_runs=max_active_runs, max_parallel_tasks=max_parallel_tasks, timeout=timeout)
 
     return wrap if func is None else wrap(func)

@@ -13,6 +13,8 @@ import textwrap
 from typing import Any, Callable, Dict, List
 
 _MISSING = object()
+#: Methods of a task that call it (in the run's task pool).
+_SUBMITTING = ("submit", "map")
 
 
 def _scope(func):
@@ -60,6 +62,12 @@ class _CallCollector(ast.NodeVisitor):
         target = _resolve(node.func, self.scope)
         if target is not _MISSING and self.is_task(target):
             self.found.append(target)
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in _SUBMITTING:
+            # ``t.submit(...)`` / ``t.map(...)``: the task is listed once, like a plain call
+            # (the server adds a task run for each further call as it starts).
+            base = _resolve(node.func.value, self.scope)
+            if base is not _MISSING and self.is_task(base):
+                self.found.append(base)
 
 
 def _function_node(func):
@@ -77,7 +85,7 @@ def discover_tasks(func, is_task):
     """Return the task objects ``func`` calls, in source (= execution) order.
 
     Calls inside ``if``/``for``/``try`` blocks are included once each; a task called twice is
-    listed twice. ``is_task`` decides what counts as a task. When the source cannot be read or
+    listed twice; ``t.submit(...)`` and ``t.map(...)`` count as one call of ``t``. ``is_task`` decides what counts as a task. When the source cannot be read or
     parsed (interactive sessions, ``exec``), the list is empty: the server then learns the tasks
     as they start.
     """

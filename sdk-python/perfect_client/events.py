@@ -13,8 +13,12 @@ from typing import Any, Callable, Dict, List, Optional
 
 from .protocol import iso_utc
 
-#: Flush a run's buffer once this many events are waiting.
-MAX_BATCH_EVENTS = 100
+#: Flush a run's buffer at once (without waiting ``FLUSH_AFTER``) once this many events wait.
+SEND_AT_ONCE_EVENTS = 100
+#: Most events in one batch (the server takes 5,000). Events that piled up while a batch was in
+#: flight (a map of 1,000 parallel tasks makes 2,000 in a blink) go in the next one together:
+#: batches of one run are sequential, so their count, not their size, bounds delivery.
+MAX_BATCH_EVENTS = 1000
 #: Rough cap (characters of text) per batch, far below the server's 1 MiB body limit even for
 #: 4-byte UTF-8 characters.
 MAX_BATCH_CHARS = 200000
@@ -79,7 +83,7 @@ class EventChannel:
             if terminal:
                 self.closed = True
                 self._held_progress.clear()
-            notify = terminal or was_empty or len(self._pending) >= MAX_BATCH_EVENTS
+            notify = terminal or was_empty or len(self._pending) >= SEND_AT_ONCE_EVENTS
         if notify:
             self._wake()
         return True
@@ -136,7 +140,7 @@ class EventChannel:
                 return 0.0
             due = None  # type: Optional[float]
             if self._pending:
-                urgent = force or self.closed or len(self._pending) >= MAX_BATCH_EVENTS
+                urgent = force or self.closed or len(self._pending) >= SEND_AT_ONCE_EVENTS
                 due = 0.0 if urgent else self._oldest + FLUSH_AFTER
             for call in self._held_progress:
                 at = self._progress_sent_at.get(call, 0.0) + PROGRESS_INTERVAL
@@ -154,7 +158,7 @@ class EventChannel:
             self._release_held_progress(now)
             if not self._pending:
                 return None
-            urgent = force or self.closed or len(self._pending) >= MAX_BATCH_EVENTS
+            urgent = force or self.closed or len(self._pending) >= SEND_AT_ONCE_EVENTS
             if not urgent and now < self._oldest + FLUSH_AFTER:
                 return None
             count, chars = 0, 0

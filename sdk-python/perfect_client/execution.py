@@ -5,11 +5,13 @@ import logging
 import threading
 import time
 import traceback
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from .context import RunContext, TaskCall, _current_call, current_run
 from .errors import RunInterrupted, describe_exception
+from .futures import InputFailed, holds_futures, resolve_arguments
 from .log_capture import flush_line_buffer
+from .parallel import check_local_start
 
 _local_logger = logging.getLogger("perfect.run")
 #: The clock durations are measured with (replaceable in tests).
@@ -18,11 +20,31 @@ _clock = time.monotonic
 
 def call_task(task, args, kwargs):
     # type: (Any, Tuple[Any, ...], Dict[str, Any]) -> Any
-    """Run ``task`` with its retry policy; report it to the server when inside a served run."""
+    """Run ``task`` with its retry policy; report it to the server when inside a served run.
+
+    Futures among the arguments (``task.submit``) are waited for first; a failed one raises its
+    exception here. An ``async`` task returns a coroutine (``async_execution``)."""
+    if getattr(task, "is_async", False):
+        from .async_execution import call_task_async
+
+        return call_task_async(task, args, kwargs)
+    if holds_futures(args, kwargs):
+        try:
+            args, kwargs = resolve_arguments(args, kwargs)
+        except InputFailed as exc:
+            raise exc.error from None
+    return call_task_now(task, args, kwargs)
+
+
+def call_task_now(task, args, kwargs, call_index=None):
+    # type: (Any, Tuple[Any, ...], Dict[str, Any], Optional[int]) -> Any
+    """``call_task`` once its arguments are values; ``call_index`` is the task call a
+    submission was given when it was submitted (None: the next one)."""
     run = current_run()
     if run is None:
+        check_local_start()
         return _call_locally(task, args, kwargs)
-    return _call_in_run(run, task, args, kwargs)
+    return _call_in_run(run, task, args, kwargs, call_index)
 
 
 def _call_locally(task, args, kwargs):
@@ -93,10 +115,10 @@ def mark_logged(exc):
         pass
 
 
-def _call_in_run(run, task, args, kwargs):
-    # type: (RunContext, Any, Tuple[Any, ...], Dict[str, Any]) -> Any
+def _call_in_run(run, task, args, kwargs, call_index=None):
+    # type: (RunContext, Any, Tuple[Any, ...], Dict[str, Any], Optional[int]) -> Any
     run.check_boundary()
-    call = TaskCall(run.next_call(), task.name)
+    call = TaskCall(run.next_call() if call_index is None else call_index, task.name)
     channel = run.channel
     channel.emit("task_started", {"call": call.index, "task": task.name, "attempt": 1})
     # durationMs covers the last attempt only: the server judges outliers (and learns its

@@ -10,6 +10,7 @@ from .context import RunContext
 from .errors import RunCancelled, RunFinished, WorkerShutdown, describe_exception
 from .execution import format_traceback, mark_logged
 from .log_capture import flush_line_buffer
+from .parallel import run_flow
 from .parameters import coerce_arguments
 
 
@@ -33,7 +34,7 @@ def execute_flow(context, flow, parameters, describe_failure=None):
         if ignored:
             context.log("WARNING", "ignored parameters not in the signature of %s: %s"
                         % (flow.name, ", ".join(ignored)))
-        flow.func(**kwargs)
+        run_flow(flow, kwargs, context)
     except RunCancelled:
         flush_line_buffer(context)
         return "CANCELLED" if channel.emit("run_cancelled", terminal=True) else "FAILED"

@@ -469,7 +469,9 @@ class Worker:
                 if event_type == "task_started":
                     context.current_task = (fields.get("call"), fields.get("task"))
                 elif event_type in ("task_completed", "task_failed"):
-                    context.current_task = None
+                    # Parallel tasks: only the end of the task last seen starting clears it.
+                    if context.current_task is not None and context.current_task[0] == fields.get("call"):
+                        context.current_task = None
                 accepted = channel.emit(event_type, fields, terminal=is_terminal, ts=ts)
                 if is_terminal:
                     terminal = event_type if accepted else "refused"

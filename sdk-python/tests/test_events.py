@@ -41,8 +41,19 @@ class ChannelTests(unittest.TestCase):
         channel.ack()
         channel.emit("run_completed", terminal=True)
         second = channel.take_batch(now)
-        self.assertEqual([e["seq"] for e in second], list(range(101, 107)))
+        self.assertEqual([e["seq"] for e in second], list(range(events.MAX_BATCH_EVENTS + 1, events.MAX_BATCH_EVENTS + 7)))
         self.assertFalse(channel.emit("log", {"level": "INFO", "message": "late"}))
+
+    def test_a_hundred_waiting_events_are_urgent_and_a_batch_takes_up_to_the_maximum(self):
+        channel = EventChannel("run_1")
+        for i in range(events.SEND_AT_ONCE_EVENTS - 1):
+            channel.emit("log", {"level": "INFO", "message": str(i)})
+        self.assertNotEqual(channel.due_at(), 0.0)  # still waiting for companions
+        channel.emit("log", {"level": "INFO", "message": "one more"})
+        self.assertEqual(channel.due_at(), 0.0)
+        for i in range(events.MAX_BATCH_EVENTS):
+            channel.emit("log", {"level": "INFO", "message": str(i)})
+        self.assertEqual(len(channel.take_batch(time.monotonic())), events.MAX_BATCH_EVENTS)
 
     def test_unacknowledged_batch_is_resent_identically(self):
         channel = EventChannel("run_1")

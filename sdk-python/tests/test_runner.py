@@ -12,6 +12,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
 from fake_perfect import FakePerfect, WorkerThread  # noqa: E402
 from perfect_client import FatalWorkerError, TokenRejected, Worker, flow, get_logger, progress, task  # noqa: E402
+from perfect_client import events  # noqa: E402
 from perfect_client.transport import Response  # noqa: E402
 
 FAST = {"retry_initial": 0.01, "retry_cap": 0.05}
@@ -232,7 +233,7 @@ class RunEventsTests(unittest.TestCase):
         self.assertEqual(len(self.fake.events(run_id)), 501)
         assert_contiguous(self, self.fake, run_id)
         batches = self.fake.batches[run_id]
-        self.assertTrue(all(len(b) <= 100 for b in batches))
+        self.assertTrue(all(len(b) <= events.MAX_BATCH_EVENTS for b in batches))
         self.assertLess(len(batches), 60)
         self.assertEqual(sorted({e["call"] for e in self.fake.events(run_id, "task_started")}), list(range(250)))
 
