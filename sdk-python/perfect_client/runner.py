@@ -489,7 +489,7 @@ class Worker:
             elif kind in _SUBFLOW_MESSAGES:
                 self._relay_subflow(context, proc, children, message)
         exitcode = proc.reap()
-        self._orphaned_subflows(children, describe_exit(exitcode, self.max_run_memory_mb))
+        self._orphaned_subflows(context, children, describe_exit(exitcode, self.max_run_memory_mb))
         try:
             if terminal is not None:
                 if terminal == "refused":
@@ -653,7 +653,9 @@ class Worker:
 
     def subflow_ended(self, child):
         # type: (RunContext) -> None
-        """The child run finished executing (its events may still be on their way)."""
+        """The child run finished executing: the parent goes on once the child's end is delivered,
+        so the server never sees a parent finish before its child."""
+        _await_delivery(child.channel)
         with self._lock:
             self._subflows.pop(child.run_id, None)
 
@@ -682,6 +684,8 @@ class Worker:
             _, _, event_type, fields, ts, is_terminal = message
             child.channel.emit(event_type, fields, terminal=is_terminal, ts=ts)
             if is_terminal:
+                # The parent's later events wait in the pipe until the child's end is delivered.
+                _await_delivery(child.channel)
                 self._end_relayed(children, child)
         elif kind == "progress_to":
             child.channel.progress(message[2], message[3])
@@ -698,11 +702,17 @@ class Worker:
         with self._lock:
             self._subflows.pop(child.run_id, None)
 
-    def _orphaned_subflows(self, children, error):
-        # type: (Dict[str, RunContext], str) -> None
-        """The run process ended with child runs still open: they failed with it."""
+    def _orphaned_subflows(self, context, children, error):
+        # type: (RunContext, Dict[str, RunContext], str) -> None
+        """The run process ended with child runs still open: they end with it (cancelled when
+        the process was terminated for a cancel, else failed)."""
         for child in list(children.values()):
-            if child.stop_kind is not WorkerShutdown:
+            stop = context.stop_kind
+            if stop is WorkerShutdown or stop is RunFinished:
+                pass  # the shutdown reports them FAILED; a finished run's children are the server's
+            elif context.hard_stopped and stop is RunCancelled or child.stop_kind is RunCancelled and context.hard_stopped:
+                child.channel.emit("run_cancelled", terminal=True)
+            else:
                 child.channel.emit("run_failed", {"error": error}, terminal=True)
             self._end_relayed(children, child)
 
@@ -859,6 +869,21 @@ class Worker:
 
 
 _STOP_NAMES = {RunCancelled: "cancel", RunFinished: "finished", WorkerShutdown: "shutdown"}
+#: How long a parent waits for its finished child's last events to reach the server (seconds).
+SUBFLOW_DELIVERY_WAIT = 5.0
+
+
+def _await_delivery(channel, timeout=SUBFLOW_DELIVERY_WAIT):
+    # type: (Any, float) -> None
+    """Wait (bounded) until a finished channel has delivered everything (at once for a channel
+    still open: a child stopped by a shutdown has no end to deliver)."""
+    if not getattr(channel, "closed", False):
+        return
+    deadline = time.monotonic() + timeout
+    while not getattr(channel, "finished", True) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 #: What a run process sends about its subflows (see ``subflows.ProcessSubflowHost``).
 _SUBFLOW_MESSAGES = ("subflow", "emit_to", "progress_to", "end_task_to", "drop_to")
 
