@@ -154,6 +154,24 @@ describe("subflows over the worker protocol", () => {
     expect(stats).toContainEqual(["etl", 1]);
   });
 
+  it("between the child's batches the monitor carries the child's live progress to the parent's task call", async () => {
+    const { a, w, workerId, parentId, subflow, clock, engine } = await setup();
+    await w.events(workerId, parentId, [{ seq: 1, type: "task_started", call: 1, task: "etl" }]);
+    const childId = (await subflow({ call: 1, flow: CHILD, parameters: { day: "d" } })).body.run.id as string;
+    await w.events(workerId, childId, [{ seq: 1, type: "task_started", call: 0, task: "extract" }]);
+    const etlTask = () => a.get(`/api/runs/${parentId}`).then((r) => r.body.taskRuns.find((t: any) => t.name === "etl"));
+    expect((await etlTask()).progress).toBe(0);
+    // Half of extract's 1000 ms estimate: the child is about 1/6 done, with no event sent.
+    clock.advance(500);
+    await w.heartbeat(workerId, [parentId]);
+    await engine.tick();
+    const child = (await a.get(`/api/runs/${childId}`)).body;
+    expect(child.progress).toBeCloseTo(1 / 6, 3);
+    const etl = await etlTask();
+    expect(etl.progress).toBeCloseTo(child.progress, 3);
+    expect(etl.stalled).toBe(false);
+  });
+
   it("cancelling the parent cancels its running children and grandchildren; the heartbeat tells the worker", async () => {
     const { a, w, workerId, parentId, subflow } = await setup();
     await w.events(workerId, parentId, [{ seq: 1, type: "task_started", call: 1, task: "etl" }]);
