@@ -10,6 +10,9 @@
   in code (one that never fires during a run of the suite).
 - "E2E Drift Flow": one task whose duration is its ``delay_ms`` parameter, to build a fast
   baseline and then run slow enough for SLOW/CRITICAL.
+- "E2E Subflow Parent": calls the flow "E2E Subflow Child" (a subflow: a child run of its own),
+  to show the tree in the run view. The child is not served on its own: the server learns it at
+  its first call.
 """
 import os
 import sys
@@ -189,5 +192,34 @@ def e2e_drift(delay_ms: int = 200, gate: str = ""):
     drift_step(delay_ms, gate)
 
 
+# -- subflows ------------------------------------------------------------------------------------
+
+@task(estimated_time=300)
+def child_step(label):
+    """One short step of the child flow."""
+    log.info("child_step %s", label)
+    _sleep(0.3)
+
+
+@flow(name="E2E Subflow Child", description="Called by the subflow parent: a run of its own",
+      tags={"suite": "e2e", "kind": "subflow-child"})
+def e2e_subflow_child(label: str = "child"):
+    child_step(label)
+
+
+@task(estimated_time=200)
+def parent_step():
+    """The parent's own work after its subflow."""
+    log.info("parent_step after the subflow")
+    _sleep(0.2)
+
+
+@flow(name="E2E Subflow Parent", description="Calls another flow: the run view shows the tree",
+      tags={"suite": "e2e", "kind": "subflow"})
+def e2e_subflow_parent(label: str = "from parent"):
+    e2e_subflow_child(label)
+    parent_step()
+
+
 if __name__ == "__main__":
-    serve(e2e_quick, e2e_hostile, e2e_long, e2e_drift, e2e_chatty, max_concurrent_runs=8)
+    serve(e2e_quick, e2e_hostile, e2e_long, e2e_drift, e2e_chatty, e2e_subflow_parent, max_concurrent_runs=8)

@@ -10,9 +10,9 @@ import { RUN_STATES, type RunState, type Trigger } from "@/lib/domain/states";
 import { getJson } from "./api-fetch";
 
 /** What started a run (the API's `trigger`), in the order the filter shows them: schedules first. */
-export const RUN_TRIGGERS = ["schedule", "ui", "api", "local"] as const satisfies readonly Trigger[];
+export const RUN_TRIGGERS = ["schedule", "ui", "api", "local", "subflow"] as const satisfies readonly Trigger[];
 export type RunTrigger = Trigger;
-export const TRIGGER_LABELS: Record<RunTrigger, string> = { schedule: "schedule", ui: "dashboard", api: "API", local: "local" };
+export const TRIGGER_LABELS: Record<RunTrigger, string> = { schedule: "schedule", ui: "dashboard", api: "API", local: "local", subflow: "subflow" };
 
 export interface RunFilters {
   state: RunState[];

@@ -141,6 +141,11 @@ function HistoryRow({ run }: { run: RunSummary }) {
         <Link href={`/runs/${run.id}`} className="break-words text-ink" data-testid="history-flow">
           {showBidiControls(run.flowName)}
         </Link>
+        {run.parentRunId ? (
+          <Link href={`/runs/${run.parentRunId}`} className="ml-2 inline-block align-middle text-xs text-muted" data-testid="history-subflow-of" title={`Subflow of run #${run.parentRunId}`}>
+            subflow of #{run.parentRunId}
+          </Link>
+        ) : null}
         {isScheduledRun(run) ? (
           <span className="ml-2 inline-block align-middle">
             <ScheduledLabel run={run} testId="history-scheduled" />

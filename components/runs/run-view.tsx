@@ -7,6 +7,7 @@ import { LogsPanel } from "./logs-panel";
 import { RunDetails } from "./run-details";
 import { RunHeader } from "./run-header";
 import { RunProgress } from "./run-progress";
+import { ParentRunLink, SubflowsPanel } from "./run-tree";
 import { TaskTable } from "./task-table";
 import { TaskTimeline } from "./task-timeline";
 
@@ -27,6 +28,7 @@ export function RunView({ id }: { id: string }) {
   return (
     <div data-testid="run-view" data-run-id={run.id}>
       <RunHeader run={run} />
+      <ParentRunLink run={run} />
       <div className="grid grid-cols-1 gap-5 xl:grid-cols-[minmax(0,1fr)_22rem]">
         <div className="min-w-0 space-y-5">
           <RunProgress run={run} />
@@ -35,6 +37,7 @@ export function RunView({ id }: { id: string }) {
         </div>
         <div className="min-w-0 space-y-5">
           <RunDetails run={run} />
+          <SubflowsPanel run={run} />
         </div>
       </div>
       <div className="mt-5">

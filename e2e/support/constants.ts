@@ -12,4 +12,6 @@ export const LONG_FLOW = "E2E Long Flow";
 export const DRIFT_FLOW = "E2E Drift Flow";
 export const CHATTY_FLOW = "E2E Chatty Flow";
 export const HOSTILE_FLOW = `Hostile ${SCRIPT} flow ${IMG}`;
-export const E2E_FLOWS = [QUICK_FLOW, LONG_FLOW, DRIFT_FLOW, CHATTY_FLOW, HOSTILE_FLOW];
+export const SUBFLOW_PARENT = "E2E Subflow Parent";
+export const SUBFLOW_CHILD = "E2E Subflow Child";
+export const E2E_FLOWS = [QUICK_FLOW, LONG_FLOW, DRIFT_FLOW, CHATTY_FLOW, HOSTILE_FLOW, SUBFLOW_PARENT];

@@ -32,6 +32,7 @@ export const runListQuerySchema = z.object({
   tag: z.array(tagFilterSchema).max(10).default([]),
   trigger: z.array(z.enum(TRIGGERS)).default([]),
   scheduleId: z.string().regex(/^\d{1,15}$/, { message: "expected a schedule id" }).transform(Number).optional(),
+  parentRunId: z.string().regex(/^\d{1,15}$/, { message: "expected a run id" }).transform(Number).optional(),
   from: fromParam.optional(),
   to: toParam.optional(),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
@@ -177,6 +178,8 @@ export interface RunSummary {
   scheduleId: string | null;
   /** The run this one retries. */
   retryOf: string | null;
+  /** A subflow's parent run (the run whose flow called this run's flow). */
+  parentRunId: string | null;
   /** The fire time a scheduled run was made for. */
   scheduledFor: string | null;
   /** A scheduled run that waited longer than the grace period to start (or still waits). */
@@ -209,6 +212,15 @@ export interface RunView extends RunSummary {
   taskRuns: TaskRunView[];
   /** The runs that retry this one, oldest first. */
   retries: string[];
+  /** The subflows this run started, oldest first. */
+  childRuns: ChildRunView[];
+}
+/** A subflow of a run, as the parent's answer lists it. */
+export interface ChildRunView {
+  id: string;
+  flowName: string;
+  state: RunState;
+  progress: number;
 }
 export interface FlowView {
   id: string;

@@ -94,6 +94,20 @@ export const claimedRunSchema = z.object({
 export type ClaimedRun = z.infer<typeof claimedRunSchema>;
 export const pollResponseSchema = z.object({ runs: z.array(claimedRunSchema) });
 
+/**
+ * `POST /api/worker/{clientId}/runs/{parentRunId}/subflows`: a flow called inside a running
+ * flow. `call` is the parent's task call standing for the subflow; `flow` its definition as a
+ * registration lists it; `parameters` the call's arguments by name.
+ */
+export const subflowRequestSchema = z.object({
+  workerId,
+  call: z.number().int().min(0).max(1_000_000),
+  flow: flowDefinitionSchema,
+  parameters: dataRecord(z.string().max(200), z.unknown()).optional().transform((p) => p ?? (Object.create(null) as Record<string, unknown>)),
+});
+export type SubflowRequest = z.infer<typeof subflowRequestSchema>;
+export const subflowResponseSchema = z.object({ run: claimedRunSchema });
+
 export const heartbeatRequestSchema = z.object({
   workerId,
   runIds: z.array(z.string().max(40)).max(1000).default([]),

@@ -210,6 +210,8 @@ export interface RunFilter {
   /** Any of these triggers (empty: all). */
   trigger?: Trigger[];
   scheduleId?: number;
+  /** Only the subflows (child runs) of this run. */
+  parentRunId?: number;
   /** All must match. */
   tag: { key: string; value: string }[];
   from?: number;

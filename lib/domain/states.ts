@@ -12,8 +12,8 @@ export function isTerminal(state: RunState): boolean {
   return state === "COMPLETED" || state === "FAILED" || state === "CANCELLED";
 }
 
-/** Who made a run: the dashboard, a script, a schedule, or a flow called directly (`python etl.py`). */
-export const TRIGGERS = ["ui", "api", "schedule", "local"] as const;
+/** Who made a run: the dashboard, a script, a schedule, a flow called directly (`python etl.py`), or a running flow calling another (a subflow). */
+export const TRIGGERS = ["ui", "api", "schedule", "local", "subflow"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 
 /** What a schedule does with fire times missed while no server ran (SPEC "Schedules"). */

@@ -6,7 +6,7 @@
  */
 import type { ClientRegistry } from "../clients-file";
 import type { FlowListQuery, RunListQuery, ScheduleFields } from "../contracts/dashboard";
-import type { EventBatch, HeartbeatRequest, PollRequest, RegisterRequest } from "../contracts/worker";
+import type { EventBatch, HeartbeatRequest, PollRequest, RegisterRequest, SubflowRequest } from "../contracts/worker";
 import type { Trigger } from "../domain/states";
 import type { ChangeFeed, RunNotifier, Store } from "../store/store";
 import type { Clock } from "./clock";
@@ -21,6 +21,7 @@ import { QuerySystem } from "./systems/queries";
 import { RunEventsSystem } from "./systems/run-events";
 import { SchedulerSystem } from "./systems/scheduler";
 import { StatisticsSystem } from "./systems/statistics";
+import { SubflowSystem } from "./systems/subflows";
 
 export { HEARTBEAT_LOST, STALL_FLOOR_MS } from "./systems/monitor";
 export { RUN_UNREPORTED, UNREPORTED_BEATS } from "./systems/dispatch";
@@ -50,6 +51,7 @@ export class Engine {
   private readonly presence: PresenceSystem;
   private readonly dispatch: DispatchSystem;
   private readonly events: RunEventsSystem;
+  private readonly subflows: SubflowSystem;
   private readonly lifecycle: LifecycleSystem;
   private readonly monitor: MonitorSystem;
   private readonly queries: QuerySystem;
@@ -72,7 +74,8 @@ export class Engine {
     this.lifecycle = new LifecycleSystem(ctx, stats, publish);
     this.scheduler = new SchedulerSystem(ctx, this.lifecycle, publish);
     this.dispatch = new DispatchSystem(ctx, this.presence, this.lifecycle, publish, this.scheduler);
-    this.events = new RunEventsSystem(ctx, this.presence, stats, publish);
+    this.subflows = new SubflowSystem(ctx, this.presence, this.lifecycle, stats, publish);
+    this.events = new RunEventsSystem(ctx, this.presence, stats, publish, this.subflows);
     this.monitor = new MonitorSystem(ctx, this.presence, this.lifecycle, stats, publish);
     this.queries = new QuerySystem(ctx, this.presence, stats);
     this.ready = this.syncClients();
@@ -134,6 +137,10 @@ export class Engine {
   }
   applyEvents(clientId: string, runIdText: string, batch: EventBatch) {
     return this.events.apply(clientId, runIdOf(runIdText), runIdText, batch);
+  }
+  /** A flow called inside the running run `parentRunIdText`: its child run, RUNNING for the same worker. */
+  startSubflow(clientId: string, parentRunIdText: string, req: SubflowRequest) {
+    return this.subflows.start(clientId, runIdOf(parentRunIdText), parentRunIdText, req);
   }
 
   // ---------------------------------------------------------------- dashboard actions

@@ -45,6 +45,7 @@ export function runSummary(
     waitingForSlot: live.waitingForSlot ?? false,
     scheduleId: r.scheduleId === null ? null : String(r.scheduleId),
     retryOf: r.retryOf === null ? null : String(r.retryOf),
+    parentRunId: r.parentRunId === null ? null : String(r.parentRunId),
     scheduledFor: iso(r.scheduledFor),
     ...lateness,
   };

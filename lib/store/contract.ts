@@ -353,6 +353,29 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect((await store.getRun(a))!.retryOf).toBe(first);
       });
 
+      it("listChildRuns lists a run's subflows oldest first; listRuns filters by parentRunId", async () => {
+        const f = await addFlow(store, "c1", "f");
+        const parent = await store.insertRun(newRun({ flowId: f, clientId: "c1", state: "RUNNING" }));
+        const other = await store.insertRun(newRun({ flowId: f, clientId: "c1" }));
+        const a = await store.insertRun(newRun({ flowId: f, clientId: "c1", trigger: "subflow", parentRunId: parent, parentCall: 0 }));
+        const b = await store.insertRun(newRun({ flowId: f, clientId: "c1", trigger: "subflow", parentRunId: parent, parentCall: 2 }));
+        const grandchild = await store.insertRun(newRun({ flowId: f, clientId: "c1", trigger: "subflow", parentRunId: a, parentCall: 1 }));
+        const children = await store.listChildRuns(parent);
+        expect(children.map((r) => [r.id, r.parentRunId, r.parentCall, r.trigger])).toEqual([
+          [a, parent, 0, "subflow"],
+          [b, parent, 2, "subflow"],
+        ]);
+        expect((await store.listChildRuns(a)).map((r) => r.id)).toEqual([grandchild]);
+        expect(await store.listChildRuns(other)).toEqual([]);
+        expect((await store.listRuns({ state: [], tag: [], limit: 10, parentRunId: parent })).runs.map((r) => r.id)).toEqual([b, a]);
+        // Combined with another driver (state) and paged by the cursor.
+        const page = await store.listRuns({ state: ["PENDING"], tag: [], limit: 1, parentRunId: parent });
+        expect(page.runs.map((r) => r.id)).toEqual([b]);
+        expect((await store.listRuns({ state: ["PENDING"], tag: [], limit: 1, parentRunId: parent, cursor: page.nextCursor! })).runs.map((r) => r.id)).toEqual([a]);
+        expect((await store.listRuns({ state: [], tag: [], limit: 10, parentRunId: other })).runs).toEqual([]);
+        expect((await store.getRun(grandchild))!.parentRunId).toBe(a);
+      });
+
       it("updateRunIf applies once, only from the given state", async () => {
         const f = await addFlow(store, "c1", "f");
         const id = await store.insertRun(newRun({ flowId: f, clientId: "c1" }));

@@ -131,6 +131,8 @@ export interface StoreOps {
   listActiveRunsOfSchedule(scheduleId: number): Promise<RunRecord[]>;
   /** Ids of the runs that retry this one, oldest first. */
   listRetriesOf(runId: number): Promise<number[]>;
+  /** The subflows (child runs, parentRunId = parentId) of a run, oldest first. */
+  listChildRuns(parentId: number): Promise<RunRecord[]>;
   /** How many runs of the flow are RUNNING (its max_active_runs slots in use). */
   countRunningRuns(flowId: number): Promise<number>;
 }

@@ -34,12 +34,13 @@ from .errors import (
 from .log_capture import get_logger
 from .runner import Worker, serve
 from .schedules import Schedule, cron, interval
+from .subflows import SubflowError
 from .version import __version__
 
 __all__ = [
     "flow", "task", "serve", "progress", "get_logger", "cron", "interval", "unmapped", "wait",
     "Flow", "Task", "Worker", "Schedule", "PerfectFuture",
     "PerfectError", "ServerUnreachable", "ServerError", "FatalWorkerError", "TokenRejected", "RunsFailed",
-    "RunInterrupted", "RunCancelled", "RunFinished", "WorkerShutdown",
+    "RunInterrupted", "RunCancelled", "RunFinished", "WorkerShutdown", "SubflowError",
     "__version__",
 ]

@@ -34,6 +34,7 @@ from .errors import RunCancelled, RunFinished, WorkerShutdown
 from .log_capture import RunLogHandler, StdoutRouter
 from .protocol import iso_utc
 from .run_execution import execute_flow
+from .subflows import ProcessSubflowHost
 
 _STOP_KINDS = {"cancel": RunCancelled, "finished": RunFinished, "shutdown": WorkerShutdown}
 
@@ -130,8 +131,18 @@ def _listen_for_stops(conn, context):
             return
         if isinstance(message, tuple) and message and message[0] == "stop":
             kind = _STOP_KINDS.get(message[1])
-            if kind is not None:
+            if kind is None:
+                continue
+            if len(message) > 2 and message[2] != context.run_id:
+                host = getattr(context, "subflow_host", None)
+                if host is not None:
+                    host.stop(message[2], kind)  # a stop of one of its subflows alone
+            else:
                 context.request_stop(kind)
+        elif isinstance(message, tuple) and len(message) == 4 and message[0] == "subflow_reply":
+            host = getattr(context, "subflow_host", None)
+            if host is not None:
+                host.answer(message[1], message[2], message[3])
 
 
 def _capture_output(context):
@@ -169,6 +180,8 @@ def child_main(conn, options):
             crash_file = None
     channel = PipeChannel(conn)
     context = RunContext(run["run_id"], run["flow_name"], channel)  # type: ignore[arg-type]
+    # Subflows ask the supervisor for their child runs over the same pipe.
+    context.subflow_host = ProcessSubflowHost(channel)  # type: ignore[attr-defined]
     _context.set_process_run(context)
     _capture_output(context)
     threading.Thread(target=_listen_for_stops, args=(conn, context), name="perfect-stops", daemon=True).start()

@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .discovery import discover_tasks
 from .execution import call_task
-from .parallel import MAX_PARALLEL_TASKS, call_flow, is_coroutine_function, map_task, submit_task
+from .parallel import MAX_PARALLEL_TASKS, is_coroutine_function, map_task, submit_task
 from .parameters import parameter_schema
 from .schedules import MAX_SCHEDULES, Schedule
 
@@ -289,13 +289,18 @@ class Flow:
         self.is_async = is_coroutine_function(func)
 
     def __call__(self, *args, **kwargs):
+        # Inside a served run this is a subflow: a child run of its own (see ``subflows``);
+        # elsewhere the flow runs directly (``parallel.call_flow``).
+        from .subflows import call_flow
+
         return call_flow(self, args, kwargs)
 
     @property
     def tasks(self):
-        # type: () -> List[Task]
-        """The tasks the flow's source calls, in call order (see ``discovery``)."""
-        return discover_tasks(self.func, is_task)
+        # type: () -> List[Any]
+        """The tasks the flow's source calls, in call order (see ``discovery``); a flow it calls
+        (a subflow) is listed as a task of its own, named after that flow."""
+        return discover_tasks(self.func, _is_task_or_flow)
 
     @property
     def version(self):
@@ -339,7 +344,7 @@ class Flow:
             "version": self.version,
             "description": self.description,
             "tags": dict(self.tags),
-            "tasks": [t.definition() for t in self.tasks],
+            "tasks": [t.definition() if isinstance(t, Task) else t.as_task(()) for t in self.tasks],
             "parameters": self.parameters,
         }  # type: Dict[str, Any]
         if self.schedules:
@@ -352,8 +357,31 @@ class Flow:
             definition["timeoutSeconds"] = self.timeout
         return definition
 
+    def as_task(self, outer):
+        # type: (tuple) -> Dict[str, Any]
+        """The flow as a task of a flow that calls it: its name, and as estimated time the sum
+        of its own tasks' when every one is known (``outer``: the flows above, so recursion ends)."""
+        entry = {"name": self.name}  # type: Dict[str, Any]
+        if self in outer:
+            return entry
+        total = 0
+        tasks = self.tasks
+        for item in tasks:
+            part = item.estimated_time if isinstance(item, Task) else item.as_task(outer + (self,)).get("estimatedTime")
+            if part is None:
+                return entry
+            total += part
+        if tasks:
+            entry["estimatedTime"] = min(int(total), 7 * 24 * 3600 * 1000)
+        return entry
+
     def __repr__(self):
         return "<Flow %s>" % self.name
+
+
+def _is_task_or_flow(obj):
+    # type: (Any) -> bool
+    return isinstance(obj, (Task, Flow))
 
 
 def flow(func=None, *, name=None, description=None, tags=None, version=None, schedules=None, max_active_runs=None,

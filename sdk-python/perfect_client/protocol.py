@@ -143,6 +143,23 @@ class WorkerApi:
             raise RunGone(run_id, status, answer)
         return self._check(status, answer)
 
+    def start_subflow(self, parent_run_id, worker_id, call, definition, parameters):
+        # type: (str, str, int, Dict[str, Any], Dict[str, Any]) -> Dict[str, Any]
+        """Start the child run of ``parent_run_id``'s task call ``call`` (the same child again for a
+        re-sent request); return the claimed run (``id``, ``flowId``, ``parameters``, ...).
+
+        Raises ``RunGone`` when the parent is unknown, another's or no longer RUNNING (404, 403,
+        409), ``ServerError`` for the rest (400: parameters the child flow refuses)."""
+        body = {"workerId": worker_id, "call": call, "flow": definition, "parameters": parameters}
+        path = "%s/runs/%s/subflows" % (self._prefix, urllib.parse.quote(parent_run_id, safe=""))
+        status, answer = self.transport.post(path, body, self.REQUEST_TIMEOUT)
+        if status in (403, 404, 409):
+            raise RunGone(parent_run_id, status, answer)
+        run = self._check(status, answer).get("run")
+        if not isinstance(run, dict) or not run.get("id"):
+            raise ServerError(status, answer, "subflow answer has no run")
+        return run
+
     def _check(self, status, body):
         # type: (int, Any) -> Dict[str, Any]
         if status == 401:

@@ -42,6 +42,7 @@ from .fork_server import ForkServer
 from .process_runtime import ProcessPool, describe_exit
 from .run_execution import execute_flow
 from .sender import EventSender
+from .subflows import SubflowContext, SubflowError
 from .transport import FailoverTransport, HttpTransport, split_urls
 from .version import __version__
 
@@ -129,6 +130,9 @@ class Worker:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._active = {}  # type: Dict[str, RunContext]
+        #: Subflows (child runs) executing inside the active runs, id → context: they take no
+        #: slot of max_concurrent_runs, are listed in heartbeats and stopped like runs.
+        self._subflows = {}  # type: Dict[str, RunContext]
         #: Runs this worker holds, id → flow name: from the poll answer that gave them until
         #: their final batch is acknowledged (or the run is given up). Heartbeats list exactly
         #: these, so the server requeues or fails a run the worker no longer reports.
@@ -409,6 +413,8 @@ class Worker:
         target = self._execute
         if flow is not None and flow.name in self._isolated and self._pool is not None:
             target = self._supervise
+        else:
+            context.subflow_host = self  # type: ignore[attr-defined]
         thread = threading.Thread(target=target, args=(context, flow, parameters),
                                   name="perfect-run-" + run_id, daemon=True)
         thread.start()
@@ -455,6 +461,7 @@ class Worker:
             proc.send(("stop", _STOP_NAMES[stop]))
         terminal = None  # type: Optional[str]
         outcome = None  # type: Optional[str]
+        children = {}  # type: Dict[str, RunContext]
         while True:
             try:
                 message = proc.conn.recv()
@@ -481,7 +488,10 @@ class Worker:
                 channel.end_task(message[1])
             elif kind == "done":
                 outcome = message[1]
+            elif kind in _SUBFLOW_MESSAGES:
+                self._relay_subflow(context, proc, children, message)
         exitcode = proc.reap()
+        self._orphaned_subflows(context, children, describe_exit(exitcode, self.max_run_memory_mb))
         try:
             if terminal is not None:
                 if terminal == "refused":
@@ -577,6 +587,9 @@ class Worker:
         # type: (str, type) -> bool
         with self._lock:
             context = self._active.get(run_id)
+            subflow = self._subflows.get(run_id) if context is None else None
+        if subflow is not None:
+            return self._stop_subflow(subflow, kind)
         changed = context is not None and context.request_stop(kind)
         if changed and context is not None and context.process is not None:
             # The run's process stops at its next task boundary; one that does not get there
@@ -592,6 +605,118 @@ class Worker:
                 channel.drop()
             self._release(run_id)  # given up: the server fails it when heartbeats stop listing it
         return changed
+
+    def _stop_subflow(self, context, kind):
+        # type: (RunContext, type) -> bool
+        """A stop of a child run alone: at its next task boundary (a stuck task is ended by its
+        root run's own stop, never by killing the process that also runs the parent)."""
+        changed = context.request_stop(kind)
+        if changed and context.process is not None:
+            context.process.send(("stop", _STOP_NAMES[kind], context.run_id))
+        if kind is RunFinished:
+            channel = self._sender.channel(context.run_id)
+            if channel is not None:
+                channel.drop()
+            self._release(context.run_id)
+        return changed
+
+    # -- subflows ----------------------------------------------------------------------------------
+
+    def _create_subflow(self, parent_id, call, definition, parameters, stopped):
+        # type: (str, int, Dict[str, Any], Dict[str, Any], Any) -> str
+        """Ask the server for the child run of ``parent_id``'s call ``call`` (re-sent after a
+        transient failure: the server answers the same child); its id, held from now on."""
+        backoff = self._backoff()
+        while True:
+            try:
+                run = self.api.start_subflow(parent_id, self.worker_id or "", call, definition, parameters)
+                break
+            except RunGone as err:
+                raise SubflowError("subflow %s refused: %s" % (definition.get("name"), err))
+            except PerfectError as err:
+                if not is_transient(err) or self._stop.is_set() or stopped():
+                    raise SubflowError("subflow %s could not start: %s" % (definition.get("name"), err))
+                time.sleep(backoff.next_delay())
+        run_id = str(run["id"])
+        with self._changed:
+            # Held (listed in heartbeats) until its final batch is acknowledged; no flow name:
+            # a child's end is not its flow's "last outcome" for exit_when_all_completed.
+            self._held[run_id] = None  # type: ignore[assignment]
+        return run_id
+
+    def start_subflow(self, parent, call, flow, parameters):
+        # type: (RunContext, int, Flow, Dict[str, Any]) -> SubflowContext
+        """The child run of ``parent``'s task call ``call`` (``isolation="thread"``)."""
+        run_id = self._create_subflow(parent.run_id, call, flow.definition(), parameters, lambda: parent.stop_kind is not None)
+        child = SubflowContext(run_id, flow.name, self._sender.open_channel(run_id), parent)
+        with self._lock:
+            self._subflows[run_id] = child
+        return child
+
+    def subflow_ended(self, child):
+        # type: (RunContext) -> None
+        """The child run finished executing: the parent goes on once the child's end is delivered,
+        so the server never sees a parent finish before its child."""
+        _await_delivery(child.channel)
+        with self._lock:
+            self._subflows.pop(child.run_id, None)
+
+    def _relay_subflow(self, context, proc, children, message):
+        # type: (RunContext, Any, Dict[str, RunContext], Any) -> None
+        """A run process's subflow message: start a child run, or one of a child's events."""
+        kind = message[0]
+        if kind == "subflow":
+            _, request_id, parent_id, call, definition, parameters = message
+            try:
+                run_id = self._create_subflow(parent_id, call, definition, parameters, lambda: context.stop_kind is not None)
+            except Exception as err:
+                proc.send(("subflow_reply", request_id, False, str(err)))
+                return
+            child = RunContext(run_id, str(definition.get("name")), self._sender.open_channel(run_id))
+            child.process = proc
+            children[run_id] = child
+            with self._lock:
+                self._subflows[run_id] = child
+            proc.send(("subflow_reply", request_id, True, run_id))
+            return
+        child = children.get(message[1])
+        if child is None:
+            return
+        if kind == "emit_to":
+            _, _, event_type, fields, ts, is_terminal = message
+            child.channel.emit(event_type, fields, terminal=is_terminal, ts=ts)
+            if is_terminal:
+                # The parent's later events wait in the pipe until the child's end is delivered.
+                _await_delivery(child.channel)
+                self._end_relayed(children, child)
+        elif kind == "progress_to":
+            child.channel.progress(message[2], message[3])
+        elif kind == "end_task_to":
+            child.channel.end_task(message[2])
+        elif kind == "drop_to":
+            child.channel.drop()
+            self._release(child.run_id)
+            self._end_relayed(children, child)
+
+    def _end_relayed(self, children, child):
+        # type: (Dict[str, RunContext], RunContext) -> None
+        children.pop(child.run_id, None)
+        with self._lock:
+            self._subflows.pop(child.run_id, None)
+
+    def _orphaned_subflows(self, context, children, error):
+        # type: (RunContext, Dict[str, RunContext], str) -> None
+        """The run process ended with child runs still open: they end with it (cancelled when
+        the process was terminated for a cancel, else failed)."""
+        for child in list(children.values()):
+            stop = context.stop_kind
+            if stop is WorkerShutdown or stop is RunFinished:
+                pass  # the shutdown reports them FAILED; a finished run's children are the server's
+            elif context.hard_stopped and stop is RunCancelled or child.stop_kind is RunCancelled and context.hard_stopped:
+                child.channel.emit("run_cancelled", terminal=True)
+            else:
+                child.channel.emit("run_failed", {"error": error}, terminal=True)
+            self._end_relayed(children, child)
 
     def _hard_stop(self, context, kind):
         # type: (RunContext, type) -> None
@@ -701,7 +826,7 @@ class Worker:
         except KeyboardInterrupt:
             pass
         with self._lock:
-            remaining = list(self._active.values())
+            remaining = list(self._subflows.values()) + list(self._active.values())
         failed = 0
         for context in remaining:
             context.request_stop(WorkerShutdown)
@@ -746,6 +871,23 @@ class Worker:
 
 
 _STOP_NAMES = {RunCancelled: "cancel", RunFinished: "finished", WorkerShutdown: "shutdown"}
+#: How long a parent waits for its finished child's last events to reach the server (seconds).
+SUBFLOW_DELIVERY_WAIT = 5.0
+
+
+def _await_delivery(channel, timeout=SUBFLOW_DELIVERY_WAIT):
+    # type: (Any, float) -> None
+    """Wait (bounded) until a finished channel has delivered everything (at once for a channel
+    still open: a child stopped by a shutdown has no end to deliver)."""
+    if not getattr(channel, "closed", False):
+        return
+    deadline = time.monotonic() + timeout
+    while not getattr(channel, "finished", True) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+#: What a run process sends about its subflows (see ``subflows.ProcessSubflowHost``).
+_SUBFLOW_MESSAGES = ("subflow", "emit_to", "progress_to", "end_task_to", "drop_to")
 
 
 def _process_ref(flow):

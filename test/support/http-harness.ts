@@ -15,6 +15,7 @@ const ROUTES: [string, () => Promise<RouteModule>][] = [
   ["/api/worker/:clientId/poll", () => import("../../app/api/worker/[clientId]/poll/route")],
   ["/api/worker/:clientId/heartbeat", () => import("../../app/api/worker/[clientId]/heartbeat/route")],
   ["/api/worker/:clientId/runs/:runId/events", () => import("../../app/api/worker/[clientId]/runs/[runId]/events/route")],
+  ["/api/worker/:clientId/runs/:runId/subflows", () => import("../../app/api/worker/[clientId]/runs/[runId]/subflows/route")],
   ["/api/flows", () => import("../../app/api/flows/route")],
   ["/api/flows/:id", () => import("../../app/api/flows/[id]/route")],
   ["/api/flows/:id/runs", () => import("../../app/api/flows/[id]/runs/route")],

@@ -5,6 +5,7 @@
  */
 import crypto from "node:crypto";
 import type { ClaimedRun, HeartbeatRequest, PollRequest, RegisterRequest } from "../../contracts/worker";
+import type { RunRecord } from "../../domain/records";
 import { PerfectError, invalid } from "../errors";
 import { iso } from "../views";
 import type { EngineContext } from "./context";
@@ -18,9 +19,25 @@ export const RUN_UNREPORTED = "worker stopped reporting this run";
 export const UNREPORTED_BEATS = 2;
 
 /** A version for an SDK that sends none: the definition itself (same definition, same version). */
-function definitionVersion(f: RegisterRequest["flows"][number]): string {
+export function definitionVersion(f: RegisterRequest["flows"][number]): string {
   const text = JSON.stringify([f.description ?? "", f.tags, f.tasks, f.parameters]);
   return `def-${crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
+}
+
+/**
+ * The worker's RUNNING runs its heartbeat reports: those it lists, and the subflows (at any
+ * depth) of a run it lists, which execute inside that run.
+ */
+function covered(active: RunRecord[], listed: Set<number>): Set<number> {
+  const byId = new Map(active.map((r) => [r.id, r]));
+  const out = new Set<number>();
+  const reports = (r: RunRecord, depth: number): boolean => {
+    if (listed.has(r.id) || out.has(r.id)) return true;
+    const parent = r.parentRunId === null ? undefined : byId.get(r.parentRunId);
+    return parent !== undefined && depth < 100 && reports(parent, depth + 1);
+  };
+  for (const r of active) if (reports(r, 0)) out.add(r.id);
+  return out;
 }
 
 export class DispatchSystem {
@@ -140,7 +157,12 @@ export class DispatchSystem {
     // Ids the worker runs that the server never gave it (another worker's, or a wiped database).
     const mine = new Set(rows.map((r) => String(r.id)));
     for (const id of req.runIds) if (!mine.has(id)) finishedRunIds.push(id);
-    await this.judgeUnreported(req.workerId, new Set(ids), now);
+    const active = await this.ctx.store.listActiveRunsOfWorker(req.workerId);
+    const reported = covered(active, new Set(ids));
+    // A subflow runs inside its parent: listing the parent reports it, and its cancel is
+    // answered with the parent's heartbeat even when the worker does not list it itself.
+    for (const r of active) if (!ids.includes(r.id) && reported.has(r.id) && r.cancelRequestedAt !== null) cancelledRunIds.push(String(r.id));
+    await this.judgeUnreported(req.workerId, active, reported, now);
     return { cancelledRunIds, finishedRunIds, heartbeatIntervalMs: this.presence.heartbeatIntervalMs };
   }
 
@@ -151,8 +173,8 @@ export class DispatchSystem {
    * A claim that never reached the worker (no event yet) goes back to the queue; a run the
    * worker dropped after starting it is FAILED with a reason that says so.
    */
-  private async judgeUnreported(workerId: string, reported: Set<number>, now: number): Promise<void> {
-    for (const r of await this.ctx.store.listActiveRunsOfWorker(workerId)) {
+  private async judgeUnreported(workerId: string, active: RunRecord[], reported: Set<number>, now: number): Promise<void> {
+    for (const r of active) {
       if (reported.has(r.id)) {
         if (r.unreportedBeats !== 0) await this.ctx.store.updateRunIf(r.id, "RUNNING", { unreportedBeats: 0 });
         continue;

@@ -7,7 +7,7 @@ import { MAX_JSON_DEPTH, checkJsonBounds } from "../../domain/json-bounds";
 import { canTransition, isTerminal, type RunState, type Trigger } from "../../domain/states";
 import { MAX_PARAMETERS_BYTES } from "../../contracts/dashboard";
 import type { StoreOps } from "../../store/store";
-import { PerfectError, invalid, notFound } from "../errors";
+import { PerfectError, invalid, isPerfectError, notFound } from "../errors";
 import { resolveParameters } from "../parameters";
 import { resolveWeights } from "../weighted-progress";
 import { routeOf, type EngineContext } from "./context";
@@ -26,7 +26,7 @@ export interface RunOrigin {
   /** A retry of this run (same flow, same parameters). */
   retryOf?: number;
   /** Fields set at creation (a schedule whose parameters no longer fit makes a FAILED run). */
-  override?: Partial<Pick<RunRecord, "state" | "endedAt" | "error" | "parameters">>;
+  override?: Partial<Pick<RunRecord, "state" | "endedAt" | "error" | "parameters" | "workerId" | "claimedAt" | "startedAt" | "parentRunId" | "parentCall">>;
 }
 
 /** The run's parameters: the flow's schema applied, then bounded (400 naming the field). */
@@ -138,8 +138,47 @@ export class LifecycleSystem {
     return created;
   }
 
-  /** PENDING → CANCELLED at once; RUNNING → flagged, the worker stops at its next task boundary. */
+  /**
+   * PENDING → CANCELLED at once; RUNNING → flagged, the worker stops at its next task boundary.
+   * Every unfinished subflow below the run (at any depth) is cancelled the same way.
+   */
   async cancel(runId: number, runIdText: string): Promise<void> {
+    await this.cancelOne(runId, runIdText);
+    await this.cancelDescendants(runId);
+  }
+
+  /** The subflows below a run, breadth first (each once). */
+  private async descendants(runId: number): Promise<RunRecord[]> {
+    const out: RunRecord[] = [];
+    const seen = new Set<number>([runId]);
+    for (let queue = [runId]; queue.length; ) {
+      const next: number[] = [];
+      for (const id of queue) {
+        for (const c of await this.ctx.store.listChildRuns(id)) {
+          if (seen.has(c.id)) continue;
+          seen.add(c.id);
+          out.push(c);
+          next.push(c.id);
+        }
+      }
+      queue = next;
+    }
+    return out;
+  }
+
+  private async cancelDescendants(runId: number): Promise<void> {
+    for (const c of await this.descendants(runId)) {
+      if (isTerminal(c.state)) continue;
+      try {
+        await this.cancelOne(c.id, String(c.id), `parent run ${c.parentRunId} cancelled: `);
+      } catch (e) {
+        // Finished meanwhile (409): nothing left to cancel.
+        if (!(isPerfectError(e) && e.code === "conflict")) throw e;
+      }
+    }
+  }
+
+  private async cancelOne(runId: number, runIdText: string, why = ""): Promise<void> {
     const now = this.ctx.clock.now();
     for (;;) {
       const flagged = await this.ctx.store.transaction(async (tx) => {
@@ -150,7 +189,7 @@ export class LifecycleSystem {
         let logId = 0;
         if (r.cancelRequestedAt === null) {
           await tx.updateRun(r.id, { cancelRequestedAt: now });
-          logId = await this.serverLog(tx, r, "WARNING", "cancellation requested: the worker stops at its next task boundary", now);
+          logId = await this.serverLog(tx, r, "WARNING", `${why}cancellation requested: the worker stops at its next task boundary`, now);
         }
         return { run: { ...r, cancelRequestedAt: r.cancelRequestedAt ?? now }, logId };
       });
@@ -159,7 +198,7 @@ export class LifecycleSystem {
         if (flagged.logId) this.publish.log(runId, flagged.logId, 1);
         return;
       }
-      if (await this.finishOnServer(runId, "CANCELLED", null, now, "run cancelled before a worker picked it up", "PENDING")) return;
+      if (await this.finishOnServer(runId, "CANCELLED", null, now, `${why}run cancelled before a worker picked it up`, "PENDING")) return;
       // Claimed between the read and the cancel: ask the worker instead (next turn of the loop).
     }
   }
@@ -189,6 +228,11 @@ export class LifecycleSystem {
     });
     if (!done) return null;
     this.publish.changes(done.run, done.tasks, done.logId, 1);
+    // Its subflows run inside it: they end the same way (each in its own unit of work).
+    for (const c of await this.ctx.store.listChildRuns(runId)) {
+      if (c.state !== "RUNNING" && c.state !== "PENDING") continue;
+      await this.finishOnServer(c.id, to, error, now, `parent run ${runId} ended ${to}: ${message}`, c.state);
+    }
     return done.run;
   }
 

@@ -79,6 +79,15 @@ export class MonitorSystem {
         if (p > run.progress + 0.0005) {
           await tx.updateRunIf(runId, "RUNNING", { progress: p });
           changedRuns.add(runId);
+          // A subflow's progress is its parent's task call's (between the child's batches too,
+          // so a long child task neither freezes the parent's figure nor reads as a stall).
+          if (run.parentRunId !== null && run.parentCall !== null) {
+            const call = (await tx.listTaskRuns(run.parentRunId)).find((t) => t.callIndex === run.parentCall && t.state === "RUNNING");
+            if (call && (call.reportedProgress ?? 0) < p) {
+              await tx.updateTaskRun(call.id, { reportedProgress: p, progressChangedAt: now, stalled: false });
+              changedRuns.add(run.parentRunId);
+            }
+          }
         }
       }
     });

@@ -67,6 +67,7 @@ export class QuerySystem {
       ...runSummary(run, { progress, eta, now, warning, stalled: tasks.some((t) => t.stalled), waitingForWorker: waiting, waitingForSlot, graceMs: this.ctx.config.scheduleGraceMs }),
       taskRuns: tasks.map((t) => taskRunView(t, baselines.get(t.name) ?? null, now)),
       retries: (await this.ctx.store.listRetriesOf(run.id)).map(String),
+      childRuns: (await this.ctx.store.listChildRuns(run.id)).map((c) => ({ id: String(c.id), flowName: c.flowName, state: c.state, progress: c.state === "COMPLETED" ? 1 : c.progress })),
     };
   }
 

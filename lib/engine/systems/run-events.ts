@@ -11,6 +11,7 @@ import type { PresenceSystem } from "./presence";
 import type { RunPublisher } from "./publisher";
 import { RunBatch } from "./run-batch";
 import type { StatisticsSystem } from "./statistics";
+import type { SubflowSystem } from "./subflows";
 
 export const MAX_LOG_BYTES = 16 * 1024;
 
@@ -29,6 +30,7 @@ export class RunEventsSystem {
     private readonly presence: PresenceSystem,
     private readonly stats: StatisticsSystem,
     private readonly publish: RunPublisher,
+    private readonly subflows: SubflowSystem | null = null,
   ) {}
 
   async apply(clientId: string, runId: number, runIdText: string, batch: EventBatch): Promise<EventBatchResult> {
@@ -78,18 +80,21 @@ export class RunEventsSystem {
       work.run.lastSeq = lastSeq;
       const { state, endedAt, error, progress } = work.run;
       await tx.updateRun(run.id, { lastSeq, state, endedAt, error, progress });
+      // A subflow's progress is its parent's task call's: moved in the same unit of work.
+      const parent = this.subflows ? await this.subflows.childMoved(tx, work.run, receivedAt) : null;
       return {
         ...answer,
         applied: fresh.length,
         lastSeq,
         state,
-        changes: { run: work.run, tasks: work.changedTasks().map((t) => ({ id: t.id, state: t.state })), lastLogId, logCount: logs.length, stats: hooks.statsChanged },
+        changes: { run: work.run, tasks: work.changedTasks().map((t) => ({ id: t.id, state: t.state })), lastLogId, logCount: logs.length, stats: hooks.statsChanged, parent },
       };
     });
     if ("changes" in result) {
       const { changes, ...answer } = result;
       this.publish.changes(changes.run, changes.tasks, changes.lastLogId, changes.logCount);
       this.stats.announce(changes.stats);
+      this.subflows?.announce(changes.parent);
       return answer;
     }
     return result;

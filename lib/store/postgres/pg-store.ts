@@ -526,6 +526,8 @@ class PgOps implements StoreOps {
     const triggers = [...new Set(q.trigger ?? [])];
     if (triggers.length) where.push(`runs."trigger" = ANY(${p(triggers)}::text[])`);
     if (q.scheduleId !== undefined) where.push(`runs.schedule_id = ${p(q.scheduleId)}`);
+    // Matches the partial index runs_parent_idx (parent_run_id IS NOT NULL is implied).
+    if (q.parentRunId !== undefined) where.push(`runs.parent_run_id = ${p(q.parentRunId)}`);
     if (q.from !== undefined) where.push(`runs.created_at >= ${p(Math.round(q.from))}`);
     if (q.to !== undefined) where.push(`runs.created_at <= ${p(Math.round(q.to))}`);
     const text = `SELECT runs.* FROM runs WHERE ${where.join(" AND ")} ORDER BY runs.id DESC LIMIT ${p(q.limit + 1)}`;
@@ -701,6 +703,9 @@ class PgOps implements StoreOps {
   async countRunningRuns(flowId: number): Promise<number> {
     const [r] = await this.rows(`SELECT count(*) AS n FROM runs WHERE flow_id = $1 AND state = 'RUNNING'`, [flowId], "perfect_count_running_runs");
     return Number(r.n);
+  }
+  async listChildRuns(parentId: number): Promise<RunRecord[]> {
+    return (await this.rows(`SELECT * FROM runs WHERE parent_run_id = $1 ORDER BY id`, [parentId], "perfect_list_child_runs")).map((r) => RUN.fromRow(r));
   }
   async listRetriesOf(runId: number): Promise<number[]> {
     return (await this.rows(`SELECT id FROM runs WHERE retry_of = $1 ORDER BY id`, [runId], "perfect_list_retries_of")).map((r) => r.id as number);

@@ -347,6 +347,16 @@ export class SqliteSync implements Sync<StoreOps> {
     const checked: Filter[] = [];
     if (triggers.length) checked.push({ index: null, sql: `runs."trigger" IN (${marks(triggers.length)})`, params: triggers });
     if (q.scheduleId !== undefined) checked.push({ index: null, sql: "runs.schedule_id = ?", params: [q.scheduleId] });
+    // A run's subflows are few: the partial (parent_run_id) index yields them in id order.
+    if (q.parentRunId !== undefined) {
+      filters.push({
+        index: "runs_parent_idx",
+        sql: "runs.parent_run_id = ?",
+        params: [q.parentRunId],
+        probe: "SELECT 1 FROM runs INDEXED BY runs_parent_idx WHERE parent_run_id = ? AND id >= ? AND id <= ?",
+        probeParams: [q.parentRunId],
+      });
+    }
     const dated: Filter[] = [...checked];
     if (q.from !== undefined) dated.push({ index: null, sql: "runs.created_at >= ?", params: [q.from] });
     if (q.to !== undefined) dated.push({ index: null, sql: "runs.created_at <= ?", params: [q.to] });
@@ -546,6 +556,10 @@ export class SqliteSync implements Sync<StoreOps> {
   listRetriesOf(runId: number): number[] {
     return this.stmt("listRetriesOf", () => `SELECT id FROM runs WHERE retry_of = ? ORDER BY id`).pluck().all(runId) as number[];
   }
+  listChildRuns(parentId: number): RunRow[] {
+    const rows = this.stmt("listChildRuns", () => `SELECT * FROM runs INDEXED BY runs_parent_idx WHERE parent_run_id = ? ORDER BY id`).all(parentId) as Record<string, unknown>[];
+    return rows.map((r) => RUN.fromDriver(r));
+  }
 
   listTaskStats(flowIds?: number[]) {
     const where = flowIds ? inArray(taskStats.flowId, flowIds.length ? flowIds : [-1]) : undefined;
@@ -617,7 +631,7 @@ const OPS: (keyof StoreOps)[] = [
   "getTaskStat", "getTaskStats", "recentDurations", "upsertTaskStat", "recordTaskCalls", "listTaskStats",
   "insertSchedule", "getSchedule", "getScheduleForUpdate", "listSchedules", "updateSchedule", "deleteSchedule",
   "earliestFireAt", "lockDueSchedules", "insertScheduledRun", "listScheduledFor", "listActiveRunsOfSchedule",
-  "listRetriesOf", "countRunningRuns",
+  "listRetriesOf", "countRunningRuns", "listChildRuns",
 ];
 
 function bind(sync: SqliteSync, idle: () => Promise<void> | null): StoreOps {
