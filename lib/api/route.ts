@@ -46,6 +46,7 @@ function bearer(req: Request): string | null {
 /** Worker routes: the bearer token is checked before the body is read. */
 export function workerRoute(
   handler: (args: { engine: Engine; clientId: string; params: Params; req: Request; body: () => Promise<unknown> }) => Promise<unknown> | unknown,
+  status = 200,
 ) {
   return async (req: Request, ctx: Ctx): Promise<Response> => {
     try {
@@ -53,7 +54,7 @@ export function workerRoute(
       const engine = getEngine();
       engine.authenticate(params.clientId, bearer(req));
       const result = await handler({ engine, clientId: params.clientId, params, req, body: () => readJson(req) });
-      return Response.json(result);
+      return status === 204 ? new Response(null, { status: 204 }) : Response.json(result, { status });
     } catch (e) {
       return handleApiError(e);
     }

@@ -11,6 +11,8 @@ import type { Trigger } from "../domain/states";
 import type { ChangeFeed, RunNotifier, Store } from "../store/store";
 import type { Clock } from "./clock";
 import { notFound } from "./errors";
+import type { SlotRequest } from "../contracts/worker";
+import { ConcurrencySystem } from "./systems/concurrency";
 import { parseId, type EngineConfig, type EngineContext } from "./systems/context";
 import { DispatchSystem } from "./systems/dispatch";
 import { LifecycleSystem } from "./systems/lifecycle";
@@ -53,6 +55,7 @@ export class Engine {
   private readonly lifecycle: LifecycleSystem;
   private readonly monitor: MonitorSystem;
   private readonly queries: QuerySystem;
+  private readonly concurrency: ConcurrencySystem;
   readonly scheduler: SchedulerSystem;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
@@ -75,6 +78,7 @@ export class Engine {
     this.events = new RunEventsSystem(ctx, this.presence, stats, publish);
     this.monitor = new MonitorSystem(ctx, this.presence, this.lifecycle, stats, publish);
     this.queries = new QuerySystem(ctx, this.presence, stats);
+    this.concurrency = new ConcurrencySystem(ctx, this.presence, publish);
     this.ready = this.syncClients();
     this.ready.catch(() => {}); // surfaced by the first request that awaits it
   }
@@ -136,6 +140,29 @@ export class Engine {
     return this.events.apply(clientId, runIdOf(runIdText), runIdText, batch);
   }
 
+  /** A task call's slot of a concurrency key (long-polled while WAITING). */
+  acquireSlot(clientId: string, runIdText: string, req: SlotRequest, signal?: AbortSignal) {
+    return this.concurrency.acquire(clientId, runIdOf(runIdText), runIdText, req, signal);
+  }
+  releaseSlot(clientId: string, runIdText: string, slotIdText: string) {
+    return this.concurrency.release(clientId, runIdOf(runIdText), slotIdText);
+  }
+
+  // ---------------------------------------------------------------- concurrency limits
+
+  listConcurrencyLimits() {
+    return this.concurrency.listLimits();
+  }
+  getConcurrencyLimit(key: string) {
+    return this.concurrency.getLimit(key);
+  }
+  setConcurrencyLimit(key: string, limit: number) {
+    return this.concurrency.setLimit(key, limit);
+  }
+  deleteConcurrencyLimit(key: string) {
+    return this.concurrency.deleteLimit(key);
+  }
+
   // ---------------------------------------------------------------- dashboard actions
 
   async triggerRun(flowIdText: string, given: Record<string, unknown>, trigger: Trigger) {
@@ -184,9 +211,10 @@ export class Engine {
 
   // ---------------------------------------------------------------- monitor
 
-  /** One pass of the monitor. */
-  tick(): Promise<void> {
-    return this.monitor.tick();
+  /** One pass of the monitor, then the sweep of expired concurrency slots (leases). */
+  async tick(): Promise<void> {
+    await this.monitor.tick();
+    await this.concurrency.sweep(this.clock.now());
   }
 
   // ---------------------------------------------------------------- reads

@@ -9,6 +9,7 @@ import { PerfectError, notFound } from "../errors";
 import type { EngineContext } from "./context";
 import type { PresenceSystem } from "./presence";
 import type { RunPublisher } from "./publisher";
+import { releaseRunSlots } from "./concurrency";
 import { RunBatch } from "./run-batch";
 import type { StatisticsSystem } from "./statistics";
 
@@ -78,18 +79,21 @@ export class RunEventsSystem {
       work.run.lastSeq = lastSeq;
       const { state, endedAt, error, progress } = work.run;
       await tx.updateRun(run.id, { lastSeq, state, endedAt, error, progress });
+      // A run that ended gives back every slot it held or waited for, in this transaction.
+      const slotKeys = isTerminal(state) ? await releaseRunSlots(tx, run.id, receivedAt) : [];
       return {
         ...answer,
         applied: fresh.length,
         lastSeq,
         state,
-        changes: { run: work.run, tasks: work.changedTasks().map((t) => ({ id: t.id, state: t.state })), lastLogId, logCount: logs.length, stats: hooks.statsChanged },
+        changes: { run: work.run, tasks: work.changedTasks().map((t) => ({ id: t.id, state: t.state })), lastLogId, logCount: logs.length, stats: hooks.statsChanged, slotKeys },
       };
     });
     if ("changes" in result) {
       const { changes, ...answer } = result;
       this.publish.changes(changes.run, changes.tasks, changes.lastLogId, changes.logCount);
       this.stats.announce(changes.stats);
+      this.publish.slots(changes.slotKeys);
       return answer;
     }
     return result;
