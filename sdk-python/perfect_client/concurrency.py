@@ -64,9 +64,14 @@ class ApiSlots:
         context = self._context
         delay = 0.25
         waited = False
+        asked = False
         while context.stop_kind is None:
             try:
-                answer = self._api.request_slot(context.run_id, self._worker_id() or "", key, call, task, self._wait_ms)
+                # The first request answers at once (HELD, or WAITING with the place in line, which
+                # is logged); the next ones long-poll.
+                wait_ms = self._wait_ms if asked else 0
+                answer = self._api.request_slot(context.run_id, self._worker_id() or "", key, call, task, wait_ms)
+                asked = True
             except SlotRefused as err:
                 context.log("WARNING", "task %s: no %r slot: %s" % (task, key, err), None)
                 return None
