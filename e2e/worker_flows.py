@@ -10,6 +10,8 @@
   in code (one that never fires during a run of the suite).
 - "E2E Drift Flow": one task whose duration is its ``delay_ms`` parameter, to build a fast
   baseline and then run slow enough for SLOW/CRITICAL.
+- "E2E Warehouse Flow": one task with ``concurrency_key="e2e-warehouse"`` that holds its slot
+  until the test opens its gate (concurrency.spec.ts: holders and the queue on /concurrency).
 """
 import os
 import sys
@@ -189,5 +191,19 @@ def e2e_drift(delay_ms: int = 200, gate: str = ""):
     drift_step(delay_ms, gate)
 
 
+# -- warehouse (a global concurrency limit) -------------------------------------------------------
+
+@task(estimated_time=500, concurrency_key="e2e-warehouse")
+def warehouse_load(gate):
+    log.info("loading while holding an e2e-warehouse slot")
+    _wait_for_gate(gate, report=False)
+
+
+@flow(name="E2E Warehouse Flow", description="One task that holds an 'e2e-warehouse' slot until its gate opens",
+      tags={"suite": "e2e", "kind": "concurrency"})
+def e2e_warehouse(gate: str = ""):
+    warehouse_load(gate)
+
+
 if __name__ == "__main__":
-    serve(e2e_quick, e2e_hostile, e2e_long, e2e_drift, e2e_chatty, max_concurrent_runs=8)
+    serve(e2e_quick, e2e_hostile, e2e_long, e2e_drift, e2e_chatty, e2e_warehouse, max_concurrent_runs=8)

@@ -12,4 +12,5 @@ export const LONG_FLOW = "E2E Long Flow";
 export const DRIFT_FLOW = "E2E Drift Flow";
 export const CHATTY_FLOW = "E2E Chatty Flow";
 export const HOSTILE_FLOW = `Hostile ${SCRIPT} flow ${IMG}`;
-export const E2E_FLOWS = [QUICK_FLOW, LONG_FLOW, DRIFT_FLOW, CHATTY_FLOW, HOSTILE_FLOW];
+export const WAREHOUSE_FLOW = "E2E Warehouse Flow";
+export const E2E_FLOWS = [QUICK_FLOW, LONG_FLOW, DRIFT_FLOW, CHATTY_FLOW, HOSTILE_FLOW, WAREHOUSE_FLOW];
