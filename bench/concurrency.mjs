@@ -35,7 +35,7 @@ async function handOver(base) {
   const runs = [];
   for (let i = 0; i < 2; i++) {
     await api.trigger(flowId);
-    const [run] = await api.poll(workerId, 1, 5000);
+    const [run] = (await api.poll(workerId, 1, 5000)).runs;
     if (!run) throw new Error("no run claimed");
     runs.push(run.id);
   }
