@@ -81,8 +81,9 @@ export class ConcurrencySystem {
       if (run.state !== "RUNNING") throw new PerfectError("conflict", `run ${runIdText} is ${run.state}, not RUNNING`, { state: run.state });
       return tx.requestSlot({ key: req.key, runId: run.id, call: req.call, taskName: req.task, clientId, workerId: req.workerId }, now);
     });
-    // The key's holders or line may have changed (a re-sent request changes nothing: harmless).
-    this.publish.slots([req.key]);
+    // A new slot joined the key's line or its holders (a re-sent request keeps its requestedAt
+    // and changes nothing: the dashboards are not told again at every re-poll).
+    if (requested.requestedAt === now || requested.acquiredAt === now) this.publish.slots([req.key]);
     let slot = requested;
     for (;;) {
       if (slot.state === "HELD") return { slotId: String(slot.id), state: "HELD" };
