@@ -89,6 +89,7 @@ export class ConcurrencySystem {
       if (slot.state === "HELD") return { slotId: String(slot.id), state: "HELD" };
       const left = deadline - Date.now();
       if (left <= 0 || signal?.aborted) {
+        await this.presence.touch(req.workerId, clientId); // a long poll's end is a sign of life
         const position = await this.ctx.store.slotPosition(slot.id);
         return { slotId: String(slot.id), state: "WAITING", ...(position > 0 ? { position } : {}) };
       }
@@ -106,7 +107,6 @@ export class ConcurrencySystem {
         continue;
       }
       await woken.promise;
-      await this.presence.touch(req.workerId, clientId);
     }
   }
 
