@@ -98,9 +98,9 @@ describe("global concurrency limits (real workers)", () => {
     }, 120_000);
     sampling = false;
     await sampler;
+    // Exactly 2 held while all 8 asked (above); at no sample, before or after, more than 2.
     expect(samples.length).toBeGreaterThan(0);
-    expect(Math.max(...samples.map((x) => x.holders))).toBe(2);
-    expect(samples.every((x) => x.holders <= 2 && x.held <= 2)).toBe(true);
+    expect(samples.filter((x) => x.holders > 2 || x.held > 2)).toEqual([]);
     const intervals = await Promise.all(runIds.map((id) => bodyInterval(s.url, id)));
     expect(maxOverlap(intervals)).toBeLessThanOrEqual(2);
     // The waiters said so once, on their task run.
