@@ -684,6 +684,45 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect((await store.countHeldSlots()).get("k")).toBe(3);
         expect((await store.listSlots("k")).filter((s) => s.state === "WAITING")).toHaveLength(6);
       });
+
+      it("run endings, releases and requests on two keys at once never deadlock nor over-grant", async () => {
+        const ids = await runs(16);
+        await store.upsertConcurrencyLimit("k1", 2, T0);
+        await store.upsertConcurrencyLimit("k2", 2, T0);
+        // Every run waits on both keys (two calls), in a different order for odd and even runs.
+        for (const [i, id] of ids.entries()) {
+          const keys = i % 2 ? ["k1", "k2"] : ["k2", "k1"];
+          for (const [call, key] of keys.entries()) await store.requestSlot(req(id, call, key), T0);
+        }
+        const ops: Promise<unknown>[] = [];
+        for (const [i, id] of ids.entries()) {
+          if (i % 3 === 0) {
+            // A run ends: its row lock, then its slots (held and waiting) go, then each key's line moves.
+            ops.push(store.transaction(async (tx) => {
+              await tx.getRunForUpdate(id);
+              for (const key of await tx.deleteSlotsOfRun(id)) await tx.grantSlots(key, T0 + 1);
+            }));
+          } else {
+            // A release: one slot per transaction (as the engine does).
+            for (const s of (await store.listSlots()).filter((x) => x.runId === id)) {
+              ops.push(store.transaction(async (tx) => {
+                await tx.deleteSlot(s.id);
+                await tx.grantSlots(s.key, T0 + 1);
+              }));
+            }
+          }
+          ops.push(store.transaction((tx) => tx.requestSlot(req(id, 5, i % 2 ? "k2" : "k1"), T0 + 2)));
+        }
+        await Promise.all(ops);
+        const held = await store.countHeldSlots();
+        expect(held.get("k1") ?? 0).toBeLessThanOrEqual(2);
+        expect(held.get("k2") ?? 0).toBeLessThanOrEqual(2);
+        // Whatever is left in line waits only because its key is full.
+        for (const key of ["k1", "k2"]) {
+          const left = await store.listSlots(key);
+          if (left.some((x) => x.state === "WAITING")) expect(left.filter((x) => x.state === "HELD")).toHaveLength(2);
+        }
+      });
     });
 
     describe("JSON fields", () => {

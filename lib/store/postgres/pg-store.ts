@@ -740,8 +740,24 @@ class PgOps implements StoreOps {
     const res = await this.q.query({ name: "perfect_delete_limit", text: `DELETE FROM concurrency_limits WHERE key = $1`, values: [key] });
     return (res.rowCount ?? 0) > 0;
   }
+  /**
+   * The keys' locks (see grantSlots), in one order. Every change to a key's slot rows happens
+   * under its lock, taken before the rows are touched: a transaction never holds a slot row
+   * while it waits for a key's lock, so two grants, releases or run endings cannot deadlock.
+   * The one exception is a new slot (requestSlot): see there. Advisory locks are re-entrant
+   * within a transaction.
+   */
+  private async lockSlotKeys(keys: string[]): Promise<void> {
+    for (const key of [...new Set(keys)].sort(byteOrder)) {
+      await this.q.query({ name: "perfect_lock_slot_key", text: `SELECT pg_advisory_xact_lock(hashtext('perfect_slots:' || $1))`, values: [key] });
+    }
+  }
   async requestSlot(slot: NewSlot, now: number): Promise<ConcurrencySlotRecord> {
     return this.atomic(async (ops) => {
+      // The insert comes before the key's lock: it takes the FK's share lock on the run row,
+      // and run-row locks always come before key locks (a run ending holds its row, then locks
+      // its keys). The new row is invisible to other transactions until commit, so it cannot
+      // be what another grant waits for.
       await ops.q.query({
         name: "perfect_insert_slot",
         text: `INSERT INTO concurrency_slots (key, run_id, call, task_name, client_id, worker_id, state, requested_at)
@@ -759,7 +775,7 @@ class PgOps implements StoreOps {
       // no limit row to lock with FOR UPDATE). Two grants of one key, on any instances, run one
       // after the other, and the count below sees every grant committed before (READ COMMITTED
       // takes a fresh snapshot per statement). A hash collision only serialises two keys.
-      await ops.q.query({ name: "perfect_lock_slot_key", text: `SELECT pg_advisory_xact_lock(hashtext('perfect_slots:' || $1))`, values: [key] });
+      await ops.lockSlotKeys([key]);
       const rows = await ops.rows(
         `UPDATE concurrency_slots SET state = 'HELD', acquired_at = $2
          WHERE id IN (
@@ -788,12 +804,22 @@ class PgOps implements StoreOps {
     return r ? Number(r.n) : 0;
   }
   async deleteSlot(id: number): Promise<ConcurrencySlotRecord | undefined> {
-    const [r] = await this.rows(`DELETE FROM concurrency_slots WHERE id = $1 RETURNING *`, [id], "perfect_delete_slot");
-    return r && slotOf(r);
+    return this.atomic(async (ops) => {
+      const [k] = await ops.rows(`SELECT key FROM concurrency_slots WHERE id = $1`, [id], "perfect_slot_key");
+      if (!k) return undefined;
+      await ops.lockSlotKeys([k.key as string]);
+      const [r] = await ops.rows(`DELETE FROM concurrency_slots WHERE id = $1 RETURNING *`, [id], "perfect_delete_slot");
+      return r && slotOf(r);
+    });
   }
   async deleteSlotsOfRun(runId: number): Promise<string[]> {
-    const rows = await this.rows(`DELETE FROM concurrency_slots WHERE run_id = $1 RETURNING key`, [runId], "perfect_delete_slots_of_run");
-    return [...new Set(rows.map((r) => r.key as string))].sort(byteOrder);
+    return this.atomic(async (ops) => {
+      const keys = await ops.rows(`SELECT DISTINCT key FROM concurrency_slots WHERE run_id = $1`, [runId], "perfect_slot_keys_of_run");
+      if (!keys.length) return [];
+      await ops.lockSlotKeys(keys.map((r) => r.key as string));
+      const rows = await ops.rows(`DELETE FROM concurrency_slots WHERE run_id = $1 RETURNING key`, [runId], "perfect_delete_slots_of_run");
+      return [...new Set(rows.map((r) => r.key as string))].sort(byteOrder);
+    });
   }
   async listSlots(key?: string): Promise<SlotListingRecord[]> {
     const text = (where: string) => `SELECT s.*, r.flow_name AS run_flow_name, r.state AS run_state, r.worker_id AS run_worker_id
