@@ -5,6 +5,7 @@
  */
 import { test as base, expect } from "@playwright/test";
 import { ClientsPage } from "./pages/clients-page";
+import { ConcurrencyPage } from "./pages/concurrency-page";
 import { FlowPage } from "./pages/flow-page";
 import { FlowsPage } from "./pages/flows-page";
 import { HistoryPage } from "./pages/history-page";
@@ -20,6 +21,7 @@ interface Fixtures {
   historyPage: HistoryPage;
   statsPage: StatsPage;
   clientsPage: ClientsPage;
+  concurrencyPage: ConcurrencyPage;
 }
 
 export const test = base.extend<Fixtures>({
@@ -44,6 +46,7 @@ export const test = base.extend<Fixtures>({
   historyPage: async ({ page }, use) => use(new HistoryPage(page)),
   statsPage: async ({ page }, use) => use(new StatsPage(page)),
   clientsPage: async ({ page }, use) => use(new ClientsPage(page)),
+  concurrencyPage: async ({ page }, use) => use(new ConcurrencyPage(page)),
 });
 
 export { expect };

@@ -13,6 +13,8 @@
 - "E2E Subflow Parent": calls the flow "E2E Subflow Child" (a subflow: a child run of its own),
   to show the tree in the run view. The child is not served on its own: the server learns it at
   its first call.
+- "E2E Warehouse Flow": one task with ``concurrency_key="e2e-warehouse"`` that holds its slot
+  until the test opens its gate (concurrency.spec.ts: holders and the queue on /concurrency).
 """
 import os
 import sys
@@ -221,5 +223,21 @@ def e2e_subflow_parent(label: str = "from parent"):
     parent_step()
 
 
+
+# -- warehouse (a global concurrency limit) -------------------------------------------------------
+
+@task(estimated_time=500, concurrency_key="e2e-warehouse")
+def warehouse_load(gate):
+    log.info("loading while holding an e2e-warehouse slot")
+    _wait_for_gate(gate, report=False)
+
+
+@flow(name="E2E Warehouse Flow", description="One task that holds an 'e2e-warehouse' slot until its gate opens",
+      tags={"suite": "e2e", "kind": "concurrency"})
+def e2e_warehouse(gate: str = ""):
+    warehouse_load(gate)
+
+
+
 if __name__ == "__main__":
-    serve(e2e_quick, e2e_hostile, e2e_long, e2e_drift, e2e_chatty, e2e_subflow_parent, max_concurrent_runs=8)
+    serve(e2e_quick, e2e_hostile, e2e_long, e2e_drift, e2e_chatty, e2e_subflow_parent, e2e_warehouse, max_concurrent_runs=8)

@@ -60,12 +60,16 @@ export async function patchJson<T>(url: string, body: unknown): Promise<T> {
   return mutateJson<T>("PATCH", url, body);
 }
 
+export async function putJson<T>(url: string, body: unknown): Promise<T> {
+  return mutateJson<T>("PUT", url, body);
+}
+
 /** DELETE without a body (so without a content type); a 204 resolves to null. */
 export async function deleteJson(url: string): Promise<null> {
   return answer<null>(await send(url, { method: "DELETE", headers: { accept: "application/json", "x-perfect-ui": "1" } }));
 }
 
-async function mutateJson<T>(method: "POST" | "PATCH", url: string, body: unknown): Promise<T> {
+async function mutateJson<T>(method: "POST" | "PATCH" | "PUT", url: string, body: unknown): Promise<T> {
   return answer<T>(
     await send(url, {
       method,

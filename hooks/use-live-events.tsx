@@ -10,6 +10,7 @@ import { useSWRConfig } from "swr";
 import type { Change } from "@/lib/domain/changes";
 import { connectionHealth } from "./connection-health";
 import { isClientsKey } from "./use-clients";
+import { isConcurrencyKey } from "./use-concurrency";
 import { isFlowsKey } from "./use-flows";
 import { runKey } from "./use-run";
 import { isRunLogsKey } from "./use-run-logs";
@@ -41,7 +42,7 @@ const isFirstListPage = (key: string): boolean => isRunListKey(key) && !/[?&]cur
  */
 export type IncomingChange = Change | { kind: string; [field: string]: unknown };
 
-const KNOWN_KINDS: ReadonlySet<string> = new Set<Change["kind"]>(["run", "taskRun", "log", "client", "flow", "stats", "schedule"]);
+const KNOWN_KINDS: ReadonlySet<string> = new Set<Change["kind"]>(["run", "taskRun", "log", "client", "flow", "stats", "schedule", "concurrency"]);
 
 /**
  * The SWR keys a change can affect, and no others: a progress tick of one run refetches that
@@ -77,6 +78,9 @@ export function matchersFor(incoming: IncomingChange, view?: LiveView): KeyMatch
       // Created, changed, deleted or fired (its next fire times moved): that flow's schedule
       // list and the schedule itself — exact keys, so schedule 1 does not refetch schedule 12.
       return [isScheduleChangeKey(change.flowId, change.scheduleId)];
+    case "concurrency":
+      // A key's limit, holders or line: the limits page (one list of every key).
+      return [isConcurrencyKey];
   }
 }
 

@@ -7,6 +7,7 @@ const LINKS = [
   { href: "/", label: "Flows", match: (p: string) => p === "/" || p.startsWith("/flows/") },
   { href: "/runs", label: "History", match: (p: string) => p.startsWith("/runs") },
   { href: "/stats", label: "Statistics", match: (p: string) => p.startsWith("/stats") },
+  { href: "/concurrency", label: "Concurrency", match: (p: string) => p.startsWith("/concurrency") },
   { href: "/clients", label: "Clients", match: (p: string) => p.startsWith("/clients") },
 ];
 

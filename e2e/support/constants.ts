@@ -14,4 +14,5 @@ export const CHATTY_FLOW = "E2E Chatty Flow";
 export const HOSTILE_FLOW = `Hostile ${SCRIPT} flow ${IMG}`;
 export const SUBFLOW_PARENT = "E2E Subflow Parent";
 export const SUBFLOW_CHILD = "E2E Subflow Child";
-export const E2E_FLOWS = [QUICK_FLOW, LONG_FLOW, DRIFT_FLOW, CHATTY_FLOW, HOSTILE_FLOW, SUBFLOW_PARENT];
+export const WAREHOUSE_FLOW = "E2E Warehouse Flow";
+export const E2E_FLOWS = [QUICK_FLOW, LONG_FLOW, DRIFT_FLOW, CHATTY_FLOW, HOSTILE_FLOW, SUBFLOW_PARENT, WAREHOUSE_FLOW];

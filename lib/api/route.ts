@@ -54,7 +54,7 @@ export function workerRoute(
       const engine = getEngine();
       engine.authenticate(params.clientId, bearer(req));
       const result = await handler({ engine, clientId: params.clientId, params, req, body: () => readJson(req) });
-      return Response.json(result, { status });
+      return status === 204 ? new Response(null, { status: 204 }) : Response.json(result, { status });
     } catch (e) {
       return handleApiError(e);
     }

@@ -14,6 +14,8 @@ import {
   pollResponseSchema,
   registerRequestSchema,
   registerResponseSchema,
+  slotRequestSchema,
+  slotResponseSchema,
   workerEventSchema,
 } from "./worker";
 
@@ -29,6 +31,8 @@ const FIXTURES: Record<string, z.ZodType> = {
   "events-completed.request.json": eventBatchSchema,
   "events-cancelled.request.json": eventBatchSchema,
   "events.response.json": eventBatchResponseSchema,
+  "slots.request.json": slotRequestSchema,
+  "slots.response.json": slotResponseSchema,
   "error.json": errorBodySchema,
 };
 

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { LOG_LEVELS, RUN_STATES } from "../domain/states";
+import { concurrencyKeySchema } from "./concurrency";
 import { MAX_CODE_SCHEDULES, scheduleFieldsSchema } from "./dashboard";
 import { dataRecord } from "./data-record";
 
@@ -146,6 +147,23 @@ export const eventBatchSchema = z.object({
   events: z.array(workerEventSchema).min(1).max(5000),
 });
 export type EventBatch = z.infer<typeof eventBatchSchema>;
+
+/** A task call asks for a slot of `key` (global concurrency limit); long-polled while WAITING. */
+export const slotRequestSchema = z.object({
+  workerId,
+  key: concurrencyKeySchema,
+  call,
+  task: name,
+  waitMs: z.number().int().min(0).max(3_600_000).optional(),
+});
+export type SlotRequest = z.infer<typeof slotRequestSchema>;
+export const slotResponseSchema = z.object({
+  slotId: z.string(),
+  state: z.enum(["HELD", "WAITING"]),
+  /** While WAITING: the 1-based place in the key's line. */
+  position: z.number().int().positive().optional(),
+});
+export type SlotResponse = z.infer<typeof slotResponseSchema>;
 
 export const eventBatchResponseSchema = z.object({
   applied: z.number().int(),

@@ -9,4 +9,6 @@ export type Change =
   | { kind: "client"; clientId: string; online: boolean }
   | { kind: "flow"; flowId: string; clientId: string }
   | { kind: "stats"; flowId: string; taskName: string }
-  | { kind: "schedule"; scheduleId: string; flowId: string };
+  | { kind: "schedule"; scheduleId: string; flowId: string }
+  /** A concurrency key's limit, holders or line changed. */
+  | { kind: "concurrency"; key: string };

@@ -225,3 +225,36 @@ export interface RunPage {
   runs: RunRecord[];
   nextCursor: string | null;
 }
+
+/** A global concurrency limit: at most `limit` task calls with this key hold a slot at once. */
+export interface ConcurrencyLimitRecord {
+  key: string;
+  limit: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type SlotState = "WAITING" | "HELD";
+
+/** A task call's lease on a key's slot, tied to its run (and so to its worker's liveness). */
+export interface ConcurrencySlotRecord {
+  id: number;
+  key: string;
+  runId: number;
+  call: number;
+  taskName: string;
+  clientId: string;
+  workerId: string;
+  state: SlotState;
+  requestedAt: number;
+  acquiredAt: number | null;
+}
+
+export type NewSlot = Pick<ConcurrencySlotRecord, "key" | "runId" | "call" | "taskName" | "clientId" | "workerId">;
+
+/** A slot with what the dashboard and the monitor need of its run. */
+export interface SlotListingRecord extends ConcurrencySlotRecord {
+  flowName: string;
+  runState: RunState;
+  runWorkerId: string | null;
+}

@@ -11,6 +11,8 @@ import type { Trigger } from "../domain/states";
 import type { ChangeFeed, RunNotifier, Store } from "../store/store";
 import type { Clock } from "./clock";
 import { notFound } from "./errors";
+import type { SlotRequest } from "../contracts/worker";
+import { ConcurrencySystem } from "./systems/concurrency";
 import { parseId, type EngineConfig, type EngineContext } from "./systems/context";
 import { DispatchSystem } from "./systems/dispatch";
 import { LifecycleSystem } from "./systems/lifecycle";
@@ -55,6 +57,7 @@ export class Engine {
   private readonly lifecycle: LifecycleSystem;
   private readonly monitor: MonitorSystem;
   private readonly queries: QuerySystem;
+  private readonly concurrency: ConcurrencySystem;
   readonly scheduler: SchedulerSystem;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
@@ -78,6 +81,7 @@ export class Engine {
     this.events = new RunEventsSystem(ctx, this.presence, stats, publish, this.subflows);
     this.monitor = new MonitorSystem(ctx, this.presence, this.lifecycle, stats, publish);
     this.queries = new QuerySystem(ctx, this.presence, stats);
+    this.concurrency = new ConcurrencySystem(ctx, this.presence, publish);
     this.ready = this.syncClients();
     this.ready.catch(() => {}); // surfaced by the first request that awaits it
   }
@@ -143,6 +147,29 @@ export class Engine {
     return this.subflows.start(clientId, runIdOf(parentRunIdText), parentRunIdText, req);
   }
 
+  /** A task call's slot of a concurrency key (long-polled while WAITING). */
+  acquireSlot(clientId: string, runIdText: string, req: SlotRequest, signal?: AbortSignal) {
+    return this.concurrency.acquire(clientId, runIdOf(runIdText), runIdText, req, signal);
+  }
+  releaseSlot(clientId: string, runIdText: string, slotIdText: string) {
+    return this.concurrency.release(clientId, runIdOf(runIdText), slotIdText);
+  }
+
+  // ---------------------------------------------------------------- concurrency limits
+
+  listConcurrencyLimits() {
+    return this.concurrency.listLimits();
+  }
+  getConcurrencyLimit(key: string) {
+    return this.concurrency.getLimit(key);
+  }
+  setConcurrencyLimit(key: string, limit: number) {
+    return this.concurrency.setLimit(key, limit);
+  }
+  deleteConcurrencyLimit(key: string) {
+    return this.concurrency.deleteLimit(key);
+  }
+
   // ---------------------------------------------------------------- dashboard actions
 
   async triggerRun(flowIdText: string, given: Record<string, unknown>, trigger: Trigger) {
@@ -191,9 +218,10 @@ export class Engine {
 
   // ---------------------------------------------------------------- monitor
 
-  /** One pass of the monitor. */
-  tick(): Promise<void> {
-    return this.monitor.tick();
+  /** One pass of the monitor, then the sweep of expired concurrency slots (leases). */
+  async tick(): Promise<void> {
+    await this.monitor.tick();
+    await this.concurrency.sweep(this.clock.now());
   }
 
   // ---------------------------------------------------------------- reads

@@ -619,6 +619,135 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       });
     });
 
+    describe("concurrency limits and slots", () => {
+      async function runs(n: number): Promise<number[]> {
+        const f = await addFlow(store, "c1", "slots");
+        const ids: number[] = [];
+        for (let i = 0; i < n; i++) ids.push(await store.insertRun(newRun({ flowId: f, clientId: "c1", flowName: "slots", state: "RUNNING", workerId: "w1" })));
+        return ids;
+      }
+      const req = (runId: number, call = 0, key = "warehouse") => ({ key, runId, call, taskName: "load", clientId: "c1", workerId: "w1" });
+
+      it("limits: upsert, get, list by key, delete", async () => {
+        expect(await store.getConcurrencyLimit("b")).toBeUndefined();
+        expect(await store.upsertConcurrencyLimit("b", 2, T0)).toEqual({ key: "b", limit: 2, createdAt: T0, updatedAt: T0 });
+        await store.upsertConcurrencyLimit("B", 0, T0 + 1);
+        expect(await store.upsertConcurrencyLimit("b", 5, T0 + 2)).toEqual({ key: "b", limit: 5, createdAt: T0, updatedAt: T0 + 2 });
+        expect((await store.listConcurrencyLimits()).map((l) => [l.key, l.limit])).toEqual([["B", 0], ["b", 5]]);
+        expect(await store.deleteConcurrencyLimit("b")).toBe(true);
+        expect(await store.deleteConcurrencyLimit("b")).toBe(false);
+        expect((await store.listConcurrencyLimits()).map((l) => l.key)).toEqual(["B"]);
+      });
+
+      it("grants FIFO while HELD < limit; a re-sent request returns the same slot", async () => {
+        const ids = await runs(4);
+        await store.upsertConcurrencyLimit("warehouse", 2, T0);
+        const a = await store.requestSlot(req(ids[0]), T0 + 1);
+        const b = await store.requestSlot(req(ids[1]), T0 + 2);
+        const c = await store.requestSlot(req(ids[2]), T0 + 3);
+        const d = await store.requestSlot(req(ids[3]), T0 + 4);
+        expect([a.state, b.state, c.state, d.state]).toEqual(["HELD", "HELD", "WAITING", "WAITING"]);
+        expect(a).toMatchObject({ key: "warehouse", runId: ids[0], call: 0, taskName: "load", clientId: "c1", workerId: "w1", requestedAt: T0 + 1, acquiredAt: T0 + 1 });
+        expect(c.acquiredAt).toBeNull();
+        expect(await store.requestSlot(req(ids[2]), T0 + 9)).toEqual(c);
+        expect([await store.slotPosition(c.id), await store.slotPosition(d.id), await store.slotPosition(a.id)]).toEqual([1, 2, 0]);
+        expect(await store.grantSlots("warehouse", T0 + 5)).toEqual([]);
+        expect(await store.deleteSlot(a.id)).toMatchObject({ id: a.id, state: "HELD" });
+        expect(await store.deleteSlot(a.id)).toBeUndefined();
+        const granted = await store.grantSlots("warehouse", T0 + 6);
+        expect(granted.map((g) => [g.id, g.state, g.acquiredAt])).toEqual([[c.id, "HELD", T0 + 6]]);
+        expect(await store.slotPosition(d.id)).toBe(1);
+        expect((await store.countHeldSlots()).get("warehouse")).toBe(2);
+        // A raised limit grants the rest; calls and keys are separate slots.
+        await store.upsertConcurrencyLimit("warehouse", 10, T0 + 7);
+        expect((await store.grantSlots("warehouse", T0 + 7)).map((g) => g.id)).toEqual([d.id]);
+        const other = await store.requestSlot(req(ids[0], 1), T0 + 8);
+        expect(other.id).not.toBe(a.id);
+        expect(other.state).toBe("HELD");
+      });
+
+      it("a key without a limit row is unlimited; a limit of 0 grants nothing", async () => {
+        const ids = await runs(3);
+        expect((await store.requestSlot(req(ids[0], 0, "free"), T0)).state).toBe("HELD");
+        expect((await store.requestSlot(req(ids[1], 0, "free"), T0)).state).toBe("HELD");
+        await store.upsertConcurrencyLimit("zero", 0, T0);
+        const z = await store.requestSlot(req(ids[2], 0, "zero"), T0);
+        expect(z.state).toBe("WAITING");
+        expect(await store.grantSlots("zero", T0 + 1)).toEqual([]);
+        await store.deleteConcurrencyLimit("zero");
+        expect((await store.grantSlots("zero", T0 + 2)).map((g) => g.id)).toEqual([z.id]);
+        expect(Object.fromEntries(await store.countHeldSlots())).toEqual({ free: 2, zero: 1 });
+      });
+
+      it("lists slots with their run; deletes a run's slots (and with the run)", async () => {
+        const ids = await runs(2);
+        await store.upsertConcurrencyLimit("k", 1, T0);
+        await store.requestSlot(req(ids[0], 0, "k"), T0);
+        await store.requestSlot(req(ids[0], 1, "a"), T0);
+        await store.requestSlot(req(ids[1], 0, "k"), T0);
+        const all = await store.listSlots();
+        expect(all.map((s) => [s.key, s.runId, s.state])).toEqual([["a", ids[0], "HELD"], ["k", ids[0], "HELD"], ["k", ids[1], "WAITING"]]);
+        expect(all[0]).toMatchObject({ flowName: "slots", runState: "RUNNING", runWorkerId: "w1" });
+        expect((await store.listSlots("k")).map((s) => s.runId)).toEqual([ids[0], ids[1]]);
+        expect(await store.deleteSlotsOfRun(ids[0])).toEqual(["a", "k"]);
+        expect(await store.deleteSlotsOfRun(ids[0])).toEqual([]);
+        expect((await store.listSlots()).map((s) => [s.runId, s.state])).toEqual([[ids[1], "WAITING"]]);
+      });
+
+      it("two concurrent transactions never over-grant a key", async () => {
+        const ids = await runs(12);
+        await store.upsertConcurrencyLimit("k", 3, T0);
+        await Promise.all(ids.map((id) => store.transaction(async (tx) => tx.requestSlot(req(id, 0, "k"), T0))));
+        expect((await store.countHeldSlots()).get("k")).toBe(3);
+        const held = (await store.listSlots("k")).filter((s) => s.state === "HELD");
+        await Promise.all(held.map((h) => store.transaction(async (tx) => {
+          await tx.deleteSlot(h.id);
+          await tx.grantSlots("k", T0 + 1);
+        })));
+        expect((await store.countHeldSlots()).get("k")).toBe(3);
+        expect((await store.listSlots("k")).filter((s) => s.state === "WAITING")).toHaveLength(6);
+      });
+
+      it("run endings, releases and requests on two keys at once never deadlock nor over-grant", async () => {
+        const ids = await runs(16);
+        await store.upsertConcurrencyLimit("k1", 2, T0);
+        await store.upsertConcurrencyLimit("k2", 2, T0);
+        // Every run waits on both keys (two calls), in a different order for odd and even runs.
+        for (const [i, id] of ids.entries()) {
+          const keys = i % 2 ? ["k1", "k2"] : ["k2", "k1"];
+          for (const [call, key] of keys.entries()) await store.requestSlot(req(id, call, key), T0);
+        }
+        const ops: Promise<unknown>[] = [];
+        for (const [i, id] of ids.entries()) {
+          if (i % 3 === 0) {
+            // A run ends: its row lock, then its slots (held and waiting) go, then each key's line moves.
+            ops.push(store.transaction(async (tx) => {
+              await tx.getRunForUpdate(id);
+              for (const key of await tx.deleteSlotsOfRun(id)) await tx.grantSlots(key, T0 + 1);
+            }));
+          } else {
+            // A release: one slot per transaction (as the engine does).
+            for (const s of (await store.listSlots()).filter((x) => x.runId === id)) {
+              ops.push(store.transaction(async (tx) => {
+                await tx.deleteSlot(s.id);
+                await tx.grantSlots(s.key, T0 + 1);
+              }));
+            }
+          }
+          ops.push(store.transaction((tx) => tx.requestSlot(req(id, 5, i % 2 ? "k2" : "k1"), T0 + 2)));
+        }
+        await Promise.all(ops);
+        const held = await store.countHeldSlots();
+        expect(held.get("k1") ?? 0).toBeLessThanOrEqual(2);
+        expect(held.get("k2") ?? 0).toBeLessThanOrEqual(2);
+        // Whatever is left in line waits only because its key is full.
+        for (const key of ["k1", "k2"]) {
+          const left = await store.listSlots(key);
+          if (left.some((x) => x.state === "WAITING")) expect(left.filter((x) => x.state === "HELD")).toHaveLength(2);
+        }
+      });
+    });
+
     describe("JSON fields", () => {
       it("round-trip as objects, including __proto__, constructor, unicode and nested values", async () => {
         const tricky = JSON.parse(

@@ -7,11 +7,14 @@
 import type { Change } from "../domain/changes";
 import type {
   ClientRecord,
+  ConcurrencyLimitRecord,
+  ConcurrencySlotRecord,
   FlowRecord,
   FlowTaskRecord,
   LogRecord,
   NewLog,
   NewRun,
+  NewSlot,
   NewTaskRun,
   RunFilter,
   RunPage,
@@ -19,6 +22,7 @@ import type {
   RunningTaskRecord,
   NewSchedule,
   ScheduleRecord,
+  SlotListingRecord,
   TaskRunRecord,
   TaskStatRecord,
   WorkerFlowRecord,
@@ -135,6 +139,39 @@ export interface StoreOps {
   listChildRuns(parentId: number): Promise<RunRecord[]>;
   /** How many runs of the flow are RUNNING (its max_active_runs slots in use). */
   countRunningRuns(flowId: number): Promise<number>;
+
+  // Global concurrency limits (`@task(concurrency_key=…)`) and their slots: leases of a run.
+  /** Sets the key's limit (creating the row); returns it. */
+  upsertConcurrencyLimit(key: string, limit: number, now: number): Promise<ConcurrencyLimitRecord>;
+  getConcurrencyLimit(key: string): Promise<ConcurrencyLimitRecord | undefined>;
+  /** Every limit, by key (byte order). */
+  listConcurrencyLimits(): Promise<ConcurrencyLimitRecord[]>;
+  /** Removes the key's limit (its slots stay: the key is then unlimited); whether there was one. */
+  deleteConcurrencyLimit(key: string): Promise<boolean>;
+  /**
+   * A slot for the task call (runId, call) on `key`: a new WAITING one, or the one it already
+   * has (a re-sent request is idempotent), then the key's waiters granted (grantSlots). Returns
+   * the slot as it is after the grant. Atomic.
+   */
+  requestSlot(slot: NewSlot, now: number): Promise<ConcurrencySlotRecord>;
+  /**
+   * Grants the key's slots, decided under the key's lock so instances never over-grant
+   * (PostgreSQL: pg_advisory_xact_lock on the key's hash; SQLite: the write transaction): the
+   * oldest WAITING slots become HELD (acquiredAt = now) while fewer than the limit are HELD; a
+   * key without a limit row is unlimited (every waiter is granted). Returns those granted.
+   */
+  grantSlots(key: string, now: number): Promise<ConcurrencySlotRecord[]>;
+  getSlot(id: number): Promise<ConcurrencySlotRecord | undefined>;
+  /** The slot's 1-based place among its key's WAITING slots (0 when it is not waiting). */
+  slotPosition(id: number): Promise<number>;
+  /** Deletes one slot; the row deleted, or undefined when there was none. */
+  deleteSlot(id: number): Promise<ConcurrencySlotRecord | undefined>;
+  /** Deletes every slot of the run; the distinct keys they had, sorted. */
+  deleteSlotsOfRun(runId: number): Promise<string[]>;
+  /** Slots (all keys, or one), by key then id, with their run's flow name, state and worker. */
+  listSlots(key?: string): Promise<SlotListingRecord[]>;
+  /** How many slots are HELD, per key that has any. */
+  countHeldSlots(): Promise<Map<string, number>>;
 }
 
 export interface Store extends StoreOps {

@@ -10,6 +10,7 @@ import asyncio
 import time
 from typing import Any, Dict, Optional, Tuple
 
+from .concurrency import acquire_slot, log_slot_wait, release_slot
 from .context import TaskCall, _current_call, current_run
 from .errors import RunInterrupted, describe_exception
 from .log_capture import flush_line_buffer
@@ -70,8 +71,23 @@ async def call_task_async(task, args, kwargs, call_index=None):
                 await _sleep(None, task.retry_delay)
     run.check_boundary()
     call = TaskCall(run.next_call() if call_index is None else call_index, task.name)
+    # A task with a concurrency_key holds one of the key's slots through all its attempts; the
+    # wait (an HTTP long poll, or the run process's pipe) happens off the event loop.
+    held = await asyncio.to_thread(acquire_slot, run, task, call) if getattr(task, "concurrency_key", None) else None
+    try:
+        return await _call_async_holding(run, task, call, held, args, kwargs)
+    finally:
+        if held is not None:
+            await asyncio.to_thread(release_slot, run, held)
+
+
+async def _call_async_holding(run, task, call, held, args, kwargs):
+    # type: (Any, Any, TaskCall, Any, Tuple[Any, ...], Dict[str, Any]) -> Any
+    from .execution import _fail, _milliseconds_since
+
     channel = run.channel
     channel.emit("task_started", {"call": call.index, "task": task.name, "attempt": 1})
+    log_slot_wait(run, call, held)
     start = _clock()
     attempt = 1
     token = _current_call.set(call)

@@ -29,6 +29,7 @@ import warnings
 from typing import Any, Dict, Optional
 
 from . import context as _context
+from .concurrency import PipeSlots
 from .context import RunContext
 from .errors import RunCancelled, RunFinished, WorkerShutdown
 from .log_capture import RunLogHandler, StdoutRouter
@@ -128,7 +129,13 @@ def _listen_for_stops(conn, context):
         except (EOFError, OSError):
             # The supervisor is gone: nobody can deliver this run's events any more.
             context.request_stop(WorkerShutdown)
+            if context.slots is not None:
+                context.slots.stop_all()
             return
+        if isinstance(message, tuple) and message and message[0] == "slot_answer":
+            if context.slots is not None:
+                context.slots.answered(*message[1:])
+            continue
         if isinstance(message, tuple) and message and message[0] == "stop":
             kind = _STOP_KINDS.get(message[1])
             if kind is None:
@@ -182,6 +189,7 @@ def child_main(conn, options):
     context = RunContext(run["run_id"], run["flow_name"], channel)  # type: ignore[arg-type]
     # Subflows ask the supervisor for their child runs over the same pipe.
     context.subflow_host = ProcessSubflowHost(channel)  # type: ignore[attr-defined]
+    context.slots = PipeSlots(channel._send)  # the supervisor asks the server for slots
     _context.set_process_run(context)
     _capture_output(context)
     threading.Thread(target=_listen_for_stops, args=(conn, context), name="perfect-stops", daemon=True).start()

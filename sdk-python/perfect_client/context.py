@@ -46,6 +46,9 @@ class RunContext:
         self.process = None  # type: Any
         self.current_task = None  # type: Any
         self.hard_stopped = False
+        #: Where task calls with a ``concurrency_key`` get their slots (``concurrency.py``);
+        #: None: no slots (a test's context).
+        self.slots = None  # type: Any
         self._calls = itertools.count()
         self._calls_lock = threading.Lock()  # parallel tasks allocate calls from many threads
         #: Set when the flow passed its ``timeout``: the error every later task boundary raises.

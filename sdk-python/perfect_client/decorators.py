@@ -9,6 +9,7 @@ import numbers
 import types
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
+from .concurrency import check_key
 from .discovery import discover_tasks
 from .execution import call_task
 from .parallel import MAX_PARALLEL_TASKS, is_coroutine_function, map_task, submit_task
@@ -35,8 +36,8 @@ class Task:
     """
 
     def __init__(self, func, name=None, estimated_time=None, retries=0, retry_delay=0.0, description=None,
-                 timeout=None):
-        # type: (Callable[..., Any], Optional[str], Optional[float], int, float, Optional[str], Optional[float]) -> None
+                 timeout=None, concurrency_key=None):
+        # type: (Callable[..., Any], Optional[str], Optional[float], int, float, Optional[str], Optional[float], Optional[str]) -> None
         if not callable(func):
             raise TypeError("@task decorates a function, got %r (use @task(estimated_time=...))" % (func,))
         if estimated_time is not None:
@@ -50,6 +51,8 @@ class Task:
             raise ValueError("timeout must be a number of seconds > 0, got %r" % (timeout,))
         functools.update_wrapper(self, func)
         self.timeout = None if timeout is None else float(timeout)
+        #: Global concurrency limit key (``concurrency.py``): each call in a served run holds a slot.
+        self.concurrency_key = check_key(concurrency_key)
         self.func = func
         self.name = name or getattr(func, "__name__", "task")
         self.estimated_time = None if estimated_time is None else int(round(estimated_time))
@@ -93,7 +96,8 @@ class Task:
         return "<Task %s>" % self.name
 
 
-def task(func=None, *, estimated_time=None, retries=0, retry_delay=0.0, name=None, description=None, timeout=None):
+def task(func=None, *, estimated_time=None, retries=0, retry_delay=0.0, name=None, description=None, timeout=None,
+         concurrency_key=None):
     # type: (Optional[Callable[..., Any]], Optional[float], int, float, Optional[str], Optional[str]) -> Any
     """Declare a task: ``@task`` or ``@task(estimated_time=ms, retries=0, retry_delay=s, name=None)``.
 
@@ -103,12 +107,16 @@ def task(func=None, *, estimated_time=None, retries=0, retry_delay=0.0, name=Non
     to its docstring. ``timeout`` (seconds): an attempt still running past it fails with
     ``TimeoutError`` (retried like any exception; the flow goes on as after any exception). The
     attempt runs in a thread of the run so the flow can move on; an attempt stuck past its
-    timeout is left behind and ends with the run's process.
+    timeout is left behind and ends with the run's process. ``concurrency_key`` (1..200
+    characters of letters, digits and ``_ . : -``): in a served run each call holds one of the
+    key's slots while it runs (``PUT /api/concurrency-limits/{key}`` sets how many exist),
+    waiting its turn when all are taken; outside ``serve`` it takes none.
     """
     def wrap(function):
         # type: (Callable[..., Any]) -> Task
         return Task(function, name=name, estimated_time=estimated_time, retries=retries,
-                    retry_delay=retry_delay, description=description, timeout=timeout)
+                    retry_delay=retry_delay, description=description, timeout=timeout,
+                    concurrency_key=concurrency_key)
 
     return wrap if func is None else wrap(func)
 

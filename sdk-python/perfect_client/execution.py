@@ -7,6 +7,7 @@ import time
 import traceback
 from typing import Any, Dict, Optional, Tuple
 
+from .concurrency import Held, acquire_slot, log_slot_wait, release_slot
 from .context import RunContext, TaskCall, _current_call, current_run
 from .errors import RunInterrupted, describe_exception
 from .futures import InputFailed, holds_futures, resolve_arguments
@@ -120,7 +121,18 @@ def _call_in_run(run, task, args, kwargs, call_index=None):
     run.check_boundary()
     call = TaskCall(run.next_call() if call_index is None else call_index, task.name)
     channel = run.channel
+    # A task with a concurrency_key holds one of the key's slots through all its attempts.
+    held = acquire_slot(run, task, call)
+    try:
+        return _call_holding(run, task, call, channel, held, args, kwargs)
+    finally:
+        release_slot(run, held)
+
+
+def _call_holding(run, task, call, channel, held, args, kwargs):
+    # type: (RunContext, Any, TaskCall, Any, Optional[Held], Tuple[Any, ...], Dict[str, Any]) -> Any
     channel.emit("task_started", {"call": call.index, "task": task.name, "attempt": 1})
+    log_slot_wait(run, call, held)
     # durationMs covers the last attempt only: the server judges outliers (and learns its
     # statistics) on one attempt's work, not on failed attempts and retry delays before it.
     start = _clock()

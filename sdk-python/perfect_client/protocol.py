@@ -62,6 +62,13 @@ def _seq_gap(body):
     return None
 
 
+def _unknown_worker(body):
+    # type: (Any) -> bool
+    """A 404 that names the worker (not the run): the worker must register again."""
+    message = error_message(body)
+    return message.startswith("worker ")
+
+
 def is_transient(exc):
     # type: (BaseException) -> bool
     """True for failures worth retrying later: no answer, 5xx, 408, 429, or a 2xx that is not a
@@ -159,6 +166,34 @@ class WorkerApi:
         if not isinstance(run, dict) or not run.get("id"):
             raise ServerError(status, answer, "subflow answer has no run")
         return run
+
+    def request_slot(self, run_id, worker_id, key, call, task, wait_ms):
+        # type: (str, str, str, int, str, int) -> Dict[str, Any]
+        """Ask for a slot of concurrency ``key`` for task call ``call``, waiting up to ``wait_ms``
+        while the key is full; ``{slotId, state: HELD|WAITING, position?}``. 409/403/404 raise
+        ``SlotRefused`` (the run is not RUNNING here any more)."""
+        from .concurrency import SlotRefused
+
+        body = {"workerId": worker_id, "key": key, "call": call, "task": task, "waitMs": wait_ms}
+        path = "%s/runs/%s/slots" % (self._prefix, urllib.parse.quote(run_id, safe=""))
+        status, answer = self.transport.post(path, body, wait_ms / 1000.0 + self.POLL_MARGIN)
+        if status in (403, 409) or (status == 404 and not _unknown_worker(answer)):
+            raise SlotRefused("HTTP %d: %s" % (status, error_message(answer)))
+        if status == 404:
+            raise UnknownWorker(error_message(answer))
+        return self._check(status, answer)
+
+    def release_slot(self, run_id, slot_id):
+        # type: (str, str) -> None
+        """Give a slot back (204, also when it was already gone). A transport without
+        ``delete`` (a test's fake) skips it: the run's end frees the slot on the server."""
+        delete = getattr(self.transport, "delete", None)
+        if delete is None:
+            return
+        path = "%s/runs/%s/slots/%s" % (self._prefix, urllib.parse.quote(run_id, safe=""), urllib.parse.quote(slot_id, safe=""))
+        status, answer = delete(path, self.REQUEST_TIMEOUT)
+        if status != 204:
+            self._check(status, answer)
 
     def _check(self, status, body):
         # type: (int, Any) -> Dict[str, Any]

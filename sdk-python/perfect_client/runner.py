@@ -24,6 +24,7 @@ import time
 from typing import Any, Dict, Iterable, List, Optional
 
 from .backoff import Backoff
+from .concurrency import ApiSlots, serve_slot_release, serve_slot_request
 from .context import RunContext, _current_run
 from .decorators import Flow
 from .errors import (
@@ -405,6 +406,7 @@ class Worker:
         flow = self._flows_by_id.get(str(run.get("flowId"))) or self._flows_by_name.get(str(run.get("flowName")))
         name = flow.name if flow is not None else str(run.get("flowName") or "?")
         context = RunContext(run_id, name, self._sender.open_channel(run_id))
+        context.slots = ApiSlots(self.api, lambda: self.worker_id, context)
         with self._lock:
             if run_id in self._active:
                 return
@@ -486,6 +488,10 @@ class Worker:
                 channel.progress(message[1], message[2])
             elif kind == "end_task":
                 channel.end_task(message[1])
+            elif kind == "slot":  # a task call of the process asks for a concurrency slot
+                serve_slot_request(context.slots, proc.send, *message[1:])
+            elif kind == "slot_release":
+                serve_slot_release(context.slots, message[1])
             elif kind == "done":
                 outcome = message[1]
             elif kind in _SUBFLOW_MESSAGES:

@@ -72,9 +72,18 @@ class HttpTransport:
     def post(self, path, body, timeout):
         # type: (str, Any, float) -> Response
         """POST ``body`` as JSON to ``base_url + path``; wait at most ``timeout`` seconds."""
-        data = encode_json(body)
+        return self._send("POST", path, encode_json(body), timeout)
+
+    def delete(self, path, timeout):
+        # type: (str, float) -> Response
+        """DELETE ``base_url + path`` (no body); wait at most ``timeout`` seconds."""
+        return self._send("DELETE", path, None, timeout)
+
+    def _send(self, method, path, data, timeout):
+        # type: (str, str, Any, float) -> Response
+        headers = self._headers if data is not None else {k: v for k, v in self._headers.items() if k != "Content-Type"}
         request = urllib.request.Request(
-            self.base_url + path, data=data, headers=self._headers, method="POST"
+            self.base_url + path, data=data, headers=headers, method=method
         )
         try:
             with self._opener.open(request, timeout=timeout) as answer:
@@ -242,11 +251,20 @@ class FailoverTransport:
         # type: (str, Any, float) -> Response
         """POST to the current instance, failing over to the others; raise ``ServerUnreachable``
         (or return the 5xx) only when every instance failed this request."""
+        return self._each(lambda t: t.post(path, body, timeout))
+
+    def delete(self, path, timeout):
+        # type: (str, float) -> Response
+        """DELETE on the current instance, failing over like ``post``."""
+        return self._each(lambda t: t.delete(path, timeout))
+
+    def _each(self, send):
+        # type: (Any) -> Response
         last = None  # type: Any
         reasons = []  # type: List[str]
         for index in self._order():
             try:
-                answer = self.transports[index].post(path, body, timeout)
+                answer = send(self.transports[index])
             except ServerUnreachable as err:
                 self._failed(index)
                 last = err

@@ -109,6 +109,42 @@ class RequestShapeTests(unittest.TestCase):
         self.assertEqual(comparable, [{k: v for k, v in e.items() if k not in volatile} for e in expected["events"]])
 
 
+class Recording:
+    """A transport that records requests and answers each with one fixture."""
+
+    def __init__(self, status, body):
+        self.answer = Response(status, body)
+        self.sent = []
+
+    def post(self, path, body, timeout):
+        self.sent.append((path, body))
+        return self.answer
+
+    def delete(self, path, timeout):
+        self.sent.append((path, None))
+        return Response(204, None)
+
+
+class SlotContractTests(unittest.TestCase):
+    def test_slot_request_and_answer_match_fixtures(self):
+        transport = Recording(200, fixture("slots.response.json"))
+        api = WorkerApi(transport, "perfect_example")
+        answer = api.request_slot("481", "wkr_0001", "warehouse", 3, "load_table", 2000)
+        path, body = transport.sent[0]
+        self.assertEqual(path, "/api/worker/perfect_example/runs/481/slots")
+        self.assertEqual(body, fixture("slots.request.json"))
+        self.assertEqual(answer, {"slotId": "14", "state": "WAITING", "position": 2})
+        api.release_slot("481", "14")
+        self.assertEqual(transport.sent[1], ("/api/worker/perfect_example/runs/481/slots/14", None))
+
+    def test_a_refused_slot(self):
+        from perfect_client.concurrency import SlotRefused
+
+        api = WorkerApi(Canned(409, fixture("error.json")), "perfect_example")
+        with self.assertRaises(SlotRefused):
+            api.request_slot("481", "wkr_0001", "warehouse", 3, "load_table", 0)
+
+
 class Canned:
     """A transport answering every request with one fixture."""
 

@@ -42,6 +42,10 @@ export function apiClient(url: string) {
       poll: (workerId: string, extra = {}) => call("POST", route("/poll"), { workerId, waitMs: 0, ...extra }, auth),
       heartbeat: (workerId: string, runIds: string[] = []) => call("POST", route("/heartbeat"), { workerId, runIds }, auth),
       events: (workerId: string, runId: string, events: unknown[], extra = {}) => call("POST", route(`/runs/${runId}/events`), { workerId, events, ...extra }, auth),
+      /** A task call's slot of a concurrency key (long-polled up to waitMs while WAITING). */
+      slot: (workerId: string, runId: string, body: { key: string; call: number; task: string; waitMs?: number }) =>
+        call("POST", route(`/runs/${runId}/slots`), { workerId, waitMs: 0, ...body }, auth),
+      releaseSlot: (runId: string, slotId: string) => call("DELETE", route(`/runs/${runId}/slots/${slotId}`), undefined, auth),
       /** Any other worker route, with this client's token. */
       call: (path: string, body: unknown) => call("POST", route(path), body, auth),
     };
@@ -52,6 +56,8 @@ export function apiClient(url: string) {
     worker,
     get: (path: string) => call("GET", path),
     post: (path: string, body?: unknown, headers?: Record<string, string>) => call("POST", path, body ?? {}, headers),
+    put: (path: string, body?: unknown) => call("PUT", path, body ?? {}),
+    del: (path: string) => call("DELETE", path),
   };
 }
 

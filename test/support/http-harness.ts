@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 
 type Handler = (req: Request, ctx: { params: Promise<any> }) => Promise<Response> | Response;
-type RouteModule = Partial<Record<"GET" | "POST", Handler>>;
+type RouteModule = Partial<Record<"GET" | "POST" | "PUT" | "PATCH" | "DELETE", Handler>>;
 
 const ROUTES: [string, () => Promise<RouteModule>][] = [
   ["/api/health", () => import("../../app/api/health/route")],
@@ -16,6 +16,10 @@ const ROUTES: [string, () => Promise<RouteModule>][] = [
   ["/api/worker/:clientId/heartbeat", () => import("../../app/api/worker/[clientId]/heartbeat/route")],
   ["/api/worker/:clientId/runs/:runId/events", () => import("../../app/api/worker/[clientId]/runs/[runId]/events/route")],
   ["/api/worker/:clientId/runs/:runId/subflows", () => import("../../app/api/worker/[clientId]/runs/[runId]/subflows/route")],
+  ["/api/worker/:clientId/runs/:runId/slots", () => import("../../app/api/worker/[clientId]/runs/[runId]/slots/route")],
+  ["/api/worker/:clientId/runs/:runId/slots/:slotId", () => import("../../app/api/worker/[clientId]/runs/[runId]/slots/[slotId]/route")],
+  ["/api/concurrency-limits", () => import("../../app/api/concurrency-limits/route")],
+  ["/api/concurrency-limits/:key", () => import("../../app/api/concurrency-limits/[key]/route")],
   ["/api/flows", () => import("../../app/api/flows/route")],
   ["/api/flows/:id", () => import("../../app/api/flows/[id]/route")],
   ["/api/flows/:id/runs", () => import("../../app/api/flows/[id]/runs/route")],

@@ -10,6 +10,7 @@ import type { StoreOps } from "../../store/store";
 import { PerfectError, invalid, isPerfectError, notFound } from "../errors";
 import { resolveParameters } from "../parameters";
 import { resolveWeights } from "../weighted-progress";
+import { releaseRunSlots } from "./concurrency";
 import { routeOf, type EngineContext } from "./context";
 import type { RunPublisher } from "./publisher";
 import { RunBatch } from "./run-batch";
@@ -224,10 +225,12 @@ export class LifecycleSystem {
       };
       if (!(await tx.updateRunIf(cur.id, from, patch))) return null;
       const logId = await this.serverLog(tx, cur, to === "FAILED" ? "ERROR" : "WARNING", message, now);
-      return { run: { ...cur, ...patch }, logId, tasks: batch.changedTasks() };
+      const slotKeys = await releaseRunSlots(tx, cur.id, now);
+      return { run: { ...cur, ...patch }, logId, tasks: batch.changedTasks(), slotKeys };
     });
     if (!done) return null;
     this.publish.changes(done.run, done.tasks, done.logId, 1);
+    this.publish.slots(done.slotKeys);
     // Its subflows run inside it: they end the same way (each in its own unit of work).
     for (const c of await this.ctx.store.listChildRuns(runId)) {
       if (c.state !== "RUNNING" && c.state !== "PENDING") continue;
@@ -245,9 +248,10 @@ export class LifecycleSystem {
       const patch = { state: "PENDING" as const, workerId: null, claimedAt: null, startedAt: null, unreportedBeats: 0 };
       if (!(await tx.updateRunIf(cur.id, "RUNNING", patch))) return null;
       const logId = await this.serverLog(tx, cur, "WARNING", `worker ${workerId} never received this run: it is queued again`, now);
-      return { run: { ...cur, ...patch }, logId };
+      return { run: { ...cur, ...patch }, logId, slotKeys: await releaseRunSlots(tx, cur.id, now) };
     });
     if (!back) return;
+    this.publish.slots(back.slotKeys);
     this.publish.run(back.run);
     this.publish.log(runId, back.logId, 1);
     this.ctx.notifier.runQueued(back.run.clientId, 1, routeOf(back.run.flowId, back.run.flowVersion));

@@ -7,6 +7,8 @@ import { routeOf } from "./context";
 type Announced = Pick<RunRecord, "id" | "flowId" | "state" | "progress" | "clientId" | "flowVersion" | "scheduleId" | "limited">;
 
 export class RunPublisher {
+  private readonly slotListeners = new Set<(keys: string[]) => void>();
+
   constructor(
     private readonly feed: ChangeFeed,
     private readonly notifier: RunNotifier,
@@ -26,6 +28,19 @@ export class RunPublisher {
     this.run(run);
     for (const t of tasks) this.feed.publish({ kind: "taskRun", runId, taskRunId: String(t.id), state: t.state });
     if (logCount) this.log(run.id, lastLogId, logCount);
+  }
+
+  /** Concurrency keys whose slots changed (freed, granted, requested) or whose limit did. */
+  slots(keys: readonly string[]): void {
+    if (!keys.length) return;
+    for (const l of [...this.slotListeners]) l([...keys]);
+    for (const key of keys) this.feed.publish({ kind: "concurrency", key });
+  }
+
+  /** This instance's ConcurrencySystem wakes its waiters without the feed's round trip. */
+  onSlots(listener: (keys: string[]) => void): () => void {
+    this.slotListeners.add(listener);
+    return () => this.slotListeners.delete(listener);
   }
 
   log(runId: number, lastLogId: number, count: number): void {

@@ -9,6 +9,7 @@ import { PerfectError, notFound } from "../errors";
 import type { EngineContext } from "./context";
 import type { PresenceSystem } from "./presence";
 import type { RunPublisher } from "./publisher";
+import { releaseRunSlots } from "./concurrency";
 import { RunBatch } from "./run-batch";
 import type { StatisticsSystem } from "./statistics";
 import type { SubflowSystem } from "./subflows";
@@ -82,12 +83,14 @@ export class RunEventsSystem {
       await tx.updateRun(run.id, { lastSeq, state, endedAt, error, progress });
       // A subflow's progress is its parent's task call's: moved in the same unit of work.
       const parent = this.subflows ? await this.subflows.childMoved(tx, work.run, receivedAt) : null;
+      // A run that ended gives back every slot it held or waited for, in this transaction.
+      const slotKeys = isTerminal(state) ? await releaseRunSlots(tx, run.id, receivedAt) : [];
       return {
         ...answer,
         applied: fresh.length,
         lastSeq,
         state,
-        changes: { run: work.run, tasks: work.changedTasks().map((t) => ({ id: t.id, state: t.state })), lastLogId, logCount: logs.length, stats: hooks.statsChanged, parent },
+        changes: { run: work.run, tasks: work.changedTasks().map((t) => ({ id: t.id, state: t.state })), lastLogId, logCount: logs.length, stats: hooks.statsChanged, parent, slotKeys },
       };
     });
     if ("changes" in result) {
@@ -95,6 +98,7 @@ export class RunEventsSystem {
       this.publish.changes(changes.run, changes.tasks, changes.lastLogId, changes.logCount);
       this.stats.announce(changes.stats);
       this.subflows?.announce(changes.parent);
+      this.publish.slots(changes.slotKeys);
       return answer;
     }
     return result;

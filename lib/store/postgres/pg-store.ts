@@ -10,11 +10,14 @@
 import pg from "pg";
 import type {
   ClientRecord,
+  ConcurrencyLimitRecord,
+  ConcurrencySlotRecord,
   FlowRecord,
   FlowTaskRecord,
   LogRecord,
   NewLog,
   NewRun,
+  NewSlot,
   NewTaskRun,
   RunFilter,
   RunPage,
@@ -22,6 +25,7 @@ import type {
   RunningTaskRecord,
   NewSchedule,
   ScheduleRecord,
+  SlotListingRecord,
   TaskRunRecord,
   TaskStatRecord,
   WorkerFlowRecord,
@@ -720,6 +724,139 @@ class PgOps implements StoreOps {
           : [];
     return rows.map((r) => TASK_STAT.fromRow(r));
   }
+
+  async upsertConcurrencyLimit(key: string, limit: number, now: number): Promise<ConcurrencyLimitRecord> {
+    const [r] = await this.rows(
+      `INSERT INTO concurrency_limits (key, "limit", created_at, updated_at) VALUES ($1, $2, $3, $3)
+       ON CONFLICT (key) DO UPDATE SET "limit" = excluded."limit", updated_at = excluded.updated_at RETURNING *`,
+      [key, limit, now],
+      "perfect_upsert_limit",
+    );
+    return limitOf(r);
+  }
+  async getConcurrencyLimit(key: string): Promise<ConcurrencyLimitRecord | undefined> {
+    const [r] = await this.rows(`SELECT * FROM concurrency_limits WHERE key = $1`, [key], "perfect_get_limit");
+    return r && limitOf(r);
+  }
+  async listConcurrencyLimits(): Promise<ConcurrencyLimitRecord[]> {
+    return (await this.rows(`SELECT * FROM concurrency_limits ORDER BY key COLLATE "C"`)).map(limitOf);
+  }
+  async deleteConcurrencyLimit(key: string): Promise<boolean> {
+    const res = await this.q.query({ name: "perfect_delete_limit", text: `DELETE FROM concurrency_limits WHERE key = $1`, values: [key] });
+    return (res.rowCount ?? 0) > 0;
+  }
+  /**
+   * The keys' locks (see grantSlots), in one order. Every change to a key's slot rows happens
+   * under its lock, taken before the rows are touched: a transaction never holds a slot row
+   * while it waits for a key's lock, so two grants, releases or run endings cannot deadlock.
+   * The one exception is a new slot (requestSlot): see there. Advisory locks are re-entrant
+   * within a transaction.
+   */
+  private async lockSlotKeys(keys: string[]): Promise<void> {
+    for (const key of [...new Set(keys)].sort(byteOrder)) {
+      await this.q.query({ name: "perfect_lock_slot_key", text: `SELECT pg_advisory_xact_lock(hashtext('perfect_slots:' || $1))`, values: [key] });
+    }
+  }
+  async requestSlot(slot: NewSlot, now: number): Promise<ConcurrencySlotRecord> {
+    return this.atomic(async (ops) => {
+      // The insert comes before the key's lock: it takes the FK's share lock on the run row,
+      // and run-row locks always come before key locks (a run ending holds its row, then locks
+      // its keys). The new row is invisible to other transactions until commit, so it cannot
+      // be what another grant waits for.
+      await ops.q.query({
+        name: "perfect_insert_slot",
+        text: `INSERT INTO concurrency_slots (key, run_id, call, task_name, client_id, worker_id, state, requested_at)
+          VALUES ($1, $2, $3, $4, $5, $6, 'WAITING', $7) ON CONFLICT (run_id, call, key) DO NOTHING`,
+        values: [slot.key, slot.runId, slot.call, slot.taskName, slot.clientId, slot.workerId, now],
+      });
+      await ops.grantSlots(slot.key, now);
+      const [r] = await ops.rows(`SELECT * FROM concurrency_slots WHERE run_id = $1 AND call = $2 AND key = $3`, [slot.runId, slot.call, slot.key], "perfect_slot_of_call");
+      return slotOf(r);
+    });
+  }
+  async grantSlots(key: string, now: number): Promise<ConcurrencySlotRecord[]> {
+    return this.atomic(async (ops) => {
+      // The key's lock until the transaction ends: an advisory lock on its hash (a key may have
+      // no limit row to lock with FOR UPDATE). Two grants of one key, on any instances, run one
+      // after the other, and the count below sees every grant committed before (READ COMMITTED
+      // takes a fresh snapshot per statement). A hash collision only serialises two keys.
+      await ops.lockSlotKeys([key]);
+      const rows = await ops.rows(
+        `UPDATE concurrency_slots SET state = 'HELD', acquired_at = $2
+         WHERE id IN (
+           SELECT id FROM concurrency_slots WHERE key = $1 AND state = 'WAITING' ORDER BY id
+           LIMIT (SELECT CASE WHEN l."limit" IS NULL THEN NULL
+                    ELSE greatest(0, l."limit" - (SELECT count(*) FROM concurrency_slots h WHERE h.key = $1 AND h.state = 'HELD')) END
+                  FROM (SELECT (SELECT "limit" FROM concurrency_limits WHERE key = $1) AS "limit") l))
+         RETURNING *`,
+        [key, now],
+        "perfect_grant_slots",
+      );
+      return rows.map(slotOf).sort((a, b) => a.id - b.id);
+    });
+  }
+  async getSlot(id: number): Promise<ConcurrencySlotRecord | undefined> {
+    const [r] = await this.rows(`SELECT * FROM concurrency_slots WHERE id = $1`, [id], "perfect_get_slot");
+    return r && slotOf(r);
+  }
+  async slotPosition(id: number): Promise<number> {
+    const [r] = await this.rows(
+      `SELECT CASE WHEN s.state = 'WAITING' THEN (SELECT count(*) FROM concurrency_slots w WHERE w.key = s.key AND w.state = 'WAITING' AND w.id <= s.id) ELSE 0 END AS n
+       FROM concurrency_slots s WHERE s.id = $1`,
+      [id],
+      "perfect_slot_position",
+    );
+    return r ? Number(r.n) : 0;
+  }
+  async deleteSlot(id: number): Promise<ConcurrencySlotRecord | undefined> {
+    return this.atomic(async (ops) => {
+      const [k] = await ops.rows(`SELECT key FROM concurrency_slots WHERE id = $1`, [id], "perfect_slot_key");
+      if (!k) return undefined;
+      await ops.lockSlotKeys([k.key as string]);
+      const [r] = await ops.rows(`DELETE FROM concurrency_slots WHERE id = $1 RETURNING *`, [id], "perfect_delete_slot");
+      return r && slotOf(r);
+    });
+  }
+  async deleteSlotsOfRun(runId: number): Promise<string[]> {
+    return this.atomic(async (ops) => {
+      const keys = await ops.rows(`SELECT DISTINCT key FROM concurrency_slots WHERE run_id = $1`, [runId], "perfect_slot_keys_of_run");
+      if (!keys.length) return [];
+      await ops.lockSlotKeys(keys.map((r) => r.key as string));
+      const rows = await ops.rows(`DELETE FROM concurrency_slots WHERE run_id = $1 RETURNING key`, [runId], "perfect_delete_slots_of_run");
+      return [...new Set(rows.map((r) => r.key as string))].sort(byteOrder);
+    });
+  }
+  async listSlots(key?: string): Promise<SlotListingRecord[]> {
+    const text = (where: string) => `SELECT s.*, r.flow_name AS run_flow_name, r.state AS run_state, r.worker_id AS run_worker_id
+      FROM concurrency_slots s JOIN runs r ON r.id = s.run_id ${where} ORDER BY s.key COLLATE "C", s.id`;
+    const rows = key === undefined ? await this.rows(text(""), [], "perfect_list_slots") : await this.rows(text("WHERE s.key = $1"), [key], "perfect_list_slots_of_key");
+    return rows.map((r) => ({ ...slotOf(r), flowName: r.run_flow_name as string, runState: r.run_state as RunState, runWorkerId: (r.run_worker_id as string | null) ?? null }));
+  }
+  async countHeldSlots(): Promise<Map<string, number>> {
+    const rows = await this.rows(`SELECT key, count(*) AS n FROM concurrency_slots WHERE state = 'HELD' GROUP BY key`, [], "perfect_count_held_slots");
+    return new Map(rows.map((r) => [r.key as string, Number(r.n)]));
+  }
+}
+
+const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function limitOf(r: Record<string, unknown>): ConcurrencyLimitRecord {
+  return { key: r.key as string, limit: Number(r.limit), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) };
+}
+
+function slotOf(r: Record<string, unknown>): ConcurrencySlotRecord {
+  return {
+    id: Number(r.id),
+    key: r.key as string,
+    runId: Number(r.run_id),
+    call: Number(r.call),
+    taskName: r.task_name as string,
+    clientId: r.client_id as string,
+    workerId: r.worker_id as string,
+    state: r.state as ConcurrencySlotRecord["state"],
+    requestedAt: Number(r.requested_at),
+    acquiredAt: r.acquired_at === null || r.acquired_at === undefined ? null : Number(r.acquired_at),
+  };
 }
 
 /** A prepared statement name within PostgreSQL's 63-byte identifier limit, stable per text. */

@@ -32,7 +32,20 @@ import {
   type WorkerFlowRow,
   workerFlows,
 } from "../../../db/schema";
-import type { NewLog, NewRun, NewSchedule, NewTaskRun, RunFilter, RunPage, RunningTaskRecord as RunningTaskRow } from "../../domain/records";
+import type {
+  ConcurrencyLimitRecord,
+  ConcurrencySlotRecord,
+  NewLog,
+  NewRun,
+  NewSchedule,
+  NewSlot,
+  NewTaskRun,
+  RunFilter,
+  RunPage,
+  RunningTaskRecord as RunningTaskRow,
+  SlotListingRecord,
+} from "../../domain/records";
+import type { RunState } from "../../domain/states";
 import type { Sensitivity } from "../../domain/states";
 import type { Store, StoreOps } from "../store";
 
@@ -565,6 +578,108 @@ export class SqliteSync implements Sync<StoreOps> {
     const where = flowIds ? inArray(taskStats.flowId, flowIds.length ? flowIds : [-1]) : undefined;
     return this.db.select().from(taskStats).where(where).orderBy(taskStats.flowId, taskStats.taskName).all();
   }
+
+  upsertConcurrencyLimit(key: string, limit: number, now: number): ConcurrencyLimitRecord {
+    const row = this.stmt(
+      "upsertLimit",
+      () => `INSERT INTO concurrency_limits (key, "limit", created_at, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (key) DO UPDATE SET "limit" = excluded."limit", updated_at = excluded.updated_at RETURNING *`,
+    ).get(key, limit, now, now) as Record<string, unknown>;
+    return limitOf(row);
+  }
+  getConcurrencyLimit(key: string): ConcurrencyLimitRecord | undefined {
+    const row = this.stmt("getLimit", () => `SELECT * FROM concurrency_limits WHERE key = ?`).get(key) as Record<string, unknown> | undefined;
+    return row && limitOf(row);
+  }
+  listConcurrencyLimits(): ConcurrencyLimitRecord[] {
+    return (this.stmt("listLimits", () => `SELECT * FROM concurrency_limits ORDER BY key`).all() as Record<string, unknown>[]).map(limitOf);
+  }
+  deleteConcurrencyLimit(key: string): boolean {
+    return this.stmt("deleteLimit", () => `DELETE FROM concurrency_limits WHERE key = ?`).run(key).changes > 0;
+  }
+  requestSlot(slot: NewSlot, now: number): ConcurrencySlotRecord {
+    // Its own savepoint (a plain transaction when called outside one): insert and grant together.
+    return this.db.$client.transaction(() => {
+      this.stmt(
+        "insertSlot",
+        () => `INSERT INTO concurrency_slots (key, run_id, call, task_name, client_id, worker_id, state, requested_at)
+          VALUES (?, ?, ?, ?, ?, ?, 'WAITING', ?) ON CONFLICT (run_id, call, key) DO NOTHING`,
+      ).run(slot.key, slot.runId, slot.call, slot.taskName, slot.clientId, slot.workerId, now);
+      this.grantSlots(slot.key, now);
+      const row = this.stmt("slotOfCall", () => `SELECT * FROM concurrency_slots WHERE run_id = ? AND call = ? AND key = ?`).get(slot.runId, slot.call, slot.key);
+      return slotOf(row as Record<string, unknown>);
+    })();
+  }
+  grantSlots(key: string, now: number): ConcurrencySlotRecord[] {
+    // SQLite has one writer at a time: the count and the update below cannot interleave with
+    // another grant (the statement is one write, and a transaction around it holds the lock).
+    const rows = this.stmt(
+      "grantSlots",
+      () => `UPDATE concurrency_slots SET state = 'HELD', acquired_at = @now
+        WHERE id IN (
+          SELECT id FROM concurrency_slots WHERE key = @key AND state = 'WAITING' ORDER BY id
+          LIMIT CASE WHEN (SELECT "limit" FROM concurrency_limits WHERE key = @key) IS NULL THEN -1
+            ELSE max(0, (SELECT "limit" FROM concurrency_limits WHERE key = @key)
+              - (SELECT count(*) FROM concurrency_slots WHERE key = @key AND state = 'HELD')) END)
+        RETURNING *`,
+    ).all({ key, now }) as Record<string, unknown>[];
+    return rows.map(slotOf).sort((a, b) => a.id - b.id);
+  }
+  getSlot(id: number): ConcurrencySlotRecord | undefined {
+    const row = this.stmt("getSlot", () => `SELECT * FROM concurrency_slots WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+    return row && slotOf(row);
+  }
+  slotPosition(id: number): number {
+    return this.stmt(
+      "slotPosition",
+      () => `SELECT CASE WHEN s.state = 'WAITING' THEN (SELECT count(*) FROM concurrency_slots w WHERE w.key = s.key AND w.state = 'WAITING' AND w.id <= s.id) ELSE 0 END
+        FROM concurrency_slots s WHERE s.id = ?`,
+    ).pluck().get(id) as number | undefined ?? 0;
+  }
+  deleteSlot(id: number): ConcurrencySlotRecord | undefined {
+    const row = this.stmt("deleteSlot", () => `DELETE FROM concurrency_slots WHERE id = ? RETURNING *`).get(id) as Record<string, unknown> | undefined;
+    return row && slotOf(row);
+  }
+  deleteSlotsOfRun(runId: number): string[] {
+    const keys = this.stmt("deleteSlotsOfRun", () => `DELETE FROM concurrency_slots WHERE run_id = ? RETURNING key`).pluck().all(runId) as string[];
+    return [...new Set(keys)].sort(byteOrder);
+  }
+  listSlots(key?: string): SlotListingRecord[] {
+    const sqlText = (where: string) => `SELECT s.*, r.flow_name AS run_flow_name, r.state AS run_state, r.worker_id AS run_worker_id
+      FROM concurrency_slots s JOIN runs r ON r.id = s.run_id ${where} ORDER BY s.key, s.id`;
+    const rows = (key === undefined
+      ? this.stmt("listSlots", () => sqlText(""))
+          .all()
+      : this.stmt("listSlotsOfKey", () => sqlText("WHERE s.key = ?")).all(key)) as Record<string, unknown>[];
+    return rows
+      .map((r) => ({ ...slotOf(r), flowName: r.run_flow_name as string, runState: r.run_state as RunState, runWorkerId: (r.run_worker_id as string | null) ?? null }))
+      .sort((a, b) => byteOrder(a.key, b.key) || a.id - b.id);
+  }
+  countHeldSlots(): Map<string, number> {
+    const rows = this.stmt("countHeld", () => `SELECT key, count(*) AS n FROM concurrency_slots WHERE state = 'HELD' GROUP BY key`).all() as { key: string; n: number }[];
+    return new Map(rows.map((r) => [r.key, r.n]));
+  }
+}
+
+const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function limitOf(r: Record<string, unknown>): ConcurrencyLimitRecord {
+  return { key: r.key as string, limit: r.limit as number, createdAt: r.created_at as number, updatedAt: r.updated_at as number };
+}
+
+function slotOf(r: Record<string, unknown>): ConcurrencySlotRecord {
+  return {
+    id: r.id as number,
+    key: r.key as string,
+    runId: r.run_id as number,
+    call: r.call as number,
+    taskName: r.task_name as string,
+    clientId: r.client_id as string,
+    workerId: r.worker_id as string,
+    state: r.state as ConcurrencySlotRecord["state"],
+    requestedAt: r.requested_at as number,
+    acquiredAt: (r.acquired_at as number | null) ?? null,
+  };
 }
 
 /**
@@ -632,6 +747,8 @@ const OPS: (keyof StoreOps)[] = [
   "insertSchedule", "getSchedule", "getScheduleForUpdate", "listSchedules", "updateSchedule", "deleteSchedule",
   "earliestFireAt", "lockDueSchedules", "insertScheduledRun", "listScheduledFor", "listActiveRunsOfSchedule",
   "listRetriesOf", "countRunningRuns", "listChildRuns",
+  "upsertConcurrencyLimit", "getConcurrencyLimit", "listConcurrencyLimits", "deleteConcurrencyLimit",
+  "requestSlot", "grantSlots", "getSlot", "slotPosition", "deleteSlot", "deleteSlotsOfRun", "listSlots", "countHeldSlots",
 ];
 
 function bind(sync: SqliteSync, idle: () => Promise<void> | null): StoreOps {
