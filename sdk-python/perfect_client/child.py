@@ -121,8 +121,14 @@ def _limit_memory(megabytes):
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _listen_for_stops(conn, context):
-    # type: (Any, RunContext) -> None
+#: How long a run process whose supervisor is gone (``kill -9`` of the worker) may take to reach
+#: a task boundary before it exits on its own: the server fails the run once the worker's
+#: heartbeats stop, so nothing it does after that can count, and its code must not go on.
+ORPHAN_GRACE_SECONDS = 10.0
+
+
+def _listen_for_stops(conn, context, grace=ORPHAN_GRACE_SECONDS):
+    # type: (Any, RunContext, float) -> None
     while True:
         try:
             message = conn.recv()
@@ -131,6 +137,11 @@ def _listen_for_stops(conn, context):
             context.request_stop(WorkerShutdown)
             if context.slots is not None:
                 context.slots.stop_all()
+            # A task in one long call never reaches its boundary: end the process after the
+            # grace period (a daemon timer: a run that stops in time exits before it fires).
+            timer = threading.Timer(grace, os._exit, args=(75,))
+            timer.daemon = True
+            timer.start()
             return
         if isinstance(message, tuple) and message and message[0] == "slot_answer":
             if context.slots is not None:
@@ -192,7 +203,8 @@ def child_main(conn, options):
     context.slots = PipeSlots(channel._send)  # the supervisor asks the server for slots
     _context.set_process_run(context)
     _capture_output(context)
-    threading.Thread(target=_listen_for_stops, args=(conn, context), name="perfect-stops", daemon=True).start()
+    grace = float(options.get("orphan_grace_seconds", ORPHAN_GRACE_SECONDS))
+    threading.Thread(target=_listen_for_stops, args=(conn, context, grace), name="perfect-stops", daemon=True).start()
     try:
         flow = _resolve_flow(run["flow_ref"])
     except Exception as err:

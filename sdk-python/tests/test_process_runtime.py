@@ -132,6 +132,25 @@ class ProcessRuntimeTests(unittest.TestCase):
         self.assertIn("cancel: task stuck was still running 0 s after the cancel request; its process was terminated",
                       self.messages(run_id)[-1].replace("1 s", "0 s"))
 
+    def test_a_run_process_whose_supervisor_is_gone_ends_after_the_grace_period(self):
+        # kill -9 of the worker, as its run process sees it: its pipe closes. A task in one long
+        # call never reaches a boundary; the process must end on its own, not run on orphaned.
+        import multiprocessing
+
+        from perfect_client.process_runtime import RunProcess
+        from perfect_client.runner import _process_ref
+
+        proc = RunProcess(multiprocessing.get_context("spawn"), {"orphan_grace_seconds": 0.5})
+        self.addCleanup(proc.kill)
+        self.assertTrue(proc.assign({"run_id": "41", "flow_name": "P Stuck", "flow_ref": _process_ref(process_flows.stuck_flow),
+                                     "parameters": {}}))
+        self.fake.wait_for(self.flag_exists("stuck"), 60)
+        proc.conn.close()  # the supervisor's end of the pipe: gone, as with kill -9
+        proc.process.join(60)
+        self.assertFalse(proc.process.is_alive(), "the orphaned run process is still running")
+        self.assertEqual(proc.process.exitcode, 75)
+        proc.discard_crash_file()
+
     def test_a_cancel_at_a_task_boundary_needs_no_kill(self):
         self.serve(cancel_grace_seconds=60)
         run_id = self.fake.trigger("P Sleep", {"flag": "go"})
