@@ -6,6 +6,7 @@
 import crypto from "node:crypto";
 import type { ClaimedRun, HeartbeatRequest, PollRequest, RegisterRequest } from "../../contracts/worker";
 import type { RunRecord } from "../../domain/records";
+import type { StoreOps } from "../../store/store";
 import { PerfectError, invalid } from "../errors";
 import { iso } from "../views";
 import type { EngineContext } from "./context";
@@ -22,6 +23,28 @@ export const UNREPORTED_BEATS = 2;
 export function definitionVersion(f: RegisterRequest["flows"][number]): string {
   const text = JSON.stringify([f.description ?? "", f.tags, f.tasks, f.parameters]);
   return `def-${crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
+}
+
+/** Writes a flow definition for a client (registration, or a subflow's first call): the flow and its tasks. */
+export async function writeFlowDefinition(tx: StoreOps, clientId: string, f: RegisterRequest["flows"][number], now: number) {
+  const version = f.version ?? definitionVersion(f);
+  const flow = {
+    clientId,
+    name: f.name,
+    description: f.description ?? "",
+    tags: f.tags,
+    parameters: f.parameters,
+    version,
+    maxActiveRuns: f.maxActiveRuns ?? null,
+    registeredAt: now,
+    updatedAt: now,
+  };
+  const id = await tx.upsertFlow(flow);
+  await tx.replaceFlowTasks(
+    id,
+    f.tasks.map((t, position) => ({ position, name: t.name, estimatedTime: t.estimatedTime ?? null, description: t.description ?? "" })),
+  );
+  return { ...flow, id };
 }
 
 /**
@@ -76,26 +99,10 @@ export class DispatchSystem {
       const out: { id: string; name: string; flowId: number; version: string }[] = [];
       const schedules: { id: number; flowId: number }[] = [];
       for (const [i, f] of req.flows.entries()) {
-        const version = f.version ?? definitionVersion(f);
-        const flow = {
-          clientId,
-          name: f.name,
-          description: f.description ?? "",
-          tags: f.tags,
-          parameters: f.parameters,
-          version,
-          maxActiveRuns: f.maxActiveRuns ?? null,
-          registeredAt: now,
-          updatedAt: now,
-        };
-        const id = await tx.upsertFlow(flow);
+        const flow = await writeFlowDefinition(tx, clientId, f, now);
         // Code is the source of truth for its schedules: a registration without any removes them.
-        schedules.push(...(await this.scheduler.syncCode(tx, { ...flow, id }, f.schedules ?? [], `flows.${i}.schedules.`, now)));
-        await tx.replaceFlowTasks(
-          id,
-          f.tasks.map((t, position) => ({ position, name: t.name, estimatedTime: t.estimatedTime ?? null, description: t.description ?? "" })),
-        );
-        out.push({ id: String(id), name: f.name, flowId: id, version });
+        schedules.push(...(await this.scheduler.syncCode(tx, flow, f.schedules ?? [], `flows.${i}.schedules.`, now)));
+        out.push({ id: String(flow.id), name: f.name, flowId: flow.id, version: flow.version });
       }
       await tx.replaceWorkerFlows(workerId, out.map((r) => ({ flowId: r.flowId, version: r.version })));
       return { out, schedules };

@@ -10,7 +10,7 @@ import type { StoreOps } from "../../store/store";
 import { PerfectError, notFound } from "../errors";
 import { iso } from "../views";
 import type { EngineContext } from "./context";
-import { definitionVersion } from "./dispatch";
+import { definitionVersion, writeFlowDefinition } from "./dispatch";
 import type { LifecycleSystem } from "./lifecycle";
 import type { PresenceSystem } from "./presence";
 import type { RunPublisher } from "./publisher";
@@ -55,21 +55,7 @@ export class SubflowSystem {
       if (parent.workerId !== req.workerId) {
         throw new PerfectError("conflict", `run ${parentIdText} is not claimed by worker ${req.workerId}`, { state: parent.state });
       }
-      const flowId = await tx.upsertFlow({
-        clientId,
-        name: f.name,
-        description: f.description ?? "",
-        tags: f.tags,
-        parameters: f.parameters,
-        version,
-        maxActiveRuns: f.maxActiveRuns ?? null,
-        registeredAt: now,
-        updatedAt: now,
-      });
-      await tx.replaceFlowTasks(
-        flowId,
-        f.tasks.map((t, position) => ({ position, name: t.name, estimatedTime: t.estimatedTime ?? null, description: t.description ?? "" })),
-      );
+      const { id: flowId } = await writeFlowDefinition(tx, clientId, f, now);
       const served = await tx.listFlowsOfWorker(req.workerId);
       let routes: { flowId: number; version: string }[] | null = null;
       if (!served.some((s) => s.flowId === flowId && s.version === version)) {
