@@ -6,7 +6,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { ParameterSpec } from "../lib/domain/records";
-import { CATCHUP_POLICIES, LOG_LEVELS, OVERLAP_POLICIES, RUN_STATES, SCHEDULE_SOURCES, SENSITIVITIES, TASK_RUN_STATES, TRIGGERS, WARNINGS } from "../lib/domain/states";
+import { ALERT_DELIVERY_EVENTS, ARTIFACT_TYPES, CATCHUP_POLICIES, DELIVERY_STATES, LOG_LEVELS, OVERLAP_POLICIES, RUN_STATES, SCHEDULE_SOURCES, SENSITIVITIES, TASK_RUN_STATES, TRIGGERS, USER_ROLES, WARNINGS } from "../lib/domain/states";
 
 export const clients = sqliteTable("clients", {
   id: text("id").primaryKey(),
@@ -149,6 +149,10 @@ export const runs = sqliteTable(
     parentRunId: integer("parent_run_id"),
     /** The parent's task call that stands for this subflow (its progress is this run's). */
     parentCall: integer("parent_call"),
+    /** Who made the run: a user or API token name, `schedule`, or the worker of a direct run. */
+    triggeredBy: text("triggered_by"),
+    /** Who asked to cancel it (user or token name), when someone did. */
+    cancelledBy: text("cancelled_by"),
   },
   (t) => [
     // One run per (schedule, fire time), across restarts, crashes and instances.
@@ -158,6 +162,7 @@ export const runs = sqliteTable(
     index("runs_flow_running_idx").on(t.flowId).where(sql`state = 'RUNNING'`),
     index("runs_retry_of_idx").on(t.retryOf).where(sql`retry_of IS NOT NULL`),
     index("runs_parent_idx").on(t.parentRunId).where(sql`parent_run_id IS NOT NULL`),
+    index("runs_triggered_by_idx").on(t.triggeredBy, t.id).where(sql`triggered_by IS NOT NULL`),
     index("runs_client_state_idx").on(t.clientId, t.state, t.id),
     // History by client, newest first: without it the planner sorts every run of the client.
     index("runs_client_idx").on(t.clientId, t.id),
@@ -293,3 +298,150 @@ export const concurrencySlots = sqliteTable(
   ],
 );
 export type ConcurrencySlotRow = typeof concurrencySlots.$inferSelect;
+
+/**
+ * The alert outbox: one row per (event, destination), written in the transaction of the change
+ * that raised it, so a crash between the change and the send loses nothing. The delivery loop
+ * sends due PENDING rows (claimed with a lease so one instance sends each), retries with backoff
+ * for a day under the same webhook_id, and ends them DELIVERED or DEAD.
+ */
+export const alertDeliveries = sqliteTable(
+  "alert_deliveries",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** Standard Webhooks `webhook-id`: the same on every retry of this delivery. */
+    webhookId: text("webhook_id").notNull(),
+    destinationId: text("destination_id").notNull(),
+    eventType: text("event_type", { enum: ALERT_DELIVERY_EVENTS }).notNull(),
+    /** One delivery per destination per occurrence (e.g. `task.slow:<task run>:<attempt>`). */
+    dedupeKey: text("dedupe_key"),
+    /** The rule's throttle bucket (rule, destination, flow): THROTTLED when one was sent within throttleSeconds. */
+    throttleKey: text("throttle_key"),
+    runId: integer("run_id"),
+    flowName: text("flow_name"),
+    /** The exact body sent ({ type, id, timestamp, data }), fixed at creation so every retry signs the same bytes. */
+    payload: text("payload").notNull(),
+    state: text("state", { enum: DELIVERY_STATES }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at"),
+    /** A sender's lease: another instance skips the row until then. */
+    leaseUntil: integer("lease_until"),
+    lastAttemptAt: integer("last_attempt_at"),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    deliveredAt: integer("delivered_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("alert_deliveries_webhook_idx").on(t.webhookId),
+    uniqueIndex("alert_deliveries_dedupe_idx").on(t.destinationId, t.dedupeKey),
+    index("alert_deliveries_due_idx").on(t.nextAttemptAt).where(sql`state = 'PENDING'`),
+    index("alert_deliveries_destination_idx").on(t.destinationId, t.id),
+    index("alert_deliveries_throttle_idx").on(t.throttleKey, t.createdAt).where(sql`throttle_key IS NOT NULL`),
+  ],
+);
+export type AlertDeliveryRow = typeof alertDeliveries.$inferSelect;
+
+/** Every send of a delivery: when, the receiver's status code (null when none came), the error, how long. */
+export const alertAttempts = sqliteTable(
+  "alert_attempts",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    deliveryId: integer("delivery_id")
+      .notNull()
+      .references(() => alertDeliveries.id, { onDelete: "cascade" }),
+    at: integer("at").notNull(),
+    status: integer("status"),
+    error: text("error"),
+    durationMs: integer("duration_ms").notNull(),
+  },
+  (t) => [index("alert_attempts_delivery_idx").on(t.deliveryId, t.id)],
+);
+export type AlertAttemptRow = typeof alertAttempts.$inferSelect;
+
+/** Dashboard users. The password is only ever stored as a salted scrypt hash. */
+export const users = sqliteTable(
+  "users",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    username: text("username").notNull(),
+    passwordHash: text("password_hash").notNull(),
+    role: text("role", { enum: USER_ROLES }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    lastLoginAt: integer("last_login_at"),
+  },
+  (t) => [uniqueIndex("users_username_idx").on(t.username)],
+);
+export type UserRow = typeof users.$inferSelect;
+
+/** Login sessions: the cookie holds a random id, the table only its SHA-256 (a stolen database opens no session). */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    idHash: text("id_hash").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    lastSeenAt: integer("last_seen_at").notNull(),
+  },
+  (t) => [index("sessions_user_idx").on(t.userId), index("sessions_expires_idx").on(t.expiresAt)],
+);
+export type SessionRow = typeof sessions.$inferSelect;
+
+/** API tokens for scripts and the CLI: a public id to find the row, the secret only as a scrypt hash. */
+export const apiTokens = sqliteTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    role: text("role", { enum: USER_ROLES }).notNull(),
+    tokenHash: text("token_hash").notNull(),
+    createdBy: text("created_by"),
+    createdAt: integer("created_at").notNull(),
+    lastUsedAt: integer("last_used_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("api_tokens_created_idx").on(t.createdAt)],
+);
+export type ApiTokenRow = typeof apiTokens.$inferSelect;
+
+/** Failed logins per key (`user:<name>` or `addr:<ip>`), shared by every instance: the login rate limit. */
+export const loginFailures = sqliteTable("login_failures", {
+  key: text("key").primaryKey(),
+  failures: integer("failures").notNull(),
+  windowStartedAt: integer("window_started_at").notNull(),
+  lockedUntil: integer("locked_until"),
+});
+export type LoginFailureRow = typeof loginFailures.$inferSelect;
+
+/** What a run published for its run view (markdown, table, link, progress); a keyed progress artifact is updated in place. */
+export const artifacts = sqliteTable(
+  "artifacts",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    runId: integer("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    taskRunId: integer("task_run_id"),
+    key: text("key"),
+    type: text("type", { enum: ARTIFACT_TYPES }).notNull(),
+    description: text("description").notNull().default(""),
+    data: text("data", { mode: "json" }).$type<unknown>().notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("artifacts_run_idx").on(t.runId, t.id), index("artifacts_key_idx").on(t.key, t.id).where(sql`key IS NOT NULL`)],
+);
+export type ArtifactRow = typeof artifacts.$inferSelect;
+
+/** Named values flows read at run time (Prefect's `Variable`). */
+export const variables = sqliteTable("variables", {
+  name: text("name").primaryKey(),
+  value: text("value", { mode: "json" }).$type<unknown>().notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+export type VariableRow = typeof variables.$inferSelect;

@@ -8,7 +8,7 @@
 import { sql } from "drizzle-orm";
 import { bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, serial, text, uniqueIndex } from "drizzle-orm/pg-core";
 import type { ParameterSpec } from "../../lib/domain/records";
-import { CATCHUP_POLICIES, LOG_LEVELS, OVERLAP_POLICIES, RUN_STATES, SCHEDULE_SOURCES, SENSITIVITIES, TASK_RUN_STATES, TRIGGERS, WARNINGS } from "../../lib/domain/states";
+import { ALERT_DELIVERY_EVENTS, ARTIFACT_TYPES, CATCHUP_POLICIES, DELIVERY_STATES, LOG_LEVELS, OVERLAP_POLICIES, RUN_STATES, SCHEDULE_SOURCES, SENSITIVITIES, TASK_RUN_STATES, TRIGGERS, USER_ROLES, WARNINGS } from "../../lib/domain/states";
 
 /** Epoch milliseconds: int8 in the database, a JS number in the records (safe to 2^53). */
 const ms = (name: string) => bigint(name, { mode: "number" });
@@ -147,6 +147,10 @@ export const runs = pgTable(
     parentRunId: bigint("parent_run_id", { mode: "number" }),
     /** The parent's task call that stands for this subflow (its progress is this run's). */
     parentCall: integer("parent_call"),
+    /** Who made the run: a user or API token name, `schedule`, or the worker of a direct run. */
+    triggeredBy: text("triggered_by"),
+    /** Who asked to cancel it (user or token name), when someone did. */
+    cancelledBy: text("cancelled_by"),
   },
   (t) => [
     // One run per (schedule, fire time), across restarts, crashes and instances.
@@ -156,6 +160,7 @@ export const runs = pgTable(
     index("runs_flow_running_idx").on(t.flowId).where(sql`state = 'RUNNING'`),
     index("runs_retry_of_idx").on(t.retryOf).where(sql`retry_of IS NOT NULL`),
     index("runs_parent_idx").on(t.parentRunId).where(sql`parent_run_id IS NOT NULL`),
+    index("runs_triggered_by_idx").on(t.triggeredBy, t.id).where(sql`triggered_by IS NOT NULL`),
     index("runs_client_state_idx").on(t.clientId, t.state, t.id),
     index("runs_client_idx").on(t.clientId, t.id),
     index("runs_state_idx").on(t.state, t.id),
@@ -282,3 +287,125 @@ export const concurrencySlots = pgTable(
     index("concurrency_slots_key_idx").on(t.key, t.state, t.id),
   ],
 );
+
+/** The alert outbox (db/schema.ts explains each column). */
+export const alertDeliveries = pgTable(
+  "alert_deliveries",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    webhookId: text("webhook_id").notNull(),
+    destinationId: text("destination_id").notNull(),
+    eventType: text("event_type", { enum: ALERT_DELIVERY_EVENTS }).notNull(),
+    dedupeKey: text("dedupe_key"),
+    throttleKey: text("throttle_key"),
+    runId: bigint("run_id", { mode: "number" }),
+    flowName: text("flow_name"),
+    payload: text("payload").notNull(),
+    state: text("state", { enum: DELIVERY_STATES }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: ms("next_attempt_at"),
+    leaseUntil: ms("lease_until"),
+    lastAttemptAt: ms("last_attempt_at"),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    deliveredAt: ms("delivered_at"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("alert_deliveries_webhook_idx").on(t.webhookId),
+    uniqueIndex("alert_deliveries_dedupe_idx").on(t.destinationId, t.dedupeKey),
+    index("alert_deliveries_due_idx").on(t.nextAttemptAt).where(sql`state = 'PENDING'`),
+    index("alert_deliveries_destination_idx").on(t.destinationId, t.id),
+    index("alert_deliveries_throttle_idx").on(t.throttleKey, t.createdAt).where(sql`throttle_key IS NOT NULL`),
+  ],
+);
+
+export const alertAttempts = pgTable(
+  "alert_attempts",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    deliveryId: bigint("delivery_id", { mode: "number" })
+      .notNull()
+      .references(() => alertDeliveries.id, { onDelete: "cascade" }),
+    at: ms("at").notNull(),
+    status: integer("status"),
+    error: text("error"),
+    durationMs: integer("duration_ms").notNull(),
+  },
+  (t) => [index("alert_attempts_delivery_idx").on(t.deliveryId, t.id)],
+);
+
+export const users = pgTable(
+  "users",
+  {
+    id: serial("id").primaryKey(),
+    username: text("username").notNull(),
+    passwordHash: text("password_hash").notNull(),
+    role: text("role", { enum: USER_ROLES }).notNull(),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+    lastLoginAt: ms("last_login_at"),
+  },
+  (t) => [uniqueIndex("users_username_idx").on(t.username)],
+);
+
+export const sessions = pgTable(
+  "sessions",
+  {
+    idHash: text("id_hash").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: ms("created_at").notNull(),
+    expiresAt: ms("expires_at").notNull(),
+    lastSeenAt: ms("last_seen_at").notNull(),
+  },
+  (t) => [index("sessions_user_idx").on(t.userId), index("sessions_expires_idx").on(t.expiresAt)],
+);
+
+export const apiTokens = pgTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    role: text("role", { enum: USER_ROLES }).notNull(),
+    tokenHash: text("token_hash").notNull(),
+    createdBy: text("created_by"),
+    createdAt: ms("created_at").notNull(),
+    lastUsedAt: ms("last_used_at"),
+    revokedAt: ms("revoked_at"),
+  },
+  (t) => [index("api_tokens_created_idx").on(t.createdAt)],
+);
+
+export const loginFailures = pgTable("login_failures", {
+  key: text("key").primaryKey(),
+  failures: integer("failures").notNull(),
+  windowStartedAt: ms("window_started_at").notNull(),
+  lockedUntil: ms("locked_until"),
+});
+
+export const artifacts = pgTable(
+  "artifacts",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    runId: bigint("run_id", { mode: "number" })
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    taskRunId: bigint("task_run_id", { mode: "number" }),
+    key: text("key"),
+    type: text("type", { enum: ARTIFACT_TYPES }).notNull(),
+    description: text("description").notNull().default(""),
+    data: jsonb("data").$type<unknown>().notNull(),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [index("artifacts_run_idx").on(t.runId, t.id), index("artifacts_key_idx").on(t.key, t.id).where(sql`key IS NOT NULL`)],
+);
+
+export const variables = pgTable("variables", {
+  name: text("name").primaryKey(),
+  value: jsonb("value").$type<unknown>().notNull(),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});

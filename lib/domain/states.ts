@@ -53,3 +53,21 @@ export const TRANSITIONS: Record<RunState, readonly RunState[]> = {
 export function canTransition(from: RunState, to: RunState): boolean {
   return TRANSITIONS[from].includes(to);
 }
+
+/** Dashboard roles, each including the one before: read; + trigger, cancel, retry, schedules; + users, tokens, limits. */
+export const USER_ROLES = ["viewer", "operator", "admin"] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+/** What an alert rule can be raised on (SPEC "Alerts and metrics"); `alert.test` is the admin's "send test alert". */
+export const ALERT_EVENTS = ["run.failed", "run.completed", "run.recovered", "run.late", "worker.lost", "task.slow", "task.critical"] as const;
+export type AlertEvent = (typeof ALERT_EVENTS)[number];
+export const ALERT_DELIVERY_EVENTS = [...ALERT_EVENTS, "alert.test"] as const;
+export type AlertDeliveryEvent = (typeof ALERT_DELIVERY_EVENTS)[number];
+
+/** A delivery waits (PENDING, retried with backoff), arrives (DELIVERED), gives up after a day (DEAD), or is held back by a rule's throttle (THROTTLED, never sent). */
+export const DELIVERY_STATES = ["PENDING", "DELIVERED", "DEAD", "THROTTLED"] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
+/** What a run can publish for its run view (Prefect's `prefect.artifacts`). */
+export const ARTIFACT_TYPES = ["markdown", "table", "link", "progress"] as const;
+export type ArtifactType = (typeof ARTIFACT_TYPES)[number];
