@@ -211,4 +211,25 @@ describe("worker protocol", () => {
     // (3000·1 + 2000·0.5) / (3000 + 2000 + 1000 + 2000)
     expect(run.progress).toBeCloseTo(4000 / 8000, 5);
   });
+
+  it("a run's progress read between batches never goes backwards when a mapped call adds weight", async () => {
+    const { env, a, w } = await setup();
+    const reg = await w.register([{ name: "Fan Out", tasks: [{ name: "fan", estimatedTime: 1000 }], parameters: [] }]);
+    const workerId = reg.body.workerId as string;
+    await a.post(`/api/flows/${reg.body.flows[0].id}/runs`, {});
+    const runId = (await w.poll(workerId)).body.runs[0].id;
+    await w.events(workerId, runId, [{ seq: 1, type: "task_started", call: 0, task: "fan" }]);
+    const seen: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      env.clock.advance(300); // the first call runs on, by time alone, towards its estimate
+      seen.push((await a.get(`/api/runs/${runId}`)).body.progress);
+    }
+    // The map's next call starts: the run's total weight doubles.
+    await w.events(workerId, runId, [{ seq: 2, type: "task_started", call: 1, task: "fan" }]);
+    seen.push((await a.get(`/api/runs/${runId}`)).body.progress);
+    await env.engine.tick();
+    seen.push((await a.get(`/api/runs/${runId}`)).body.progress);
+    for (let i = 1; i < seen.length; i++) expect(seen[i], `read ${i}: ${seen.join(", ")}`).toBeGreaterThanOrEqual(seen[i - 1]);
+    expect(seen[seen.length - 1]).toBeGreaterThan(0);
+  });
 });

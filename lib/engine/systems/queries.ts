@@ -54,7 +54,10 @@ export class QuerySystem {
     const now = this.ctx.clock.now();
     const baselines = await this.stats.baselinesOf(run.flowId);
     const active = run.state === "RUNNING" || run.state === "PENDING";
-    const progress = this.stats.progress(run, tasks, now, baselines);
+    // The stored high-water mark, never a fresh estimate: a read between two batches could see
+    // time-based progress that the next task start (a mapped call adding weight) takes back.
+    // Batches and the once-a-second monitor keep it current.
+    const progress = run.state === "COMPLETED" ? 1 : run.progress;
     const eta = active ? estimateRemaining(tasks.map((t) => progressInput(t, baselines.get(t.name))), now, expectedCallsOf(baselines)) : null;
     const warning = tasks.reduce<Warning | null>((w, t) => escalate(w, t.warning), null);
     const waiting = run.state === "PENDING" && this.waitingForWorker(run, await this.servedOnline([run.flowId], now));
