@@ -131,6 +131,34 @@ describe("event times", () => {
     expect(Date.parse(t.endedAt) - Date.parse(t.startedAt)).toBe(1490);
     expect(Math.abs(Date.parse(t.startedAt) - t0)).toBeLessThan(20);
   });
+
+  it("sequential tasks never overlap when a later batch's clock estimate is lower", async () => {
+    const env = fresh();
+    const clock = env.clock as ManualClock;
+    const { a, w, workerId, runId } = await running(env);
+    const iso = (t: number) => new Date(t).toISOString();
+    // Batch 1 takes 30 ms to arrive (read as 30 ms of clock offset): extract runs 50 ms, transform starts.
+    const t1 = clock.now();
+    clock.advance(30);
+    await w.events(
+      workerId,
+      runId,
+      [
+        { seq: 1, type: "task_started", call: 0, task: "extract", ts: iso(t1 - 50) },
+        { seq: 2, type: "task_completed", call: 0, durationMs: 50, ts: iso(t1) },
+        { seq: 3, type: "task_started", call: 1, task: "transform", ts: iso(t1) },
+      ],
+      { sentAt: iso(t1) },
+    );
+    // Batch 2 arrives at once (the offset estimate drops to 0): transform ran 40 ms.
+    clock.advance(10);
+    await w.events(workerId, runId, [{ seq: 4, type: "task_completed", call: 1, durationMs: 40, ts: iso(clock.now()) }], { sentAt: iso(clock.now()) });
+    const [extract, transform] = (await a.get(`/api/runs/${runId}`)).body.taskRuns;
+    expect(Date.parse(extract.endedAt) - Date.parse(extract.startedAt)).toBe(50);
+    expect(Date.parse(transform.startedAt)).toBeGreaterThanOrEqual(Date.parse(extract.endedAt));
+    expect(Date.parse(transform.endedAt)).toBeGreaterThanOrEqual(Date.parse(transform.startedAt));
+    expect(transform.durationMs).toBe(40);
+  });
 });
 
 describe("restart on the same file", () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { ManualClock } from "../engine/clock";
 import { ETL_FLOW, api, fullRunEvents, serveTestEngine } from "./helpers";
 
 const { fresh } = serveTestEngine();
@@ -221,7 +222,7 @@ describe("worker protocol", () => {
     await w.events(workerId, runId, [{ seq: 1, type: "task_started", call: 0, task: "fan" }]);
     const seen: number[] = [];
     for (let i = 0; i < 3; i++) {
-      env.clock.advance(300); // the first call runs on, by time alone, towards its estimate
+      (env.clock as ManualClock).advance(300); // the first call runs on, by time alone, towards its estimate
       seen.push((await a.get(`/api/runs/${runId}`)).body.progress);
     }
     // The map's next call starts: the run's total weight doubles.

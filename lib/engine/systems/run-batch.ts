@@ -31,6 +31,12 @@ export class RunBatch {
   /** Every task run this batch changed (for the change feed), written already or not. */
   private readonly changed = new Set<number>();
   readonly run: RunRecord;
+  /**
+   * The latest end of any task run so far. Events apply in the worker's order, so a task that
+   * starts after another ended (in seq order) really started after it; their times, corrected
+   * by two batches' clock-offset estimates, could say otherwise by the estimates' difference.
+   */
+  private endFloor = -Infinity;
 
   constructor(
     private readonly tx: StoreOps,
@@ -39,7 +45,10 @@ export class RunBatch {
     private readonly hooks: BatchHooks,
   ) {
     this.run = { ...run };
-    for (const t of tasks) if (t.callIndex !== null) this.byCall.set(t.callIndex, t);
+    for (const t of tasks) {
+      if (t.callIndex !== null) this.byCall.set(t.callIndex, t);
+      if (t.endedAt !== null && t.endedAt > this.endFloor) this.endFloor = t.endedAt;
+    }
   }
 
   private task(call: number, type: string): TaskRunRecord {
@@ -72,7 +81,8 @@ export class RunBatch {
           this.byCall.set(e.call, t);
         }
         this.move(t, "RUNNING");
-        Object.assign(t, { startedAt: ts, attemptStartedAt: ts, attempt: e.attempt, progressChangedAt: ts, reportedProgress: null });
+        const start = Math.max(ts, this.endFloor);
+        Object.assign(t, { startedAt: start, attemptStartedAt: start, attempt: e.attempt, progressChangedAt: start, reportedProgress: null });
         return null;
       }
       case "task_progress": {
@@ -88,7 +98,8 @@ export class RunBatch {
         const t = this.task(e.call, e.type);
         this.move(t, "RUNNING");
         // A new attempt: live outliers and stalls start over from here (warnings of a failed attempt stay).
-        Object.assign(t, { attempt: e.attempt, attemptStartedAt: ts, reportedProgress: null, progressChangedAt: ts });
+        const start = Math.max(ts, this.endFloor);
+        Object.assign(t, { attempt: e.attempt, attemptStartedAt: start, reportedProgress: null, progressChangedAt: start });
         return { level: "WARNING", taskRunId: t.id, message: `${t.name}: attempt ${e.attempt} after error: ${e.error ?? "unknown error"}` };
       }
       case "task_completed": {
@@ -125,14 +136,26 @@ export class RunBatch {
     }
   }
 
-  /** The worker's monotonic duration of the last attempt is authoritative. */
+  /**
+   * The worker's monotonic duration of the last attempt is authoritative (a slow first request
+   * skews its recorded start, not its span); placed on the server's clock, it never begins
+   * before a task that ended ahead of its start, so sequential tasks never overlap.
+   */
   private ended(t: TaskRunRecord, ts: number, durationMs: number | null | undefined): void {
-    const duration = Math.round(durationMs ?? Math.max(ts - (t.attemptStartedAt ?? t.startedAt ?? ts), 0));
-    const attemptStart = ts - duration;
+    const recordedStart = t.attemptStartedAt ?? t.startedAt;
+    const duration = Math.round(durationMs ?? Math.max(ts - (recordedStart ?? ts), 0));
+    let attemptStart = ts - duration;
+    if (recordedStart !== null && attemptStart < recordedStart) {
+      let floor = -Infinity;
+      for (const x of this.tasks) if (x !== t && x.endedAt !== null && x.endedAt <= recordedStart && x.endedAt > floor) floor = x.endedAt;
+      attemptStart = Math.max(attemptStart, floor);
+    }
+    const end = Math.max(ts, attemptStart);
+    if (end > this.endFloor) this.endFloor = end;
     Object.assign(t, {
       startedAt: t.attempt > 1 && t.startedAt !== null ? Math.min(t.startedAt, attemptStart) : attemptStart,
       attemptStartedAt: attemptStart,
-      endedAt: ts,
+      endedAt: end,
       durationMs: duration,
       stalled: false,
     });
