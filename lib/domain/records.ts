@@ -104,6 +104,10 @@ export interface RunRecord {
   parentRunId: number | null;
   /** The parent's task call standing for this subflow. */
   parentCall: number | null;
+  /** Who made the run: a user or API token name, `schedule`, or the worker of a direct run. */
+  triggeredBy: string | null;
+  /** Who asked to cancel it, when someone did. */
+  cancelledBy: string | null;
 }
 
 export interface TaskRunRecord {

@@ -40,6 +40,8 @@ function newRun(over: Partial<NewRun> & Pick<NewRun, "flowId" | "clientId">): Ne
     retryOf: null,
     parentRunId: null,
     parentCall: null,
+    triggeredBy: null,
+    cancelledBy: null,
     ...over,
   };
 }
@@ -367,6 +369,10 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         ]);
         expect((await store.listChildRuns(a)).map((r) => r.id)).toEqual([grandchild]);
         expect(await store.listChildRuns(other)).toEqual([]);
+        expect((await store.getChildRun(parent, 2))?.id).toBe(b);
+        expect((await store.getChildRun(a, 1))?.id).toBe(grandchild);
+        expect(await store.getChildRun(parent, 1)).toBeNull();
+        expect(await store.getChildRun(other, 0)).toBeNull();
         expect((await store.listRuns({ state: [], tag: [], limit: 10, parentRunId: parent })).runs.map((r) => r.id)).toEqual([b, a]);
         // Combined with another driver (state) and paged by the cursor.
         const page = await store.listRuns({ state: ["PENDING"], tag: [], limit: 1, parentRunId: parent });

@@ -137,6 +137,8 @@ export interface StoreOps {
   listRetriesOf(runId: number): Promise<number[]>;
   /** The subflows (child runs, parentRunId = parentId) of a run, oldest first. */
   listChildRuns(parentId: number): Promise<RunRecord[]>;
+  /** The subflow run a parent's task call made, if it made one (one row, not the whole list). */
+  getChildRun(parentId: number, call: number): Promise<RunRecord | null>;
   /** How many runs of the flow are RUNNING (its max_active_runs slots in use). */
   countRunningRuns(flowId: number): Promise<number>;
 

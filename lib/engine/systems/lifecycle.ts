@@ -101,6 +101,8 @@ export class LifecycleSystem {
       retryOf: origin.retryOf ?? null,
       parentRunId: null,
       parentCall: null,
+      triggeredBy: null,
+      cancelledBy: null,
       ...origin.override,
     };
     const id = origin.scheduleId === undefined ? await tx.insertRun(record) : await tx.insertScheduledRun(record);

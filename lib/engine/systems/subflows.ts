@@ -47,7 +47,7 @@ export class SubflowSystem {
       const parent = await tx.getRunForUpdate(parentId);
       if (!parent) throw notFound("run", parentIdText);
       if (parent.clientId !== clientId) throw new PerfectError("forbidden", `run ${parentIdText} belongs to another client`);
-      const existing = (await tx.listChildRuns(parent.id)).find((c) => c.parentCall === req.call);
+      const existing = await tx.getChildRun(parent.id, req.call);
       if (existing) return { child: existing, parent, created: false, flowId: existing.flowId, routes: null };
       if (parent.state !== "RUNNING") {
         throw new PerfectError("conflict", `run ${parentIdText} is ${parent.state}: only a RUNNING run starts subflows`, { state: parent.state });

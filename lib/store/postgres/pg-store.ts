@@ -92,7 +92,7 @@ class Codec<T extends object> {
 
 const RUN = new Codec<RunRecord>(
   "runs",
-  ["id", "flowId", "clientId", "flowName", "flowVersion", "state", "parameters", "tags", "trigger", "workerId", "createdAt", "claimedAt", "startedAt", "endedAt", "error", "progress", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor", "serial", "limited", "retryOf", "parentRunId", "parentCall"],
+  ["id", "flowId", "clientId", "flowName", "flowVersion", "state", "parameters", "tags", "trigger", "workerId", "createdAt", "claimedAt", "startedAt", "endedAt", "error", "progress", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor", "serial", "limited", "retryOf", "parentRunId", "parentCall", "triggeredBy", "cancelledBy"],
   new Set(["parameters", "tags"]),
   new Set(["flowId", "createdAt", "claimedAt", "startedAt", "endedAt", "lastSeq", "cancelRequestedAt", "unreportedBeats", "scheduleId", "scheduledFor", "retryOf", "parentRunId"]),
 );
@@ -710,6 +710,10 @@ class PgOps implements StoreOps {
   }
   async listChildRuns(parentId: number): Promise<RunRecord[]> {
     return (await this.rows(`SELECT * FROM runs WHERE parent_run_id = $1 ORDER BY id`, [parentId], "perfect_list_child_runs")).map((r) => RUN.fromRow(r));
+  }
+  async getChildRun(parentId: number, call: number): Promise<RunRecord | null> {
+    const rows = await this.rows(`SELECT * FROM runs WHERE parent_run_id = $1 AND parent_call = $2 ORDER BY id LIMIT 1`, [parentId, call], "perfect_get_child_run");
+    return rows.length ? RUN.fromRow(rows[0]) : null;
   }
   async listRetriesOf(runId: number): Promise<number[]> {
     return (await this.rows(`SELECT id FROM runs WHERE retry_of = $1 ORDER BY id`, [runId], "perfect_list_retries_of")).map((r) => r.id as number);

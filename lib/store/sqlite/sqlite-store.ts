@@ -573,6 +573,12 @@ export class SqliteSync implements Sync<StoreOps> {
     const rows = this.stmt("listChildRuns", () => `SELECT * FROM runs INDEXED BY runs_parent_idx WHERE parent_run_id = ? ORDER BY id`).all(parentId) as Record<string, unknown>[];
     return rows.map((r) => RUN.fromDriver(r));
   }
+  getChildRun(parentId: number, call: number): RunRow | null {
+    const row = this.stmt("getChildRun", () => `SELECT * FROM runs INDEXED BY runs_parent_idx WHERE parent_run_id = ? AND parent_call = ? ORDER BY id LIMIT 1`).get(parentId, call) as
+      | Record<string, unknown>
+      | undefined;
+    return row ? RUN.fromDriver(row) : null;
+  }
 
   listTaskStats(flowIds?: number[]) {
     const where = flowIds ? inArray(taskStats.flowId, flowIds.length ? flowIds : [-1]) : undefined;
@@ -746,7 +752,7 @@ const OPS: (keyof StoreOps)[] = [
   "getTaskStat", "getTaskStats", "recentDurations", "upsertTaskStat", "recordTaskCalls", "listTaskStats",
   "insertSchedule", "getSchedule", "getScheduleForUpdate", "listSchedules", "updateSchedule", "deleteSchedule",
   "earliestFireAt", "lockDueSchedules", "insertScheduledRun", "listScheduledFor", "listActiveRunsOfSchedule",
-  "listRetriesOf", "countRunningRuns", "listChildRuns",
+  "listRetriesOf", "countRunningRuns", "listChildRuns", "getChildRun",
   "upsertConcurrencyLimit", "getConcurrencyLimit", "listConcurrencyLimits", "deleteConcurrencyLimit",
   "requestSlot", "grantSlots", "getSlot", "slotPosition", "deleteSlot", "deleteSlotsOfRun", "listSlots", "countHeldSlots",
 ];
