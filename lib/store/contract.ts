@@ -423,7 +423,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
             await tx.insertTaskRuns([newTaskRun({ runId: inserted, flowId: f })]);
             await tx.insertLogs([{ runId: inserted, taskRunId: null, seq: 1, level: "INFO", message: "m", ts: T0 }]);
             await tx.updateRun(kept, { state: "CANCELLED" });
-            await tx.recordTaskCalls(f, "task", "c1", 3, 10, T0);
+            await tx.recordTaskCalls(f, "c1", [{ taskName: "task", calls: 3 }], 10, T0);
             expect((await tx.getRun(inserted))!.id).toBe(inserted);
             throw new Error("boom");
           }),
@@ -596,20 +596,33 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         rows.push(newTaskRun({ runId: run, flowId: f, position: 8, name: "other", state: "COMPLETED", endedAt: T0 + 997, durationMs: 2 }));
         rows.push(newTaskRun({ runId: run, flowId: g, position: 9, name: "t", state: "COMPLETED", endedAt: T0 + 996, durationMs: 3 }));
         await store.insertTaskRuns(rows);
-        expect(await store.recentDurations(f, "t", 4)).toEqual([104, 100, 102, 105]);
-        expect(await store.recentDurations(f, "t", 100)).toEqual([104, 100, 102, 105, 103, 101]);
-        expect(await store.recentDurations(f, "none", 100)).toEqual([]);
+        expect(await store.recentDurations(f, ["t"], 4)).toEqual(new Map([["t", [104, 100, 102, 105]]]));
+        expect(await store.recentDurations(f, ["none", "t", "other"], 100)).toEqual(
+          new Map([
+            ["none", []],
+            ["t", [104, 100, 102, 105, 103, 101]],
+            ["other", [2]],
+          ]),
+        );
+        expect(await store.recentDurations(g, ["t"], 100)).toEqual(new Map([["t", [3]]]));
+        expect(await store.recentDurations(f, [], 100)).toEqual(new Map());
       });
 
-      it("upsertTaskStat keeps the calls window; recordTaskCalls creates the row and keeps `window` values", async () => {
+      it("upsertTaskStats keeps the calls window and a newer window; recordTaskCalls creates rows and keeps `window` values", async () => {
         const f = await addFlow(store, "c1", "f");
-        await store.recordTaskCalls(f, "t", "c1", 2, 3, T0);
+        await store.recordTaskCalls(f, "c1", [{ taskName: "t", calls: 2 }], 3, T0);
         expect(await store.getTaskStat(f, "t")).toEqual({ flowId: f, taskName: "t", clientId: "c1", mean: 0, stddev: 0, samples: 0, updatedAt: T0, recent: [], callsRecent: [2], callsMean: 2 });
-        for (const n of [4, 6, 8]) await store.recordTaskCalls(f, "t", "c1", n, 3, T0 + n);
+        for (const n of [4, 6, 8]) await store.recordTaskCalls(f, "c1", [{ taskName: "t", calls: n }], 3, T0 + n);
         expect(await store.getTaskStat(f, "t")).toMatchObject({ callsRecent: [4, 6, 8], callsMean: 6, updatedAt: T0 });
-        await store.upsertTaskStat({ flowId: f, taskName: "t", clientId: "c1", mean: 150.5, stddev: 12.25, samples: 3, updatedAt: T0 + 50, recent: [140, 150, 161.5], callsRecent: [], callsMean: 1 });
+        await store.upsertTaskStats([{ flowId: f, taskName: "t", clientId: "c1", mean: 150.5, stddev: 12.25, samples: 3, updatedAt: T0 + 50, recent: [140, 150, 161.5], callsRecent: [], callsMean: 1 }]);
         expect(await store.getTaskStat(f, "t")).toEqual({ flowId: f, taskName: "t", clientId: "c1", mean: 150.5, stddev: 12.25, samples: 3, updatedAt: T0 + 50, recent: [140, 150, 161.5], callsRecent: [4, 6, 8], callsMean: 6 });
-        await store.upsertTaskStat({ flowId: f, taskName: "a", clientId: "c1", mean: 1, stddev: 0, samples: 1, updatedAt: T0, recent: [1], callsRecent: [5], callsMean: 5 });
+        // A window computed earlier (two refreshes racing) never replaces a newer one.
+        // … in the same statement as a new row for another task, which is stored.
+        await store.upsertTaskStats([
+          { flowId: f, taskName: "t", clientId: "c1", mean: 9, stddev: 0, samples: 1, updatedAt: T0 + 49, recent: [9], callsRecent: [], callsMean: 1 },
+          { flowId: f, taskName: "a", clientId: "c1", mean: 1, stddev: 0, samples: 1, updatedAt: T0, recent: [1], callsRecent: [5], callsMean: 5 },
+        ]);
+        expect(await store.getTaskStat(f, "t")).toMatchObject({ mean: 150.5, samples: 3, updatedAt: T0 + 50 });
         expect((await store.getTaskStat(f, "a"))!.callsRecent).toEqual([5]);
         expect((await store.getTaskStats(f)).map((s) => s.taskName).sort()).toEqual(["a", "t"]);
         expect((await store.listTaskStats([f])).map((s) => s.taskName)).toEqual(["a", "t"]);
@@ -620,8 +633,14 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
       it("concurrent recordTaskCalls on one task all land", async () => {
         const f = await addFlow(store, "c1", "f");
-        await Promise.all(Array.from({ length: 8 }, (_, i) => store.recordTaskCalls(f, "t", "c1", i + 1, 100, T0)));
+        // Each call records two tasks, in opposite orders: rows are locked in one order, no deadlock.
+        await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            store.recordTaskCalls(f, "c1", i % 2 ? [{ taskName: "t", calls: i + 1 }, { taskName: "u", calls: 10 + i }] : [{ taskName: "u", calls: 10 + i }, { taskName: "t", calls: i + 1 }], 100, T0),
+          ),
+        );
         expect([...(await store.getTaskStat(f, "t"))!.callsRecent].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+        expect([...(await store.getTaskStat(f, "u"))!.callsRecent].sort((a, b) => a - b)).toEqual([10, 11, 12, 13, 14, 15, 16, 17]);
       });
     });
 

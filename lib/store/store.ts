@@ -103,12 +103,16 @@ export interface StoreOps {
 
   getTaskStat(flowId: number, taskName: string): Promise<TaskStatRecord | undefined>;
   getTaskStats(flowId: number): Promise<TaskStatRecord[]>;
-  /** Durations of the task's last `limit` COMPLETED task runs, newest first. */
-  recentDurations(flowId: number, taskName: string, limit: number): Promise<number[]>;
-  /** Insert or update the duration statistics (callsRecent/callsMean of an existing row are kept). */
-  upsertTaskStat(row: TaskStatRecord): Promise<void>;
-  /** Appends one completed run's call count of a task to its window (creating the row if needed). */
-  recordTaskCalls(flowId: number, taskName: string, clientId: string, calls: number, window: number, now: number): Promise<void>;
+  /** For each named task, the durations of its last `limit` COMPLETED task runs, newest first (one entry per name, [] without any). */
+  recentDurations(flowId: number, taskNames: readonly string[], limit: number): Promise<Map<string, number[]>>;
+  /**
+   * Inserts or updates duration statistics in one step (callsRecent/callsMean of an existing
+   * row are kept). A row whose stored window is newer (updatedAt) is left alone, so a refresh
+   * that read earlier never replaces a later one; a calls-only row (samples 0) always takes it.
+   */
+  upsertTaskStats(rows: readonly TaskStatRecord[]): Promise<void>;
+  /** Appends one completed run's call count of each task to its window (creating rows as needed), atomically. */
+  recordTaskCalls(flowId: number, clientId: string, calls: ReadonlyArray<{ taskName: string; calls: number }>, window: number, now: number): Promise<void>;
   listTaskStats(flowIds?: number[]): Promise<TaskStatRecord[]>;
 
   insertSchedule(s: NewSchedule): Promise<number>;

@@ -215,7 +215,8 @@ export class LifecycleSystem {
     const done = await this.ctx.store.transaction(async (tx) => {
       const cur = await tx.getRunForUpdate(runId);
       if (!cur || cur.state !== from || !canTransition(cur.state, to)) return null;
-      const batch = new RunBatch(tx, cur, await tx.listTaskRuns(cur.id), await this.stats.hooksFor(tx, cur));
+      const hooks = await this.stats.hooksFor(tx, cur);
+      const batch = new RunBatch(tx, cur, await tx.listTaskRuns(cur.id), hooks);
       await batch.finish(to, now, error);
       await batch.flush(now);
       const patch = {
@@ -228,10 +229,11 @@ export class LifecycleSystem {
       if (!(await tx.updateRunIf(cur.id, from, patch))) return null;
       const logId = await this.serverLog(tx, cur, to === "FAILED" ? "ERROR" : "WARNING", message, now);
       const slotKeys = await releaseRunSlots(tx, cur.id, now);
-      return { run: { ...cur, ...patch }, logId, tasks: batch.changedTasks(), slotKeys };
+      return { run: { ...cur, ...patch }, logId, tasks: batch.changedTasks(), slotKeys, hooks };
     });
     if (!done) return null;
     this.publish.changes(done.run, done.tasks, done.logId, 1);
+    await done.hooks.settle(now);
     this.publish.slots(done.slotKeys);
     // Its subflows run inside it: they end the same way (each in its own unit of work).
     for (const c of await this.ctx.store.listChildRuns(runId)) {

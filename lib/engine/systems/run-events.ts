@@ -90,13 +90,13 @@ export class RunEventsSystem {
         applied: fresh.length,
         lastSeq,
         state,
-        changes: { run: work.run, tasks: work.changedTasks().map((t) => ({ id: t.id, state: t.state })), lastLogId, logCount: logs.length, stats: hooks.statsChanged, parent, slotKeys },
+        changes: { run: work.run, tasks: work.changedTasks().map((t) => ({ id: t.id, state: t.state })), lastLogId, logCount: logs.length, hooks, parent, slotKeys },
       };
     });
     if ("changes" in result) {
       const { changes, ...answer } = result;
       this.publish.changes(changes.run, changes.tasks, changes.lastLogId, changes.logCount);
-      this.stats.announce(changes.stats);
+      await changes.hooks.settle(receivedAt);
       this.subflows?.announce(changes.parent);
       this.publish.slots(changes.slotKeys);
       return answer;

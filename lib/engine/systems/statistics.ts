@@ -27,7 +27,14 @@ export function expectedCallsOf(stats: Baselines): Map<string, number> {
   return out;
 }
 
+/** BatchHooks plus what statistics do once the batch's transaction has committed. */
+export interface StatsHooks extends BatchHooks {
+  settle(now: number): Promise<void>;
+}
+
 export class StatisticsSystem {
+  private readonly refreshing = new Map<number, { next: Set<string>; done: Promise<void> }>();
+
   constructor(private readonly ctx: EngineContext) {}
 
   /** Announces changed statistics (after their transaction committed). */
@@ -48,11 +55,12 @@ export class StatisticsSystem {
   }
 
   /**
-   * A task completed: judged against the baseline before it (the duration that raised a warning
-   * is not part of the baseline it was compared with), then the window moves.
+   * A task completed: judged against the stored baseline as the batch read it (the duration
+   * that raised a warning is not part of the baseline it was compared with), inside the
+   * batch's transaction. The
+   * window moves after that transaction commits (see StatsHooks.settle).
    */
-  async recordCompletion(tx: StoreOps, t: TaskRunRecord, clientId: string, now: number): Promise<void> {
-    const before = await tx.getTaskStat(t.flowId, t.name);
+  async judgeCompletion(tx: StoreOps, t: TaskRunRecord, clientId: string, before: Baseline | undefined): Promise<void> {
     const ev = evaluateDuration(t.durationMs ?? 0, before, this.ctx.clients.sensitivity(clientId));
     if (ev) {
       const warning = escalate(t.warning, ev.warning);
@@ -65,41 +73,78 @@ export class StatisticsSystem {
     }
     const { id, ...patch } = t;
     await tx.updateTaskRun(id, patch);
-    const window = await tx.recentDurations(t.flowId, t.name, STATS_WINDOW);
-    const s = summarize(window);
-    await tx.upsertTaskStat({
-      flowId: t.flowId,
-      taskName: t.name,
-      clientId,
-      mean: s.mean,
-      stddev: s.stddev,
-      samples: s.samples,
-      updatedAt: now,
-      recent: [...window].reverse(),
-      callsRecent: before?.callsRecent ?? [],
-      callsMean: before?.callsMean ?? 1,
-    });
+  }
+
+  /**
+   * Recomputes the duration windows of a flow's named tasks from their completed task runs and
+   * stores them (two statements), once for every caller that asks while a refresh of the flow
+   * is under way: they share the next one, which reads after each of their commits. A window
+   * is a summary of task_runs, so a refresh lost to a crash is made good by the next one.
+   */
+  refreshWindows(flowId: number, clientId: string, names: Iterable<string>): Promise<void> {
+    const current = this.refreshing.get(flowId);
+    if (current) {
+      for (const n of names) current.next.add(n);
+      return current.done;
+    }
+    const entry = { next: new Set(names), done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        while (entry.next.size) {
+          const batch = [...entry.next];
+          entry.next = new Set();
+          const now = this.ctx.clock.now();
+          const windows = await this.ctx.store.recentDurations(flowId, batch, STATS_WINDOW);
+          await this.ctx.store.upsertTaskStats(
+            batch.map((taskName) => {
+              const window = windows.get(taskName) ?? [];
+              const s = summarize(window);
+              // Stored unless a refresh that read later got there first (updatedAt guard).
+              return { flowId, taskName, clientId, mean: s.mean, stddev: s.stddev, samples: s.samples, updatedAt: now, recent: [...window].reverse(), callsRecent: [], callsMean: 1 };
+            }),
+          );
+        }
+      } finally {
+        this.refreshing.delete(flowId);
+      }
+    })();
+    this.refreshing.set(flowId, entry);
+    return entry.done;
   }
 
   /** What a RunBatch needs from statistics, bound to one transaction and one run. */
-  async hooksFor(tx: StoreOps, run: RunRecord): Promise<BatchHooks> {
+  async hooksFor(tx: StoreOps, run: RunRecord): Promise<StatsHooks> {
     const baselines = await this.baselinesOf(run.flowId, tx);
     const statsChanged: { flowId: number; taskName: string }[] = [];
+    const completed = new Set<string>();
+    let calls: Map<string, number> | null = null;
     return {
       progress: (r, tasks, now) => this.progress(r, tasks, now, baselines),
-      taskCompleted: async (t, now) => {
-        await this.recordCompletion(tx, t, run.clientId, now);
-        statsChanged.push({ flowId: t.flowId, taskName: t.name });
+      taskCompleted: async (t) => {
+        await this.judgeCompletion(tx, t, run.clientId, baselines.get(t.name));
+        if (!completed.has(t.name)) {
+          completed.add(t.name);
+          statsChanged.push({ flowId: t.flowId, taskName: t.name });
+        }
       },
-      runCompleted: (r, tasks, now) => this.recordCalls(tx, r, tasks, now),
+      runCompleted: async (r, tasks) => {
+        calls = new Map<string, number>();
+        for (const t of tasks) calls.set(t.name, (calls.get(t.name) ?? 0) + (t.callIndex !== null ? 1 : 0));
+      },
       statsChanged,
+      // After the batch committed: no statistics row is locked while a batch holds its run,
+      // so batches of one flow's runs do not queue behind each other's task_stats rows (on
+      // PostgreSQL that queue was most of a batch's time at 8 runs at once).
+      settle: async (now) => {
+        try {
+          if (completed.size) await this.refreshWindows(run.flowId, run.clientId, completed);
+          if (calls) await this.ctx.store.recordTaskCalls(run.flowId, run.clientId, [...calls].map(([taskName, n]) => ({ taskName, calls: n })), CALLS_WINDOW, now);
+        } catch (e) {
+          // The batch is stored; statistics catch up at the task's next completion.
+          console.error(`[perfect] statistics of run ${run.id} not updated: ${(e as Error).message}`);
+        }
+        this.announce(statsChanged);
+      },
     };
-  }
-
-  /** A completed run teaches each task's usual number of calls per run. */
-  async recordCalls(tx: StoreOps, run: RunRecord, tasks: TaskRunRecord[], now: number): Promise<void> {
-    const calls = new Map<string, number>();
-    for (const t of tasks) calls.set(t.name, (calls.get(t.name) ?? 0) + (t.callIndex !== null ? 1 : 0));
-    for (const [name, n] of calls) await tx.recordTaskCalls(run.flowId, name, run.clientId, n, CALLS_WINDOW, now);
   }
 }

@@ -248,19 +248,43 @@ const SQL = {
   },
   recentDurations: {
     name: "perfect_recent_durations",
-    text: `SELECT duration_ms AS d FROM task_runs
-      WHERE flow_id = $1 AND name = $2 AND state = 'COMPLETED' AND duration_ms IS NOT NULL
-      ORDER BY ended_at DESC LIMIT $3`,
+    // One index range (task_runs_stats_idx) per named task, in one round trip.
+    text: `SELECT k.name, d.duration_ms AS d FROM unnest($2::text[]) WITH ORDINALITY AS k(name, o)
+      CROSS JOIN LATERAL (
+        SELECT duration_ms, ended_at FROM task_runs
+        WHERE flow_id = $1 AND name = k.name AND state = 'COMPLETED' AND duration_ms IS NOT NULL
+        ORDER BY ended_at DESC LIMIT $3) d
+      ORDER BY k.o, d.ended_at DESC`,
   },
   getTaskStat: { name: "perfect_get_task_stat", text: `SELECT * FROM task_stats WHERE flow_id = $1 AND task_name = $2` },
-  getTaskStatForUpdate: { name: "perfect_get_task_stat_for_update", text: `SELECT * FROM task_stats WHERE flow_id = $1 AND task_name = $2 FOR UPDATE` },
-  getTaskStats: { name: "perfect_get_task_stats", text: `SELECT * FROM task_stats WHERE flow_id = $1 ORDER BY task_name COLLATE "C"` },
-  upsertTaskStat: {
-    name: "perfect_upsert_task_stat",
+  insertCallsRows: {
+    name: "perfect_insert_calls_rows",
     text: `INSERT INTO task_stats (flow_id, task_name, client_id, mean, stddev, samples, updated_at, recent, calls_recent, calls_mean)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+      SELECT $1, n, $2, 0, 0, 0, $3, '[]', '[]', 1 FROM unnest($4::text[]) AS t(n) ORDER BY n COLLATE "C"
+      ON CONFLICT (flow_id, task_name) DO NOTHING`,
+  },
+  lockTaskStats: {
+    name: "perfect_lock_task_stats",
+    text: `SELECT task_name, calls_recent FROM task_stats WHERE flow_id = $1 AND task_name = ANY($2::text[]) ORDER BY task_name COLLATE "C" FOR UPDATE`,
+  },
+  updateCalls: {
+    name: "perfect_update_calls",
+    text: `UPDATE task_stats AS s SET calls_recent = u.r::jsonb, calls_mean = u.m
+      FROM unnest($2::text[], $3::text[], $4::float8[]) AS u(n, r, m) WHERE s.flow_id = $1 AND s.task_name = u.n`,
+  },
+  getTaskStats: { name: "perfect_get_task_stats", text: `SELECT * FROM task_stats WHERE flow_id = $1 ORDER BY task_name COLLATE "C"` },
+  upsertTaskStats: {
+    name: "perfect_upsert_task_stats",
+    // Rows in one order (task name, bytewise) in every statement that locks several: two
+    // refreshes of one flow's tasks cannot deadlock.
+    text: `INSERT INTO task_stats (flow_id, task_name, client_id, mean, stddev, samples, updated_at, recent, calls_recent, calls_mean)
+      SELECT f, n, c, m, s, k, u, r::jsonb, cr::jsonb, cm
+      FROM unnest($1::bigint[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::int[], $7::bigint[], $8::text[], $9::text[], $10::float8[])
+        AS t(f, n, c, m, s, k, u, r, cr, cm)
+      ORDER BY f, n COLLATE "C"
       ON CONFLICT (flow_id, task_name) DO UPDATE SET client_id = excluded.client_id, mean = excluded.mean, stddev = excluded.stddev,
-        samples = excluded.samples, updated_at = excluded.updated_at, recent = excluded.recent`,
+        samples = excluded.samples, updated_at = excluded.updated_at, recent = excluded.recent
+      WHERE task_stats.samples = 0 OR task_stats.updated_at <= excluded.updated_at`,
   },
   getFlow: { name: "perfect_get_flow", text: `SELECT * FROM flows WHERE id = $1` },
   listFlowTasks: { name: "perfect_list_flow_tasks", text: `SELECT * FROM flow_tasks WHERE flow_id = ANY($1::int[]) ORDER BY flow_id, position` },
@@ -622,38 +646,51 @@ class PgOps implements StoreOps {
   async getTaskStats(flowId: number): Promise<TaskStatRecord[]> {
     return (await this.run(SQL.getTaskStats, [flowId])).rows.map((r) => TASK_STAT.fromRow(r));
   }
-  async recentDurations(flowId: number, taskName: string, limit: number): Promise<number[]> {
-    return (await this.run(SQL.recentDurations, [flowId, taskName, limit])).rows.map((r) => r.d as number);
+  async recentDurations(flowId: number, taskNames: readonly string[], limit: number): Promise<Map<string, number[]>> {
+    const out = new Map<string, number[]>(taskNames.map((n) => [n, []]));
+    if (!taskNames.length) return out;
+    for (const r of (await this.run(SQL.recentDurations, [flowId, [...new Set(taskNames)], limit])).rows) out.get(r.name as string)!.push(r.d as number);
+    return out;
   }
-  async upsertTaskStat(row: TaskStatRecord): Promise<void> {
-    await this.run(SQL.upsertTaskStat, [
-      row.flowId,
-      row.taskName,
-      row.clientId,
-      row.mean,
-      row.stddev,
-      Math.round(row.samples),
-      Math.round(row.updatedAt),
-      JSON.stringify(row.recent),
-      JSON.stringify(row.callsRecent),
-      row.callsMean,
+  async upsertTaskStats(rows: readonly TaskStatRecord[]): Promise<void> {
+    // One row per task (a statement may not update a row twice): the last one given wins.
+    const byKey = new Map(rows.map((r) => [`${r.flowId}\u0000${r.taskName}`, r]));
+    const list = [...byKey.values()];
+    if (!list.length) return;
+    await this.run(SQL.upsertTaskStats, [
+      list.map((r) => r.flowId),
+      list.map((r) => r.taskName),
+      list.map((r) => r.clientId),
+      list.map((r) => r.mean),
+      list.map((r) => r.stddev),
+      list.map((r) => Math.round(r.samples)),
+      list.map((r) => Math.round(r.updatedAt)),
+      list.map((r) => JSON.stringify(r.recent)),
+      list.map((r) => JSON.stringify(r.callsRecent)),
+      list.map((r) => r.callsMean),
     ]);
   }
-  async recordTaskCalls(flowId: number, taskName: string, clientId: string, calls: number, window: number, now: number): Promise<void> {
-    // Read-modify-write of the window under the row's lock, so two instances recording calls
-    // of one task at once both land (the row is created first when missing, as SQLite does).
+  async recordTaskCalls(flowId: number, clientId: string, calls: ReadonlyArray<{ taskName: string; calls: number }>, window: number, now: number): Promise<void> {
+    const byName = new Map<string, number[]>();
+    for (const c of calls) byName.set(c.taskName, [...(byName.get(c.taskName) ?? []), c.calls]);
+    const names = [...byName.keys()];
+    if (!names.length) return;
+    // Read-modify-write of the windows under the rows' locks (taken in name order, like every
+    // statement that locks several), so two instances recording calls of one task both land;
+    // rows are created first when missing, as SQLite does.
     await this.atomic(async (ops) => {
-      await ops.q.query(
-        `INSERT INTO task_stats (flow_id, task_name, client_id, mean, stddev, samples, updated_at, recent, calls_recent, calls_mean)
-         VALUES ($1, $2, $3, 0, 0, 0, $4, '[]', '[]', 1) ON CONFLICT (flow_id, task_name) DO NOTHING`,
-        [flowId, taskName, clientId, Math.round(now)],
-      );
-      const res = await ops.run(SQL.getTaskStatForUpdate, [flowId, taskName]);
-      const recent = [...((res.rows[0].calls_recent as number[]) ?? [])];
-      recent.push(calls);
-      while (recent.length > window) recent.shift();
-      const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
-      await ops.q.query(`UPDATE task_stats SET calls_recent = $3, calls_mean = $4 WHERE flow_id = $1 AND task_name = $2`, [flowId, taskName, JSON.stringify(recent), mean]);
+      await ops.run(SQL.insertCallsRows, [flowId, clientId, Math.round(now), names]);
+      const res = await ops.run(SQL.lockTaskStats, [flowId, names]);
+      const recents: string[] = [];
+      const means: number[] = [];
+      const locked = res.rows.map((r) => r.task_name as string);
+      for (const r of res.rows) {
+        const recent = [...((r.calls_recent as number[]) ?? []), ...byName.get(r.task_name as string)!];
+        while (recent.length > window) recent.shift();
+        recents.push(JSON.stringify(recent));
+        means.push(recent.reduce((a, b) => a + b, 0) / recent.length);
+      }
+      await ops.run(SQL.updateCalls, [flowId, locked, recents, means]);
     });
   }
   async insertSchedule(row: NewSchedule): Promise<number> {

@@ -484,19 +484,31 @@ export class SqliteSync implements Sync<StoreOps> {
   getTaskStats(flowId: number) {
     return (this.getTaskStatsStmt.all(flowId) as Record<string, unknown>[]).map((r) => TASK_STAT.fromDriver(r));
   }
-  recentDurations(flowId: number, taskName: string, limit: number): number[] {
-    return this.recentStmt.all(flowId, taskName, limit) as number[];
+  recentDurations(flowId: number, taskNames: readonly string[], limit: number): Map<string, number[]> {
+    return new Map(taskNames.map((name) => [name, this.recentStmt.all(flowId, name, limit) as number[]]));
   }
-  upsertTaskStat(row: TaskStatRow): void {
+  upsertTaskStats(rows: readonly TaskStatRow[]): void {
+    // Its own savepoint (a plain transaction when called outside one): all rows or none.
+    this.db.$client.transaction(() => {
+      for (const row of rows) this.upsertTaskStat(row);
+    })();
+  }
+  private upsertTaskStat(row: TaskStatRow): void {
     const st = this.stmt("upsertTaskStat", () =>
       `INSERT INTO task_stats (flow_id, task_name, client_id, mean, stddev, samples, updated_at, recent, calls_recent, calls_mean) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (flow_id, task_name) DO UPDATE SET client_id = excluded.client_id, mean = excluded.mean, stddev = excluded.stddev,
-         samples = excluded.samples, updated_at = excluded.updated_at, recent = excluded.recent`,
+         samples = excluded.samples, updated_at = excluded.updated_at, recent = excluded.recent
+       WHERE task_stats.samples = 0 OR task_stats.updated_at <= excluded.updated_at`,
     );
     st.run(row.flowId, row.taskName, row.clientId, row.mean, row.stddev, row.samples, row.updatedAt, JSON.stringify(row.recent), JSON.stringify(row.callsRecent), row.callsMean);
   }
-  /** Records one completed run's call count of a task (the row may not exist yet: duration stats come later). */
-  recordTaskCalls(flowId: number, taskName: string, clientId: string, calls: number, window: number, now: number): void {
+  /** Records one completed run's call counts (rows may not exist yet: duration stats come later). */
+  recordTaskCalls(flowId: number, clientId: string, calls: ReadonlyArray<{ taskName: string; calls: number }>, window: number, now: number): void {
+    this.db.$client.transaction(() => {
+      for (const c of calls) this.recordTaskCall(flowId, c.taskName, clientId, c.calls, window, now);
+    })();
+  }
+  private recordTaskCall(flowId: number, taskName: string, clientId: string, calls: number, window: number, now: number): void {
     const cur = this.getTaskStat(flowId, taskName);
     const recent = cur ? [...cur.callsRecent] : [];
     recent.push(calls);
@@ -749,7 +761,7 @@ const OPS: (keyof StoreOps)[] = [
   "listRuns", "listRunsInState", "listRunsOfWorker", "listActiveRunsOfWorker",
   "insertTaskRuns", "insertTaskRun", "listTaskRuns", "updateTaskRun", "listRunningTaskRuns", "countWarnings",
   "insertLogs", "listLogs",
-  "getTaskStat", "getTaskStats", "recentDurations", "upsertTaskStat", "recordTaskCalls", "listTaskStats",
+  "getTaskStat", "getTaskStats", "recentDurations", "upsertTaskStats", "recordTaskCalls", "listTaskStats",
   "insertSchedule", "getSchedule", "getScheduleForUpdate", "listSchedules", "updateSchedule", "deleteSchedule",
   "earliestFireAt", "lockDueSchedules", "insertScheduledRun", "listScheduledFor", "listActiveRunsOfSchedule",
   "listRetriesOf", "countRunningRuns", "listChildRuns", "getChildRun",
