@@ -566,6 +566,24 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await store.countWarnings([])).toEqual(new Map());
       });
 
+      it("updateTaskRuns writes a batch's changes to several task runs at once, and only those fields", async () => {
+        const f = await addFlow(store, "c1", "f");
+        const r = await store.insertRun(newRun({ flowId: f, clientId: "c1", workerId: "w" }));
+        await store.insertTaskRuns([0, 1, 2].map((i) => newTaskRun({ runId: r, flowId: f, position: i, name: `t${i}`, estimatedTime: 100 })));
+        const [a, b, c] = await store.listTaskRuns(r);
+        const a2 = { ...a, callIndex: 0, state: "COMPLETED" as const, startedAt: T0, attemptStartedAt: T0, endedAt: T0 + 40, durationMs: 40, reportedProgress: 1, progressChangedAt: T0 + 1, warning: "SLOW" as const, zScore: 3.25, threshold: 2.5, attempt: 2 };
+        const b2 = { ...b, callIndex: 1, state: "FAILED" as const, startedAt: T0 + 41, endedAt: T0 + 50, durationMs: 9, error: "boom", stalled: true, name: "renamed", weight: 7 };
+        await store.updateTaskRuns([b2, a2]);
+        const after = await store.listTaskRuns(r);
+        expect(after[0]).toEqual(a2);
+        // Identity and weight are not a batch's to change.
+        expect(after[1]).toEqual({ ...b2, name: "t1", weight: b.weight });
+        expect(after[2]).toEqual(c);
+        await store.updateTaskRuns([{ ...c, state: "RUNNING", startedAt: T0 + 60 }]);
+        expect((await store.listTaskRuns(r))[2]).toMatchObject({ state: "RUNNING", startedAt: T0 + 60 });
+        await store.updateTaskRuns([]);
+      });
+
       it("insertLogs returns the last id; listLogs filters by after, level and task run", async () => {
         const f = await addFlow(store, "c1", "f");
         const run = await store.insertRun(newRun({ flowId: f, clientId: "c1" }));

@@ -93,6 +93,8 @@ export interface StoreOps {
   insertTaskRun(row: NewTaskRun): Promise<number>;
   listTaskRuns(runId: number): Promise<TaskRunRecord[]>;
   updateTaskRun(id: number, patch: Partial<Omit<TaskRunRecord, "id">>): Promise<void>;
+  /** Writes what a batch changes on each of these task runs (call, state, progress, times, attempt, warning, stall, error) in one step. */
+  updateTaskRuns(rows: readonly TaskRunRecord[]): Promise<void>;
   listRunningTaskRuns(): Promise<RunningTaskRecord[]>;
   /** Worst warning and any stall per run, for runs that have one. */
   countWarnings(runIds: number[]): Promise<Map<number, { warning: Warning | null; stalled: boolean }>>;

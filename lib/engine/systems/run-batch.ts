@@ -82,7 +82,7 @@ export class RunBatch {
         }
         this.move(t, "RUNNING");
         const start = Math.max(ts, this.endFloor);
-        Object.assign(t, { startedAt: start, attemptStartedAt: start, attempt: e.attempt, progressChangedAt: start, reportedProgress: null });
+        Object.assign(t, { startedAt: start, attemptStartedAt: start, attempt: e.attempt ?? 1, progressChangedAt: start, reportedProgress: null });
         return null;
       }
       case "task_progress": {
@@ -108,7 +108,6 @@ export class RunBatch {
         this.ended(t, ts, e.durationMs);
         Object.assign(t, { reportedProgress: 1 });
         await this.hooks.taskCompleted(t, ts);
-        this.dirty.delete(t.id);
         return null;
       }
       case "task_failed": {
@@ -217,11 +216,7 @@ export class RunBatch {
 
   /** Writes changed task runs and refreshes the run's progress high-water mark. */
   async flush(now: number): Promise<void> {
-    for (const t of this.tasks) {
-      if (!this.dirty.has(t.id)) continue;
-      const { id, ...patch } = t;
-      await this.tx.updateTaskRun(id, patch);
-    }
+    await this.tx.updateTaskRuns(this.tasks.filter((t) => this.dirty.has(t.id)));
     this.dirty.clear();
     if (this.run.state === "RUNNING") this.run.progress = this.hooks.progress(this.run, this.tasks, now);
     if (this.run.state === "COMPLETED") this.run.progress = 1;

@@ -57,10 +57,10 @@ export class StatisticsSystem {
   /**
    * A task completed: judged against the stored baseline as the batch read it (the duration
    * that raised a warning is not part of the baseline it was compared with), inside the
-   * batch's transaction. The
-   * window moves after that transaction commits (see StatsHooks.settle).
+   * batch's transaction (the batch writes the task run with its other changes). The window
+   * moves after that transaction commits (see StatsHooks.settle).
    */
-  async judgeCompletion(tx: StoreOps, t: TaskRunRecord, clientId: string, before: Baseline | undefined): Promise<void> {
+  judgeCompletion(t: TaskRunRecord, clientId: string, before: Baseline | undefined): void {
     const ev = evaluateDuration(t.durationMs ?? 0, before, this.ctx.clients.sensitivity(clientId));
     if (ev) {
       const warning = escalate(t.warning, ev.warning);
@@ -71,8 +71,6 @@ export class StatisticsSystem {
         t.threshold = ev.threshold;
       }
     }
-    const { id, ...patch } = t;
-    await tx.updateTaskRun(id, patch);
   }
 
   /**
@@ -121,7 +119,7 @@ export class StatisticsSystem {
     return {
       progress: (r, tasks, now) => this.progress(r, tasks, now, baselines),
       taskCompleted: async (t) => {
-        await this.judgeCompletion(tx, t, run.clientId, baselines.get(t.name));
+        this.judgeCompletion(t, run.clientId, baselines.get(t.name));
         if (!completed.has(t.name)) {
           completed.add(t.name);
           statsChanged.push({ flowId: t.flowId, taskName: t.name });

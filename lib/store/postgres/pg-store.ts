@@ -257,6 +257,16 @@ const SQL = {
       ORDER BY k.o, d.ended_at DESC`,
   },
   getTaskStat: { name: "perfect_get_task_stat", text: `SELECT * FROM task_stats WHERE flow_id = $1 AND task_name = $2` },
+  updateTaskRuns: {
+    name: "perfect_update_task_runs",
+    text: `UPDATE task_runs AS t SET call_index = u.ci, state = u.st, reported_progress = u.rp, progress_changed_at = u.pc,
+        started_at = u.sa, attempt_started_at = u.asa, ended_at = u.ea, duration_ms = u.dm, attempt = u.at, warning = u.w,
+        z_score = u.z, threshold = u.th, stalled = u.sl, error = u.er
+      FROM unnest($1::bigint[], $2::int[], $3::text[], $4::float8[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
+                  $10::int[], $11::text[], $12::float8[], $13::float8[], $14::bool[], $15::text[])
+        AS u(id, ci, st, rp, pc, sa, asa, ea, dm, at, w, z, th, sl, er)
+      WHERE t.id = u.id`,
+  },
   insertCallsRows: {
     name: "perfect_insert_calls_rows",
     text: `INSERT INTO task_stats (flow_id, task_name, client_id, mean, stddev, samples, updated_at, recent, calls_recent, calls_mean)
@@ -592,6 +602,20 @@ class PgOps implements StoreOps {
   }
   async updateTaskRun(id: number, patch: Partial<Omit<TaskRunRecord, "id">>): Promise<void> {
     await this.update(TASK_RUN, id, patch);
+  }
+  async updateTaskRuns(rows: readonly TaskRunRecord[]): Promise<void> {
+    if (!rows.length) return;
+    if (rows.length === 1) {
+      const { id, runId: _r, flowId: _f, position: _p, name: _n, weight: _w, estimatedTime: _e, ...patch } = rows[0];
+      return this.updateTaskRun(id, patch);
+    }
+    // One statement for the batch's task runs (in id order, like every multi-row lock).
+    const list = [...rows].sort((a, b) => a.id - b.id);
+    const keys = ["id", "callIndex", "state", "reportedProgress", "progressChangedAt", "startedAt", "attemptStartedAt", "endedAt", "durationMs", "attempt", "warning", "zScore", "threshold", "stalled", "error"] as const;
+    await this.run(
+      SQL.updateTaskRuns,
+      keys.map((k) => list.map((r) => TASK_RUN.toDriver(k, r[k]))),
+    );
   }
   async listRunningTaskRuns(): Promise<RunningTaskRecord[]> {
     const rows = await this.rows(

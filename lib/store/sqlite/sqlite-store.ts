@@ -436,6 +436,13 @@ export class SqliteSync implements Sync<StoreOps> {
   listTaskRuns(runId: number) {
     return (this.listTaskRunsStmt.all(runId) as Record<string, unknown>[]).map((r) => TASK_RUN.fromDriver(r));
   }
+  updateTaskRuns(rows: readonly TaskRunRow[]): void {
+    this.db.$client.transaction(() => {
+      for (const { id, callIndex, state, reportedProgress, progressChangedAt, startedAt, attemptStartedAt, endedAt, durationMs, attempt, warning, zScore, threshold, stalled, error } of rows) {
+        this.updateTaskRun(id, { callIndex, state, reportedProgress, progressChangedAt, startedAt, attemptStartedAt, endedAt, durationMs, attempt, warning, zScore, threshold, stalled, error });
+      }
+    })();
+  }
   updateTaskRun(id: number, patch: Partial<TaskRunRow>): void {
     this.update(TASK_RUN, id, patch);
   }
@@ -759,7 +766,7 @@ const OPS: (keyof StoreOps)[] = [
   "upsertFlow", "replaceFlowTasks", "getFlow", "listFlows", "listFlowsPage", "countFlowsByClient", "listFlowTasks", "lastRunsOfFlows",
   "insertRun", "insertRunTags", "getRun", "getRunForUpdate", "updateRun", "updateRunIf", "claimPendingRuns",
   "listRuns", "listRunsInState", "listRunsOfWorker", "listActiveRunsOfWorker",
-  "insertTaskRuns", "insertTaskRun", "listTaskRuns", "updateTaskRun", "listRunningTaskRuns", "countWarnings",
+  "insertTaskRuns", "insertTaskRun", "listTaskRuns", "updateTaskRun", "updateTaskRuns", "listRunningTaskRuns", "countWarnings",
   "insertLogs", "listLogs",
   "getTaskStat", "getTaskStats", "recentDurations", "upsertTaskStats", "recordTaskCalls", "listTaskStats",
   "insertSchedule", "getSchedule", "getScheduleForUpdate", "listSchedules", "updateSchedule", "deleteSchedule",
