@@ -47,6 +47,22 @@ def _server():
     return run, server
 
 
+def _drain(run, server):
+    # type: (Any, Any) -> None
+    """Wait (at most two seconds) until the run's events so far reached the server."""
+    import time
+
+    channel = run.channel
+    if not hasattr(channel, "has_data"):
+        return  # a run process: its supervisor delivers, the artifact is then the run's
+    sender = getattr(server, "_sender", None)
+    if sender is not None:
+        sender.wake()
+    deadline = time.monotonic() + 2.0
+    while channel.has_data() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 def _publish(artifact):
     # type: (Dict[str, Any]) -> Optional[str]
     run, server = _server()
@@ -55,6 +71,7 @@ def _publish(artifact):
     call = _current_call.get()
     if call is not None:
         artifact["call"] = call.index
+        _drain(run, server)  # the server learns the task run from task_started, sent in batches
     artifact = {k: v for k, v in artifact.items() if v is not None}
     try:
         answer = server.api.create_artifact(run.run_id, server.worker_id, artifact)

@@ -168,6 +168,14 @@ class DirectSession:
                       "dropped" % (context.run_id, context.flow_name, FLUSH_TIMEOUT))
 
 
+def forget(flow_name):
+    # type: (str) -> None
+    """Register ``flow_name`` again at its next direct call (its definition changed: tags)."""
+    if _session is not None:
+        with _session._lock:
+            _session._registered.discard(flow_name)
+
+
 _session = None  # type: Optional[DirectSession]
 _session_lock = threading.Lock()
 
