@@ -65,7 +65,7 @@ def _report(err):
     """The flow's own failure, as Python reports it but without frames of Perfect or runpy:
     what is left is the user's code (nothing at all for a returned Failed state)."""
     frames = [f for f in traceback.extract_tb(err.__traceback__)
-              if not f.filename.startswith(_SDK_DIR) and os.path.basename(f.filename) != "runpy.py"]
+              if not f.filename.startswith(_SDK_DIR) and "runpy" not in os.path.basename(f.filename)]
     if frames:
         sys.stderr.write("Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)))
     sys.stderr.write("".join(traceback.format_exception_only(type(err), err)))
