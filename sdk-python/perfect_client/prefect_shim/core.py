@@ -60,6 +60,9 @@ class FailedRun(RuntimeError):
     """What a failed state without an exception raises (its message)."""
 
 
+FailedRun.__module__ = "prefect.exceptions"  # how tracebacks name it: the user's vocabulary
+
+
 class State:
     """A Prefect state: ``type``, ``name``, ``message``, ``data`` (the result or the exception)."""
 
@@ -165,6 +168,8 @@ def _failed_state(exc):
     # type: (BaseException) -> State
     if isinstance(exc, RunCancelled):
         return Cancelled(message=str(exc), data=exc)
+    if isinstance(exc, FailedRun):
+        return Failed(message=str(exc), data=exc)
     return Failed(message="%s: %s" % (type(exc).__name__, exc), data=exc)
 
 
