@@ -74,6 +74,14 @@ describe("artifacts", () => {
     expect(list.body.artifacts.map((x: any) => [x.type, x.key])).toEqual([["markdown", "report"], ["table", null], ["link", null], ["progress", "load"]]);
     expect(list.body.artifacts[3].data).toEqual({ progress: 75 });
     expect((await a.get("/api/runs/999999/artifacts")).status).toBe(404);
+    // the run report shows them too, escaped
+    const report = await a.get(`/api/runs/${runId}/report`);
+    expect(report.status).toBe(200);
+    expect(report.body).toContain("Artifacts (4)");
+    expect(report.body).toContain("# Hi &lt;script&gt;x&lt;/script&gt;");
+    expect(report.body).not.toContain("<script>");
+    expect(report.body).toContain('href="https://example.com/x"');
+    expect(report.body).toContain("75 %");
   });
 
   it("400 naming the field, 403/404/409 for a run that is not this worker's running run; nothing written", async () => {

@@ -14,6 +14,7 @@ from .core import (
     PrefectFuture,
     State,
     Task,
+    UnsupportedAttribute,
     UnsupportedFeature,
     flow,
     get_run_logger,
@@ -32,4 +33,4 @@ def __getattr__(name):
     # ``from prefect import deploy`` and friends: one clear error naming the feature.
     if name.startswith("__"):
         raise AttributeError(name)
-    raise UnsupportedFeature("prefect.%s" % name)
+    raise UnsupportedAttribute("prefect.%s" % name)

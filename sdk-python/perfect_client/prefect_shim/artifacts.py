@@ -6,13 +6,13 @@ from ..artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
-from .core import UnsupportedFeature
+from .core import UnsupportedAttribute
 
 
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
-    raise UnsupportedFeature("prefect.artifacts.%s" % name)
+    raise UnsupportedAttribute("prefect.artifacts.%s" % name)
 
 
 __all__ = ["create_markdown_artifact", "create_table_artifact", "create_link_artifact", "create_progress_artifact",

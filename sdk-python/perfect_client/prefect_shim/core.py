@@ -33,6 +33,17 @@ class UnsupportedFeature(ImportError):
         super().__init__("%s is not supported by Perfect's Prefect shim" % feature)
 
 
+class UnsupportedAttribute(AttributeError):
+    """An attribute of a shim module the shim does not provide (``prefect.deploy``): an
+    ``AttributeError`` so ``getattr(prefect, name, default)`` and ``hasattr`` keep working; the
+    launcher reports it as one line."""
+
+    def __init__(self, feature):
+        # type: (str) -> None
+        self.feature = feature
+        super().__init__("%s is not supported by Perfect's Prefect shim" % feature)
+
+
 def unsupported(feature):
     # type: (str) -> UnsupportedFeature
     """The error for ``feature``."""

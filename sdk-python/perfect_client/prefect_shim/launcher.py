@@ -5,12 +5,13 @@ A feature the shim does not cover ends the process with one line naming it (exit
 traceback from inside the shim. The file's own errors are reported as Python reports them.
 """
 import os
+import re
 import runpy
 import sys
 import traceback
 from typing import List, Optional
 
-from .core import UnsupportedFeature
+from .core import UnsupportedAttribute, UnsupportedFeature
 from .finder import install
 
 EXIT_UNSUPPORTED = 3
@@ -25,6 +26,19 @@ def _unsupported_module(err):
     return None
 
 
+def _missing_name(err):
+    # type: (ImportError) -> Optional[str]
+    """``prefect.deploy`` for ``from prefect import deploy`` of a name the shim lacks."""
+    name = getattr(err, "name", None) or ""
+    shim = "perfect_client.prefect_shim"
+    if name == shim or name.startswith(shim + "."):
+        name = "prefect" + name[len(shim):]
+    match = re.match(r"cannot import name '([^']+)'", str(err))
+    if match and (name == "prefect" or name.startswith("prefect.")):
+        return "%s.%s" % (name, match.group(1))
+    return None
+
+
 def _say(line):
     # type: (str) -> None
     sys.stderr.write("perfect: %s\n" % line)
@@ -35,10 +49,14 @@ def _guarded(action):
     # type: (object) -> int
     try:
         action()  # type: ignore[operator]
-    except UnsupportedFeature as err:
+    except (UnsupportedFeature, UnsupportedAttribute) as err:
         _say("%s" % err)
         return EXIT_UNSUPPORTED
     except ImportError as err:
+        missing = _missing_name(err)
+        if missing is not None:
+            _say("%s is not supported by Perfect's Prefect shim" % missing)
+            return EXIT_UNSUPPORTED
         module = _unsupported_module(err)
         if module is None:
             raise
@@ -89,10 +107,10 @@ def run_file(path, args=()):
     def action():
         try:
             runpy.run_path(path, run_name="__main__")
-        except (UnsupportedFeature, SystemExit, KeyboardInterrupt):
+        except (UnsupportedFeature, UnsupportedAttribute, SystemExit, KeyboardInterrupt):
             raise
         except ImportError as err:
-            if _unsupported_module(err):
+            if _unsupported_module(err) or _missing_name(err):
                 raise
             traceback.print_exc()
             raise SystemExit(1)
