@@ -281,6 +281,7 @@ def _bar(progress, width=30):
 
 def cmd_flows_ls(api, args):
     # type: (Api, argparse.Namespace) -> int
+    """``perfect flows ls``."""
     flows = all_flows(api)
     if args.json:
         _print_json(flows)
@@ -297,6 +298,7 @@ def cmd_flows_ls(api, args):
 
 def cmd_run(api, args):
     # type: (Api, argparse.Namespace) -> int
+    """``perfect run FLOW [-p k=v]... [--watch]``."""
     flow = find_flow(api, args.flow, args.client)
     parameters = parse_parameters(args.param, flow)
     run = api.post("/api/flows/%s/runs" % _q(flow["id"]), {"parameters": parameters})
@@ -312,6 +314,7 @@ def cmd_run(api, args):
 
 def cmd_runs_ls(api, args):
     # type: (Api, argparse.Namespace) -> int
+    """``perfect runs ls [--state S] [--flow F] [--tag k:v]``."""
     query = [("limit", str(args.limit))]
     for state in args.state or []:
         query.append(("state", state.upper()))
@@ -337,6 +340,7 @@ def cmd_runs_ls(api, args):
 
 def cmd_logs(api, args):
     # type: (Api, argparse.Namespace) -> int
+    """``perfect logs RUN [-f]``."""
     api.get(_run_path(args.run))  # 404 for an unknown run before anything else
     if args.follow:
         return Watcher(api, str(args.run), progress=False).watch()
@@ -348,6 +352,7 @@ def cmd_logs(api, args):
 
 def cmd_cancel(api, args):
     # type: (Api, argparse.Namespace) -> int
+    """``perfect cancel RUN``."""
     run = api.post(_run_path(args.run) + "/cancel", {})
     state = run.get("state")
     if state == "CANCELLED":
@@ -361,6 +366,7 @@ def cmd_cancel(api, args):
 
 def cmd_retry(api, args):
     # type: (Api, argparse.Namespace) -> int
+    """``perfect retry RUN [--watch]``."""
     run = api.post(_run_path(args.run) + "/retry", {})
     if not args.watch:
         if args.json:
@@ -374,6 +380,7 @@ def cmd_retry(api, args):
 
 def cmd_worker(api, args):
     # type: (Api, argparse.Namespace) -> int
+    """``perfect worker FILE.py [--prefect]``."""
     return serve_file(args.file, prefect=args.prefect, max_concurrent_runs=args.max_concurrent_runs)
 
 
@@ -587,6 +594,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, exiting with ``EXIT_ERROR`` (3) on bad usage: 2 means CANCELLED here."""
 
     def error(self, message):
+        """Print the usage and exit 3."""
         self.print_usage(sys.stderr)
         self.exit(EXIT_ERROR, "perfect: error: %s\n" % message)
 

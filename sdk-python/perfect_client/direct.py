@@ -40,11 +40,12 @@ class _Quiet:
         self.lines = []  # type: list
 
     def write(self, text):
+        """Keep ``text`` (bounded)."""
         if len(self.lines) < 100:
             self.lines.append(text)
 
     def flush(self):
-        pass
+        """Nothing to flush."""
 
 
 class DirectSession:

@@ -18,10 +18,11 @@ class _Alias(importlib.abc.Loader):
         self.target = target
 
     def create_module(self, spec):
+        """The shim's module itself."""
         return importlib.import_module(self.target)
 
     def exec_module(self, module):
-        pass  # already executed by import_module
+        """Nothing: ``import_module`` executed it."""
 
 
 class ShimFinder(importlib.abc.MetaPathFinder):
@@ -29,6 +30,7 @@ class ShimFinder(importlib.abc.MetaPathFinder):
     ``UnsupportedFeature``."""
 
     def find_spec(self, fullname, path=None, target=None):
+        """A spec aliasing ``prefect[.x]`` to the shim, None for other names."""
         if fullname != "prefect" and not fullname.startswith("prefect."):
             return None
         shim = PREFIX + fullname[len("prefect"):]
