@@ -27,6 +27,8 @@ from test_server_e2e import SDK, TOKEN  # noqa: E402
 FLOWS = textwrap.dedent("""
     import time
     from perfect_client import flow, progress, task
+    from perfect_client.artifacts import create_markdown_artifact
+    from perfect_client.variables import get_variable, set_variable
 
     @task(estimated_time=200)
     def step(i: int):
@@ -40,6 +42,10 @@ FLOWS = textwrap.dedent("""
     def cli_flow(n: int = 2, ratio: float = 0.5, loud: bool = False, label: str = "x", fail: bool = False):
         for i in range(n):
             step(i)
+        # from the run's own process (isolation="process"): artifacts and variables reach the server
+        create_markdown_artifact("ran %d steps" % n, key="cli-report")
+        set_variable("cli-last-n", n)
+        print("variable says %s" % get_variable("cli-last-n"))
         if loud:
             print("label=%s ratio=%s" % (label, ratio))
         if fail:
@@ -138,6 +144,10 @@ class CliTests(base.ServerE2ETests):
         completed = runs[0]
         self.assertEqual((completed["state"], completed["parameters"]),
                          ("COMPLETED", {"n": 3, "ratio": 0.25, "loud": True, "label": "hello world", "fail": False}))
+        artifacts = self.get("/api/runs/%s/artifacts" % completed["id"])["artifacts"]
+        self.assertEqual([(a["key"], a["data"]) for a in artifacts], [("cli-report", {"markdown": "ran 3 steps"})])
+        self.assertIn("variable says 3", out)
+        self.assertEqual(self.get("/api/variables/cli-last-n")["variable"]["value"], 3)
 
         # exit 1 when FAILED, with the error on the last line
         code, out, err = self.cli("run", "CLI Flow", "-p", "n=1", "-p", "fail=yes", "--watch")
