@@ -1,4 +1,0 @@
-"""``prefect.flows``."""
-from .core import Flow, flow, serve
-
-__all__ = ["Flow", "flow", "serve"]
