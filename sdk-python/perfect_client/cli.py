@@ -548,6 +548,7 @@ class Watcher:
                     stream.close()
                 except Exception:
                     pass
+            self._stop.wait(0.5)  # a stream a proxy ends at once must not become a busy loop
 
     def watch(self):
         # type: () -> int
