@@ -92,6 +92,12 @@ class PrefectShimTests(base.ServerE2ETests):
         judge = [t for t in run["taskRuns"] if t["name"] == "judge"]
         self.assertEqual([t["state"] for t in judge], ["FAILED", "COMPLETED"])
 
+        code, out, err = self.shim("async_gather.py")
+        self.assertEqual((code, out.strip()), (0, "[0, 2, 4]"), err)
+        run = self.only_run("prefect-async")
+        self.assertEqual((run["state"], [t["name"] for t in run["taskRuns"]]), ("COMPLETED", ["fetch"] * 3))
+        self.assertIn("gathered [0, 2, 4]", self.logs(run["id"]))
+
     def test_subflow_tags_runtime_link_and_a_returned_failed_state(self):
         code, out, err = self.shim("subflow_tags.py")
         self.assertEqual(code, 0, (out, err))

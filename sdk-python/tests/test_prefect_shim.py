@@ -188,6 +188,14 @@ class IsolationTests(unittest.TestCase):
         self.assertEqual(done.stderr.decode().strip().splitlines(),
                          ["perfect: prefect.deploy is not supported by Perfect's Prefect shim"])
 
+    def test_perfect_worker_prefect_names_an_unsupported_feature_in_one_line(self):
+        done = subprocess.run([sys.executable, "-m", "perfect_client", "worker", "--prefect",
+                               os.path.join(HERE, "prefect_flows", "unsupported_feature.py")], env=_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(done.returncode, 3)
+        self.assertEqual(done.stderr.decode().strip().splitlines(),
+                         ["perfect: the module prefect.blocks is not supported by Perfect's Prefect shim"])
+
     def test_an_unsupported_integration_is_one_line(self):
         folder = tempfile.mkdtemp(prefix="perfect-prefect-")
         script = os.path.join(folder, "dask.py")
