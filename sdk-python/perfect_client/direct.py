@@ -24,7 +24,7 @@ from typing import Any, Dict, Optional, Tuple
 from . import parallel as _parallel
 from .concurrency import ApiSlots
 from .context import RunContext, _current_call, _current_run
-from .errors import PerfectError, RunCancelled, RunInterrupted, describe_exception
+from .errors import FatalWorkerError, PerfectError, RunCancelled, RunInterrupted, describe_exception
 from .execution import format_traceback, mark_logged
 from .log_capture import flush_line_buffer, install_stdout_router, uninstall_stdout_router
 
@@ -135,7 +135,7 @@ class DirectSession:
         try:
             worker = self._worker_for(flow)
             run = worker.api.start_local_run(worker.worker_id, flow.name, parameters)
-        except PerfectError as err:
+        except (PerfectError, FatalWorkerError) as err:  # unreachable, or refused (a wrong token, client)
             if self._worker is None:
                 self.offline = True
             self.warn("cannot record flow %s on the Perfect server at %s (%s); running it locally, its events "

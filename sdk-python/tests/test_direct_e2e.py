@@ -64,11 +64,11 @@ class DirectRunTests(base.ServerE2ETests):
     test_flow_runs_to_completion_with_task_runs_and_logs = None
     test_killed_worker_fails_its_run_with_heartbeat_lost = None
 
-    def run_script(self, *args, url=None, unset_url=False):
+    def run_script(self, *args, url=None, unset_url=False, token=TOKEN):
         script = os.path.join(self.dir, "etl.py")
         with open(script, "w") as handle:
             handle.write(SCRIPT % {"sdk": SDK})
-        env = dict(os.environ, PERFECT_CLIENT_ID="perfect_example", PERFECT_TOKEN=TOKEN, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PERFECT_CLIENT_ID="perfect_example", PERFECT_TOKEN=token, PYTHONUNBUFFERED="1")
         env["PERFECT_URL"] = url or self.url
         if unset_url:
             env.pop("PERFECT_URL")
@@ -133,6 +133,14 @@ class DirectRunTests(base.ServerE2ETests):
         self.assertEqual(len(warnings), 1, err)
         self.assertIn("running it locally", warnings[0])
         self.assertNotIn("Traceback", err)
+        # a server that refuses the token: the same, and nothing recorded
+        code, out, err = self.run_script(token="wrong-token")
+        self.assertEqual(code, 0, err)
+        self.assertIn("result 3", out)
+        warnings = [line for line in err.splitlines() if line.startswith("perfect:")]
+        self.assertEqual(len(warnings), 1, err)
+        self.assertIn("token rejected", warnings[0])
+        self.assertEqual(self.runs("Direct ETL"), [])
 
 
 if __name__ == "__main__":
