@@ -11,7 +11,7 @@ import math
 from typing import Any, Dict, List, Optional
 
 from .context import _current_call, current_run
-from .errors import PerfectError
+from .errors import FatalWorkerError, PerfectError
 
 
 class ServerHandle:
@@ -75,7 +75,7 @@ def _publish(artifact):
     artifact = {k: v for k, v in artifact.items() if v is not None}
     try:
         answer = server.api.create_artifact(run.run_id, server.worker_id, artifact)
-    except PerfectError as err:
+    except (PerfectError, FatalWorkerError) as err:
         run.log("WARNING", "artifact %s was not published: %s" % (artifact.get("key") or artifact["type"], err))
         return None
     return str(answer.get("id")) if answer.get("id") is not None else None
@@ -157,7 +157,7 @@ def update_progress_artifact(artifact_id, progress, description=None):
         return None
     try:
         server.api.update_artifact(run.run_id, server.worker_id, str(artifact_id), {"progress": _percent(progress)}, description)
-    except PerfectError as err:
+    except (PerfectError, FatalWorkerError) as err:
         run.log("WARNING", "progress artifact %s was not updated: %s" % (artifact_id, err))
         return None
     return str(artifact_id)

@@ -11,9 +11,13 @@ import threading
 from typing import Any, Dict, Optional
 
 from .context import current_run
-from .errors import PerfectError
+from .errors import FatalWorkerError, PerfectError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+
+class VariableError(RuntimeError):
+    """A variable could not be read or written on the server (unreachable, refused)."""
+
 
 _local = {}  # type: Dict[str, Any]
 _local_lock = threading.Lock()
@@ -52,7 +56,10 @@ def get_variable(name, default=None):
     if api is None:
         with _local_lock:
             return _local.get(name, default)
-    found, value = api.get_variable(name)
+    try:
+        found, value = api.get_variable(name)
+    except (PerfectError, FatalWorkerError) as err:
+        raise VariableError("variable %r could not be read: %s" % (name, err)) from None
     return value if found else default
 
 
@@ -68,14 +75,12 @@ def set_variable(name, value, overwrite=True):
                 raise ValueError("variable %r already exists (pass overwrite=True to replace it)" % name)
             _local[name] = value
         return value
-    if not overwrite:
-        found, _ = api.get_variable(name)
-        if found:
-            raise ValueError("variable %r already exists (pass overwrite=True to replace it)" % name)
     try:
+        if not overwrite and api.get_variable(name)[0]:
+            raise ValueError("variable %r already exists (pass overwrite=True to replace it)" % name)
         api.set_variable(name, value)
-    except PerfectError as err:
-        raise ValueError("variable %r could not be set: %s" % (name, err)) from None
+    except (PerfectError, FatalWorkerError) as err:
+        raise VariableError("variable %r could not be set: %s" % (name, err)) from None
     return value
 
 
