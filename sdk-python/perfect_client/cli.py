@@ -3,7 +3,7 @@
     perfect flows ls [--json]
     perfect run FLOW [-p key=value]... [--watch] [--json]
     perfect runs ls [--state S] [--flow F] [--tag k:v] [--limit N] [--json]
-    perfect logs RUN [-f]
+    perfect logs RUN [-f] [--json]
     perfect cancel RUN
     perfect retry RUN [--watch]
     perfect worker FILE.py [--prefect]
@@ -346,6 +346,9 @@ def cmd_logs(api, args):
         return Watcher(api, str(args.run), progress=False).watch()
     watcher = Watcher(api, str(args.run), progress=False)
     watcher.refresh_run()
+    if args.json:
+        _print_json(watcher.all_logs())
+        return EXIT_OK
     watcher.print_new_logs()
     return EXIT_OK
 
@@ -472,6 +475,18 @@ class Watcher:
         self.run = self.api.get(_run_path(self.run_id))
         return self.run
 
+    def all_logs(self):
+        # type: () -> List[Dict[str, Any]]
+        """Every log line of the run (all pages), as the API gives them."""
+        logs = []  # type: List[Dict[str, Any]]
+        after = 0
+        while True:
+            page = self.api.get(_run_path(self.run_id) + "/logs?after=%d&limit=1000" % after).get("logs") or []
+            logs.extend(page)
+            if len(page) < 1000:
+                return logs
+            after = int(page[-1].get("id"))
+
     def print_new_logs(self):
         # type: () -> None
         """Every log line after the last one printed (all pages)."""
@@ -481,6 +496,9 @@ class Watcher:
             logs = page.get("logs") or []
             if not logs:
                 return
+            if any(log.get("taskRunId") and log.get("taskRunId") not in names for log in logs):
+                # a task that started after the run was read: read it again for the task's name
+                names = {t.get("id"): t.get("name") for t in self.refresh_run().get("taskRuns") or []}
             self._clear_bar()
             for log in logs:
                 task = names.get(log.get("taskRunId"))
@@ -559,7 +577,9 @@ class Watcher:
         try:
             while True:
                 try:
-                    self.refresh_run()
+                    # The state is read before the logs: once it is final, the logs read after it
+                    # are all of them (a run's last lines are stored before or with its end).
+                    state = self.refresh_run().get("state")
                     self.print_new_logs()
                     outage_since = None
                 except CliError as err:
@@ -572,7 +592,6 @@ class Watcher:
                     self._wake.wait(1.0)
                     self._wake.clear()
                     continue
-                state = self.run.get("state")
                 self._draw()
                 if state in TERMINAL:
                     break
@@ -643,6 +662,7 @@ def build_parser():
     logs.add_argument("run", metavar="RUN")
     logs.add_argument("-f", "--follow", action="store_true",
                       help="follow until the run ends; exit 0 COMPLETED, 1 FAILED, 2 CANCELLED")
+    logs.add_argument("--json", action="store_true", help="print the logs as JSON (without -f)")
     logs.set_defaults(handler=cmd_logs)
 
     cancel = commands.add_parser("cancel", help="cancel a run", description="Cancel a run (a RUNNING one stops at its next task boundary).")

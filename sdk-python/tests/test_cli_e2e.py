@@ -66,9 +66,13 @@ FLOWS = textwrap.dedent("""
 
 
 class _Refusing(http.server.BaseHTTPRequestHandler):
-    """A server that answers every request 401 like Perfect with access control on."""
+    """A server that answers every request 401 like Perfect with access control on (and keeps
+    the Authorization headers it was sent)."""
+
+    seen = []
 
     def do_GET(self):  # noqa: N802
+        _Refusing.seen.append(self.headers.get("Authorization"))
         body = json.dumps({"error": {"code": "unauthorized", "message": "sign in or send an API token"}}).encode()
         self.send_response(401)
         self.send_header("Content-Type", "application/json")
@@ -172,6 +176,9 @@ class CliTests(base.ServerE2ETests):
         code, out, err = self.cli("logs", str(completed["id"]))
         self.assertEqual(code, 0, err)
         self.assertIn("[step] step 0 done", out)
+        code, out, err = self.cli("logs", str(completed["id"]), "--json")
+        self.assertEqual(code, 0, err)
+        self.assertIn("step 0 done", [entry["message"] for entry in json.loads(out)])
         self.assertEqual(self.cli("logs", str(completed["id"]), "-f")[0], 0)
         self.assertEqual(self.cli("logs", failed_id, "-f")[0], 1)
 
@@ -216,6 +223,8 @@ class CliTests(base.ServerE2ETests):
         url = "http://127.0.0.1:%d" % refusing.server_address[1]
         self.assert_one_line_error(self.cli("runs", "ls", url=url, env={"PERFECT_API_TOKEN": "wrong"}), "401",
                                    "PERFECT_API_TOKEN")
+        self.assert_one_line_error(self.cli("flows", "ls", url=url), "401")
+        self.assertEqual(_Refusing.seen, ["Bearer wrong", None])  # sent when set, and only then
         # failover: a dead URL first, the live server second
         code, out, err = self.cli("flows", "ls", "--json", url="http://127.0.0.1:%d,%s" % (port, self.url))
         self.assertEqual(code, 0, err)
