@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm test's "python:postgres" step: the Python SDK's end-to-end tests against the real server
 // on PostgreSQL. Starts a throw-away cluster (test/support/postgres.mjs), runs the server e2e
-// modules with PERFECT_TEST_PG_PORT set (each test's server gets a database of its own on it),
+// modules (test_*e2e.py: the server, CLI, direct-run and Prefect-shim ones) with PERFECT_TEST_PG_PORT set (each test's server gets a database of its own on it),
 // stops the cluster, and exits with unittest's status. Extra arguments go to unittest.
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -13,7 +13,7 @@ const cluster = await startPostgres();
 let code = 1;
 try {
   code = await new Promise((resolve) => {
-    const child = spawn("python3", ["-m", "unittest", "discover", "-s", "tests", "-p", "test_server_*e2e.py", "-v", ...process.argv.slice(2)], {
+    const child = spawn("python3", ["-m", "unittest", "discover", "-s", "tests", "-p", "test_*e2e.py", "-v", ...process.argv.slice(2)], {
       cwd: path.join(root, "sdk-python"),
       env: { ...process.env, PERFECT_TEST_PG_PORT: String(cluster.port) },
       stdio: "inherit",

@@ -3,6 +3,7 @@ import Link from "next/link";
 import { ApiRequestError } from "@/hooks/api-fetch";
 import { useRun } from "@/hooks/use-run";
 import { EmptyState, ErrorState, LoadingBlock } from "@/components/ui/status-views";
+import { ArtifactsPanel } from "./artifacts-panel";
 import { LogsPanel } from "./logs-panel";
 import { RunDetails } from "./run-details";
 import { RunHeader } from "./run-header";
@@ -38,6 +39,7 @@ export function RunView({ id }: { id: string }) {
         <div className="min-w-0 space-y-5">
           <RunDetails run={run} />
           <SubflowsPanel run={run} />
+          <ArtifactsPanel run={run} />
         </div>
       </div>
       <div className="mt-5">

@@ -3,7 +3,7 @@
  * objects. No database types and no JSON text cross the store's interface; each adapter maps
  * its own rows to these.
  */
-import type { CatchupPolicy, LogLevel, OverlapPolicy, RunState, ScheduleSource, Sensitivity, TaskRunState, Trigger, Warning } from "./states";
+import type { ArtifactType, CatchupPolicy, LogLevel, OverlapPolicy, RunState, ScheduleSource, Sensitivity, TaskRunState, Trigger, Warning } from "./states";
 
 /** One parameter of a flow, from its Python signature. */
 export interface ParameterSpec {
@@ -261,4 +261,26 @@ export interface SlotListingRecord extends ConcurrencySlotRecord {
   flowName: string;
   runState: RunState;
   runWorkerId: string | null;
+}
+
+/** What a run published for its run view (Prefect's `prefect.artifacts`); `data` by type: markdown `{ markdown }`, table `{ columns, rows }`, link `{ url, text? }`, progress `{ progress }` (0..100). */
+export interface ArtifactRecord {
+  id: number;
+  runId: number;
+  taskRunId: number | null;
+  key: string | null;
+  type: ArtifactType;
+  description: string;
+  data: unknown;
+  createdAt: number;
+  updatedAt: number;
+}
+export type NewArtifact = Omit<ArtifactRecord, "id">;
+
+/** A named JSON value flows read and write at run time (Prefect's `Variable`). */
+export interface VariableRecord {
+  name: string;
+  value: unknown;
+  createdAt: number;
+  updatedAt: number;
 }

@@ -12,6 +12,8 @@ import type { ChangeFeed, RunNotifier, Store } from "../store/store";
 import type { Clock } from "./clock";
 import { notFound } from "./errors";
 import type { SlotRequest } from "../contracts/worker";
+import type { ArtifactCreate, ArtifactUpdate, LocalRunRequest } from "../contracts/artifacts";
+import { ArtifactSystem } from "./systems/artifacts";
 import { ConcurrencySystem } from "./systems/concurrency";
 import { parseId, type EngineConfig, type EngineContext } from "./systems/context";
 import { DispatchSystem } from "./systems/dispatch";
@@ -58,6 +60,7 @@ export class Engine {
   private readonly monitor: MonitorSystem;
   private readonly queries: QuerySystem;
   private readonly concurrency: ConcurrencySystem;
+  private readonly artifacts: ArtifactSystem;
   readonly scheduler: SchedulerSystem;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
@@ -82,6 +85,7 @@ export class Engine {
     this.monitor = new MonitorSystem(ctx, this.presence, this.lifecycle, stats, publish);
     this.queries = new QuerySystem(ctx, this.presence, stats);
     this.concurrency = new ConcurrencySystem(ctx, this.presence, publish);
+    this.artifacts = new ArtifactSystem(ctx, this.presence, this.lifecycle, publish);
     this.ready = this.syncClients();
     this.ready.catch(() => {}); // surfaced by the first request that awaits it
   }
@@ -153,6 +157,35 @@ export class Engine {
   }
   releaseSlot(clientId: string, runIdText: string, slotIdText: string) {
     return this.concurrency.release(clientId, runIdOf(runIdText), slotIdText);
+  }
+
+  /** A flow called directly (`python etl.py`) by a worker that registered it: a RUNNING run, trigger "local". */
+  startLocalRun(clientId: string, req: LocalRunRequest) {
+    return this.artifacts.startLocal(clientId, req);
+  }
+  createArtifact(clientId: string, runIdText: string, req: ArtifactCreate) {
+    return this.artifacts.create(clientId, runIdOf(runIdText), runIdText, req);
+  }
+  updateArtifact(clientId: string, runIdText: string, artifactIdText: string, req: ArtifactUpdate) {
+    return this.artifacts.update(clientId, runIdOf(runIdText), runIdText, artifactIdText, req);
+  }
+
+  // ---------------------------------------------------------------- artifacts and variables
+
+  listArtifacts(runIdText: string) {
+    return this.artifacts.list(runIdOf(runIdText), runIdText);
+  }
+  listVariables() {
+    return this.artifacts.listVariables();
+  }
+  getVariable(name: string) {
+    return this.artifacts.getVariable(name);
+  }
+  setVariable(name: string, value: unknown) {
+    return this.artifacts.setVariable(name, value);
+  }
+  deleteVariable(name: string) {
+    return this.artifacts.deleteVariable(name);
   }
 
   // ---------------------------------------------------------------- concurrency limits

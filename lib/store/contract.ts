@@ -662,6 +662,38 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       });
     });
 
+    describe("artifacts and variables", () => {
+      it("inserts, finds by key, updates in place and lists a run's artifacts oldest first", async () => {
+        const f = await addFlow(store, "c1", "arts");
+        const run = await store.insertRun(newRun({ flowId: f, clientId: "c1", flowName: "arts", state: "RUNNING", workerId: "w1" }));
+        const other = await store.insertRun(newRun({ flowId: f, clientId: "c1", flowName: "arts" }));
+        const md = await store.insertArtifact({ runId: run, taskRunId: null, key: null, type: "markdown", description: "", data: { markdown: "# hi <script>" }, createdAt: T0, updatedAt: T0 });
+        const p1 = await store.insertArtifact({ runId: run, taskRunId: 7, key: "load", type: "progress", description: "loading", data: { progress: 10 }, createdAt: T0 + 1, updatedAt: T0 + 1 });
+        await store.insertArtifact({ runId: other, taskRunId: null, key: "load", type: "progress", description: "", data: { progress: 99 }, createdAt: T0, updatedAt: T0 });
+        expect((await store.findArtifactByKey(run, "load"))!.id).toBe(p1);
+        expect(await store.findArtifactByKey(run, "missing")).toBeUndefined();
+        expect(await store.updateArtifact(p1, { data: { progress: 55.5 }, updatedAt: T0 + 9 })).toBe(true);
+        expect(await store.updateArtifact(999999, { data: {}, updatedAt: T0 })).toBe(false);
+        expect(await store.getArtifact(p1)).toEqual({ id: p1, runId: run, taskRunId: 7, key: "load", type: "progress", description: "loading", data: { progress: 55.5 }, createdAt: T0 + 1, updatedAt: T0 + 9 });
+        await store.updateArtifact(p1, { data: { progress: 60 }, description: "still loading", updatedAt: T0 + 10 });
+        const list = await store.listArtifacts(run);
+        expect(list.map((a) => [a.id, a.type, a.description])).toEqual([[md, "markdown", ""], [p1, "progress", "still loading"]]);
+        expect(list[0].data).toEqual({ markdown: "# hi <script>" });
+        expect(await store.getArtifact(999999)).toBeUndefined();
+      });
+
+      it("upserts variables (createdAt kept), lists them by name, deletes them", async () => {
+        expect(await store.getVariable("a")).toBeUndefined();
+        expect(await store.upsertVariable("b", { nested: [1, "x", null] }, T0)).toEqual({ name: "b", value: { nested: [1, "x", null] }, createdAt: T0, updatedAt: T0 });
+        await store.upsertVariable("__proto__", 3, T0);
+        expect(await store.upsertVariable("b", "replaced", T0 + 5)).toEqual({ name: "b", value: "replaced", createdAt: T0, updatedAt: T0 + 5 });
+        expect((await store.listVariables()).map((v) => [v.name, v.value])).toEqual([["__proto__", 3], ["b", "replaced"]]);
+        expect(await store.deleteVariable("b")).toBe(true);
+        expect(await store.deleteVariable("b")).toBe(false);
+        expect((await store.listVariables()).map((v) => v.name)).toEqual(["__proto__"]);
+      });
+    });
+
     describe("concurrency limits and slots", () => {
       async function runs(n: number): Promise<number[]> {
         const f = await addFlow(store, "c1", "slots");

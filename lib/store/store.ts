@@ -6,12 +6,14 @@
  */
 import type { Change } from "../domain/changes";
 import type {
+  ArtifactRecord,
   ClientRecord,
   ConcurrencyLimitRecord,
   ConcurrencySlotRecord,
   FlowRecord,
   FlowTaskRecord,
   LogRecord,
+  NewArtifact,
   NewLog,
   NewRun,
   NewSlot,
@@ -25,6 +27,7 @@ import type {
   SlotListingRecord,
   TaskRunRecord,
   TaskStatRecord,
+  VariableRecord,
   WorkerFlowRecord,
   WorkerRecord,
 } from "../domain/records";
@@ -180,6 +183,24 @@ export interface StoreOps {
   listSlots(key?: string): Promise<SlotListingRecord[]>;
   /** How many slots are HELD, per key that has any. */
   countHeldSlots(): Promise<Map<string, number>>;
+
+  // Artifacts (what a run publishes for its run view) and variables (named JSON values).
+  /** Inserts an artifact; its id. */
+  insertArtifact(a: NewArtifact): Promise<number>;
+  getArtifact(id: number): Promise<ArtifactRecord | undefined>;
+  /** The run's newest artifact with this key, if any (a keyed progress artifact is updated in place). */
+  findArtifactByKey(runId: number, key: string): Promise<ArtifactRecord | undefined>;
+  /** Replaces an artifact's data (and description when given); whether it existed. */
+  updateArtifact(id: number, patch: { data: unknown; description?: string; updatedAt: number }): Promise<boolean>;
+  /** The run's artifacts, oldest first. */
+  listArtifacts(runId: number): Promise<ArtifactRecord[]>;
+  getVariable(name: string): Promise<VariableRecord | undefined>;
+  /** Every variable, by name (byte order). */
+  listVariables(): Promise<VariableRecord[]>;
+  /** Creates or replaces the variable (createdAt kept on replace); returns it. */
+  upsertVariable(name: string, value: unknown, now: number): Promise<VariableRecord>;
+  /** Whether there was one. */
+  deleteVariable(name: string): Promise<boolean>;
 }
 
 export interface Store extends StoreOps {

@@ -201,6 +201,9 @@ def child_main(conn, options):
     # Subflows ask the supervisor for their child runs over the same pipe.
     context.subflow_host = ProcessSubflowHost(channel)  # type: ignore[attr-defined]
     context.slots = PipeSlots(channel._send)  # the supervisor asks the server for slots
+    from .artifacts import server_handle
+
+    context.server = server_handle(run.get("server"))  # artifacts and variables: asked directly
     _context.set_process_run(context)
     _capture_output(context)
     grace = float(options.get("orphan_grace_seconds", ORPHAN_GRACE_SECONDS))

@@ -49,6 +49,12 @@ class RunContext:
         #: Where task calls with a ``concurrency_key`` get their slots (``concurrency.py``);
         #: None: no slots (a test's context).
         self.slots = None  # type: Any
+        #: What artifacts and variables reach the server through: anything with ``api``
+        #: (a ``WorkerApi``) and ``worker_id`` (the worker, a direct run's session, a run
+        #: process's handle); None: no server (a test's context).
+        self.server = None  # type: Any
+        #: A direct run (``python etl.py``): print() and log records also reach the terminal.
+        self.echo = False
         self._calls = itertools.count()
         self._calls_lock = threading.Lock()  # parallel tasks allocate calls from many threads
         #: Set when the flow passed its ``timeout``: the error every later task boundary raises.

@@ -57,13 +57,14 @@ def _call_locally(task, args, kwargs):
         except Exception as exc:
             if attempt > task.retries:
                 raise
+            delay = _delay(task, attempt)
             _local_logger.warning(
                 "task %s failed (%s); retry %d of %d in %ss",
-                task.name, describe_exception(exc), attempt, task.retries, task.retry_delay,
+                task.name, describe_exception(exc), attempt, task.retries, delay,
             )
             attempt += 1
-            if task.retry_delay > 0:
-                time.sleep(task.retry_delay)
+            if delay > 0:
+                time.sleep(delay)
 
 
 def _attempt(task, args, kwargs):
@@ -91,6 +92,16 @@ def _attempt(task, args, kwargs):
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def _delay(task, failed_attempt):
+    # type: (Any, int) -> float
+    """Seconds to wait after attempt ``failed_attempt`` failed (a task may give one delay per
+    retry: the Prefect shim's ``retry_delay_seconds=[...]``)."""
+    delays = getattr(task, "retry_delays", None)
+    if delays:
+        return float(delays[min(failed_attempt, len(delays)) - 1])
+    return task.retry_delay
 
 
 def _milliseconds_since(start):
@@ -149,12 +160,13 @@ def _call_holding(run, task, call, channel, held, args, kwargs):
                 if attempt > task.retries:
                     _fail(run, call, exc, attempt, start)
                     raise
+                delay = _delay(task, attempt)
                 attempt += 1
                 error = describe_exception(exc)
                 run.log("WARNING", "task %s attempt %d failed (%s); retrying in %ss"
-                        % (task.name, attempt - 1, error, task.retry_delay), call.index)
-                if task.retry_delay > 0:
-                    run.stop_requested.wait(task.retry_delay)
+                        % (task.name, attempt - 1, error, delay), call.index)
+                if delay > 0:
+                    run.stop_requested.wait(delay)
                 # A new attempt is a task boundary too: a cancel during the delay stops here.
                 run.check_boundary()
                 # task_retrying marks the new attempt's start, after the delay, and the attempt's

@@ -42,7 +42,7 @@ class _RunLogFilter(logging.Filter):
         if run is None:
             return True
         _send_record(run, record)
-        return False
+        return bool(getattr(run, "echo", False))  # a direct run's terminal sees it too
 
 
 def _send_record(run, record):
@@ -119,6 +119,8 @@ class StdoutRouter:
         run = current_run()
         if run is None:
             return self._real.write(text)
+        if getattr(run, "echo", False):
+            self._real.write(text)  # a direct run: the terminal keeps its output
         call = _current_call.get()
         holder = call if call is not None else run
         attr = self._buffer_attr

@@ -167,6 +167,56 @@ class WorkerApi:
             raise ServerError(status, answer, "subflow answer has no run")
         return run
 
+    def start_local_run(self, worker_id, flow_name, parameters):
+        # type: (str, str, Dict[str, Any]) -> Dict[str, Any]
+        """A flow called directly (``python etl.py``): the server's new RUNNING run of the
+        registered flow ``flow_name`` for this worker (``trigger: "local"``)."""
+        body = {"workerId": worker_id, "flow": flow_name, "parameters": parameters}
+        status, answer = self.transport.post(self._prefix + "/runs", body, self.REQUEST_TIMEOUT)
+        if status == 404 and _unknown_worker(answer):
+            raise UnknownWorker(error_message(answer))
+        run = self._check(status, answer).get("run")
+        if not isinstance(run, dict) or not run.get("id"):
+            raise ServerError(status, answer, "local run answer has no run")
+        return run
+
+    def create_artifact(self, run_id, worker_id, artifact):
+        # type: (str, str, Dict[str, Any]) -> Dict[str, Any]
+        """Publish an artifact of the running run (``{type, key?, description?, data, call?}``);
+        the stored artifact (``id``, ...)."""
+        body = dict(artifact, workerId=worker_id)
+        path = "%s/runs/%s/artifacts" % (self._prefix, urllib.parse.quote(run_id, safe=""))
+        status, answer = self.transport.post(path, body, self.REQUEST_TIMEOUT)
+        return self._check(status, answer).get("artifact") or {}
+
+    def update_artifact(self, run_id, worker_id, artifact_id, data, description=None):
+        # type: (str, str, str, Any, Any) -> Dict[str, Any]
+        """New data for an artifact of the running run."""
+        body = {"workerId": worker_id, "data": data}  # type: Dict[str, Any]
+        if description is not None:
+            body["description"] = description
+        path = "%s/runs/%s/artifacts/%s" % (self._prefix, urllib.parse.quote(run_id, safe=""),
+                                            urllib.parse.quote(str(artifact_id), safe=""))
+        status, answer = self.transport.patch(path, body, self.REQUEST_TIMEOUT)
+        return self._check(status, answer).get("artifact") or {}
+
+    def get_variable(self, name):
+        # type: (str) -> Any
+        """``(True, value)`` of the variable, ``(False, None)`` when it does not exist."""
+        path = "%s/variables/%s" % (self._prefix, urllib.parse.quote(name, safe=""))
+        status, answer = self.transport.get(path, self.REQUEST_TIMEOUT)
+        if status == 404:
+            return False, None
+        variable = self._check(status, answer).get("variable") or {}
+        return True, variable.get("value")
+
+    def set_variable(self, name, value):
+        # type: (str, Any) -> Dict[str, Any]
+        """Create or replace the variable; the stored variable."""
+        path = "%s/variables/%s" % (self._prefix, urllib.parse.quote(name, safe=""))
+        status, answer = self.transport.put(path, {"value": value}, self.REQUEST_TIMEOUT)
+        return self._check(status, answer).get("variable") or {}
+
     def request_slot(self, run_id, worker_id, key, call, task, wait_ms):
         # type: (str, str, str, int, str, int) -> Dict[str, Any]
         """Ask for a slot of concurrency ``key`` for task call ``call``, waiting up to ``wait_ms``

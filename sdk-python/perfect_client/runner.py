@@ -115,6 +115,7 @@ class Worker:
         self.url = ",".join(self.urls)
         self.client_id = client_id or os.environ.get("PERFECT_CLIENT_ID") or DEFAULT_CLIENT_ID
         token = token or os.environ.get("PERFECT_TOKEN") or DEFAULT_TOKEN
+        self._token = token
         self.max_concurrent_runs = max_concurrent_runs
         self.exit_when_all_completed = exit_when_all_completed
         self.flush_timeout = flush_timeout
@@ -407,6 +408,7 @@ class Worker:
         name = flow.name if flow is not None else str(run.get("flowName") or "?")
         context = RunContext(run_id, name, self._sender.open_channel(run_id))
         context.slots = ApiSlots(self.api, lambda: self.worker_id, context)
+        context.server = self
         with self._lock:
             if run_id in self._active:
                 return
@@ -440,7 +442,10 @@ class Worker:
         channel = context.channel
         assert self._pool is not None
         handover = {"run_id": context.run_id, "flow_name": context.flow_name,
-                    "flow_ref": _process_ref(flow), "parameters": parameters}
+                    "flow_ref": _process_ref(flow), "parameters": parameters,
+                    # artifacts and variables: the run process asks the server itself
+                    "server": {"urls": self.urls, "token": self._token, "client_id": self.client_id,
+                               "worker_id": self.worker_id}}
         proc = None
         if self._fork_server is not None:
             proc = self._fork_server.fork()

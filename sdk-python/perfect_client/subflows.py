@@ -49,6 +49,8 @@ class SubflowContext(RunContext):
         super().__init__(run_id, flow_name, channel)
         self.parent = parent
         self.subflow_host = getattr(parent, "subflow_host", None)
+        self.server = getattr(parent, "server", None)
+        self.echo = getattr(parent, "echo", False)
 
     def inherited_stop(self):
         # type: () -> Optional[type]
@@ -117,7 +119,12 @@ def call_flow(flow, args, kwargs):
     subflow returns an awaitable, like the function: it executes in a thread of its own with
     its own event loop, so the parent's loop keeps running."""
     parent = current_run()
-    host = getattr(parent, "subflow_host", None) if parent is not None else None
+    if parent is None:
+        # Outside any run: with PERFECT_URL set the call is recorded as a direct run.
+        from .direct import call_direct
+
+        return call_direct(flow, args, kwargs)
+    host = getattr(parent, "subflow_host", None)
     if host is None:
         return _parallel.call_flow(flow, args, kwargs)
     if getattr(flow, "is_async", False):

@@ -60,9 +60,10 @@ class HttpTransport:
         self._headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
-            "Authorization": "Bearer " + token,
             "User-Agent": user_agent,
         }
+        if token:  # the CLI without PERFECT_API_TOKEN sends none
+            self._headers["Authorization"] = "Bearer " + token
         host = urllib.parse.urlsplit(self.base_url).hostname or ""
         # A proxy from the environment cannot reach this machine's loopback, yet urllib would use
         # it for "localhost" unless no_proxy says otherwise.
@@ -78,6 +79,38 @@ class HttpTransport:
         # type: (str, float) -> Response
         """DELETE ``base_url + path`` (no body); wait at most ``timeout`` seconds."""
         return self._send("DELETE", path, None, timeout)
+
+    def get(self, path, timeout):
+        # type: (str, float) -> Response
+        """GET ``base_url + path``; wait at most ``timeout`` seconds."""
+        return self._send("GET", path, None, timeout)
+
+    def put(self, path, body, timeout):
+        # type: (str, Any, float) -> Response
+        """PUT ``body`` as JSON to ``base_url + path``."""
+        return self._send("PUT", path, encode_json(body), timeout)
+
+    def patch(self, path, body, timeout):
+        # type: (str, Any, float) -> Response
+        """PATCH ``body`` as JSON to ``base_url + path``."""
+        return self._send("PATCH", path, encode_json(body), timeout)
+
+    def open_stream(self, path, timeout):
+        # type: (str, float) -> Any
+        """GET ``base_url + path`` and return the open response to read line by line (an SSE
+        stream); raises ``ServerUnreachable`` without an answer, ``urllib.error.HTTPError``
+        for a status >= 400."""
+        headers = {k: v for k, v in self._headers.items() if k != "Content-Type"}
+        headers["Accept"] = "text/event-stream"
+        request = urllib.request.Request(self.base_url + path, headers=headers, method="GET")
+        try:
+            return self._opener.open(request, timeout=timeout)
+        except urllib.error.HTTPError:
+            raise
+        except urllib.error.URLError as err:
+            raise ServerUnreachable(_reason(err.reason)) from None
+        except (OSError, http.client.HTTPException, socket.timeout) as err:
+            raise ServerUnreachable(_reason(err)) from None
 
     def _send(self, method, path, data, timeout):
         # type: (str, str, Any, float) -> Response
@@ -257,6 +290,36 @@ class FailoverTransport:
         # type: (str, float) -> Response
         """DELETE on the current instance, failing over like ``post``."""
         return self._each(lambda t: t.delete(path, timeout))
+
+    def get(self, path, timeout):
+        # type: (str, float) -> Response
+        """GET on the current instance, failing over like ``post``."""
+        return self._each(lambda t: t.get(path, timeout))
+
+    def put(self, path, body, timeout):
+        # type: (str, Any, float) -> Response
+        """PUT on the current instance, failing over like ``post``."""
+        return self._each(lambda t: t.put(path, body, timeout))
+
+    def patch(self, path, body, timeout):
+        # type: (str, Any, float) -> Response
+        """PATCH on the current instance, failing over like ``post``."""
+        return self._each(lambda t: t.patch(path, body, timeout))
+
+    def open_stream(self, path, timeout):
+        # type: (str, float) -> Any
+        """An SSE stream from the first instance that answers."""
+        last = None  # type: Any
+        for index in self._order():
+            try:
+                answer = self.transports[index].open_stream(path, timeout)
+            except ServerUnreachable as err:
+                self._failed(index)
+                last = err
+                continue
+            self._worked(index, "")
+            return answer
+        raise last
 
     def _each(self, send):
         # type: (Any) -> Response

@@ -9,12 +9,14 @@
  */
 import pg from "pg";
 import type {
+  ArtifactRecord,
   ClientRecord,
   ConcurrencyLimitRecord,
   ConcurrencySlotRecord,
   FlowRecord,
   FlowTaskRecord,
   LogRecord,
+  NewArtifact,
   NewLog,
   NewRun,
   NewSlot,
@@ -28,6 +30,7 @@ import type {
   SlotListingRecord,
   TaskRunRecord,
   TaskStatRecord,
+  VariableRecord,
   WorkerFlowRecord,
   WorkerRecord,
 } from "../../domain/records";
@@ -901,6 +904,72 @@ class PgOps implements StoreOps {
     const rows = await this.rows(`SELECT key, count(*) AS n FROM concurrency_slots WHERE state = 'HELD' GROUP BY key`, [], "perfect_count_held_slots");
     return new Map(rows.map((r) => [r.key as string, Number(r.n)]));
   }
+
+  async insertArtifact(a: NewArtifact): Promise<number> {
+    const [r] = await this.rows(
+      `INSERT INTO artifacts (run_id, task_run_id, key, type, description, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) RETURNING id`,
+      [a.runId, a.taskRunId, a.key, a.type, a.description, JSON.stringify(a.data), Math.round(a.createdAt), Math.round(a.updatedAt)],
+      "perfect_insert_artifact",
+    );
+    return Number(r.id);
+  }
+  async getArtifact(id: number): Promise<ArtifactRecord | undefined> {
+    const [r] = await this.rows(`SELECT * FROM artifacts WHERE id = $1`, [id], "perfect_get_artifact");
+    return r && artifactOf(r);
+  }
+  async findArtifactByKey(runId: number, key: string): Promise<ArtifactRecord | undefined> {
+    const [r] = await this.rows(`SELECT * FROM artifacts WHERE run_id = $1 AND key = $2 ORDER BY id DESC LIMIT 1`, [runId, key], "perfect_artifact_by_key");
+    return r && artifactOf(r);
+  }
+  async updateArtifact(id: number, patch: { data: unknown; description?: string; updatedAt: number }): Promise<boolean> {
+    const res = await this.q.query({
+      name: "perfect_update_artifact",
+      text: `UPDATE artifacts SET data = $2::jsonb, description = COALESCE($3, description), updated_at = $4 WHERE id = $1`,
+      values: [id, JSON.stringify(patch.data), patch.description ?? null, Math.round(patch.updatedAt)],
+    });
+    return (res.rowCount ?? 0) > 0;
+  }
+  async listArtifacts(runId: number): Promise<ArtifactRecord[]> {
+    return (await this.rows(`SELECT * FROM artifacts WHERE run_id = $1 ORDER BY id`, [runId], "perfect_list_artifacts")).map(artifactOf);
+  }
+  async getVariable(name: string): Promise<VariableRecord | undefined> {
+    const [r] = await this.rows(`SELECT * FROM variables WHERE name = $1`, [name], "perfect_get_variable");
+    return r && variableOf(r);
+  }
+  async listVariables(): Promise<VariableRecord[]> {
+    return (await this.rows(`SELECT * FROM variables ORDER BY name COLLATE "C"`)).map(variableOf);
+  }
+  async upsertVariable(name: string, value: unknown, now: number): Promise<VariableRecord> {
+    const [r] = await this.rows(
+      `INSERT INTO variables (name, value, created_at, updated_at) VALUES ($1, $2::jsonb, $3, $3)
+       ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at RETURNING *`,
+      [name, JSON.stringify(value), Math.round(now)],
+      "perfect_upsert_variable",
+    );
+    return variableOf(r);
+  }
+  async deleteVariable(name: string): Promise<boolean> {
+    const res = await this.q.query({ name: "perfect_delete_variable", text: `DELETE FROM variables WHERE name = $1`, values: [name] });
+    return (res.rowCount ?? 0) > 0;
+  }
+}
+
+function artifactOf(r: Record<string, unknown>): ArtifactRecord {
+  return {
+    id: Number(r.id),
+    runId: Number(r.run_id),
+    taskRunId: r.task_run_id === null || r.task_run_id === undefined ? null : Number(r.task_run_id),
+    key: (r.key as string | null) ?? null,
+    type: r.type as ArtifactRecord["type"],
+    description: r.description as string,
+    data: r.data,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function variableOf(r: Record<string, unknown>): VariableRecord {
+  return { name: r.name as string, value: r.value, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) };
 }
 
 const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -33,8 +33,11 @@ import {
   workerFlows,
 } from "../../../db/schema";
 import type {
+  ArtifactRecord,
   ConcurrencyLimitRecord,
   ConcurrencySlotRecord,
+  VariableRecord,
+  NewArtifact,
   NewLog,
   NewRun,
   NewSchedule,
@@ -684,6 +687,71 @@ export class SqliteSync implements Sync<StoreOps> {
     const rows = this.stmt("countHeld", () => `SELECT key, count(*) AS n FROM concurrency_slots WHERE state = 'HELD' GROUP BY key`).all() as { key: string; n: number }[];
     return new Map(rows.map((r) => [r.key, r.n]));
   }
+
+  insertArtifact(a: NewArtifact): number {
+    const r = this.stmt(
+      "insertArtifact",
+      () => `INSERT INTO artifacts (run_id, task_run_id, key, type, description, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    ).get(a.runId, a.taskRunId, a.key, a.type, a.description, JSON.stringify(a.data), a.createdAt, a.updatedAt) as { id: number };
+    return r.id;
+  }
+  getArtifact(id: number): ArtifactRecord | undefined {
+    const r = this.stmt("getArtifact", () => `SELECT * FROM artifacts WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+    return r && artifactOf(r);
+  }
+  findArtifactByKey(runId: number, key: string): ArtifactRecord | undefined {
+    const r = this.stmt("artifactByKey", () => `SELECT * FROM artifacts WHERE run_id = ? AND key = ? ORDER BY id DESC LIMIT 1`).get(runId, key) as
+      | Record<string, unknown>
+      | undefined;
+    return r && artifactOf(r);
+  }
+  updateArtifact(id: number, patch: { data: unknown; description?: string; updatedAt: number }): boolean {
+    return (
+      this.stmt(
+        "updateArtifact",
+        () => `UPDATE artifacts SET data = ?, description = COALESCE(?, description), updated_at = ? WHERE id = ?`,
+      ).run(JSON.stringify(patch.data), patch.description ?? null, patch.updatedAt, id).changes > 0
+    );
+  }
+  listArtifacts(runId: number): ArtifactRecord[] {
+    return (this.stmt("listArtifacts", () => `SELECT * FROM artifacts WHERE run_id = ? ORDER BY id`).all(runId) as Record<string, unknown>[]).map(artifactOf);
+  }
+  getVariable(name: string): VariableRecord | undefined {
+    const r = this.stmt("getVariable", () => `SELECT * FROM variables WHERE name = ?`).get(name) as Record<string, unknown> | undefined;
+    return r && variableOf(r);
+  }
+  listVariables(): VariableRecord[] {
+    return (this.stmt("listVariables", () => `SELECT * FROM variables ORDER BY name`).all() as Record<string, unknown>[]).map(variableOf);
+  }
+  upsertVariable(name: string, value: unknown, now: number): VariableRecord {
+    const r = this.stmt(
+      "upsertVariable",
+      () => `INSERT INTO variables (name, value, created_at, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at RETURNING *`,
+    ).get(name, JSON.stringify(value), now, now) as Record<string, unknown>;
+    return variableOf(r);
+  }
+  deleteVariable(name: string): boolean {
+    return this.stmt("deleteVariable", () => `DELETE FROM variables WHERE name = ?`).run(name).changes > 0;
+  }
+}
+
+function artifactOf(r: Record<string, unknown>): ArtifactRecord {
+  return {
+    id: r.id as number,
+    runId: r.run_id as number,
+    taskRunId: (r.task_run_id as number | null) ?? null,
+    key: (r.key as string | null) ?? null,
+    type: r.type as ArtifactRecord["type"],
+    description: r.description as string,
+    data: JSON.parse(r.data as string) as unknown,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function variableOf(r: Record<string, unknown>): VariableRecord {
+  return { name: r.name as string, value: JSON.parse(r.value as string) as unknown, createdAt: r.created_at as number, updatedAt: r.updated_at as number };
 }
 
 const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -774,6 +842,8 @@ const OPS: (keyof StoreOps)[] = [
   "listRetriesOf", "countRunningRuns", "listChildRuns", "getChildRun",
   "upsertConcurrencyLimit", "getConcurrencyLimit", "listConcurrencyLimits", "deleteConcurrencyLimit",
   "requestSlot", "grantSlots", "getSlot", "slotPosition", "deleteSlot", "deleteSlotsOfRun", "listSlots", "countHeldSlots",
+  "insertArtifact", "getArtifact", "findArtifactByKey", "updateArtifact", "listArtifacts",
+  "getVariable", "listVariables", "upsertVariable", "deleteVariable",
 ];
 
 function bind(sync: SqliteSync, idle: () => Promise<void> | null): StoreOps {

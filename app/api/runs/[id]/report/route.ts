@@ -11,7 +11,8 @@ export async function GET(_req: Request, ctx: { params: Promise<{ id: string }> 
     const engine = getEngine();
     const run = await engine.getRun(id);
     const { logs } = await engine.listLogs(id, { after: 0, level: [], limit: 100_000 });
-    return new Response(renderRunReport(run, logs, new Date()), {
+    const { artifacts } = await engine.listArtifacts(id);
+    return new Response(renderRunReport(run, logs, new Date(), artifacts), {
       headers: {
         "Content-Type": "text/html; charset=utf-8",
         "Content-Disposition": `attachment; filename="perfect-run-${run.id}.html"`,

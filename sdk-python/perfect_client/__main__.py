@@ -1,0 +1,7 @@
+"""``python -m perfect_client``: the ``perfect`` command line (see ``cli``)."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

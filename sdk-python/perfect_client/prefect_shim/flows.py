@@ -1,0 +1,4 @@
+"""``prefect.flows``."""
+from .core import Flow, flow, serve
+
+__all__ = ["Flow", "flow", "serve"]
