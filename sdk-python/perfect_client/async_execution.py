@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from .concurrency import acquire_slot, log_slot_wait, release_slot
 from .context import TaskCall, _current_call, current_run
-from .errors import RunInterrupted, describe_exception
+from .errors import RunInterrupted
 from .log_capture import flush_line_buffer
 
 _clock = time.monotonic
@@ -44,7 +44,7 @@ async def call_task_async(task, args, kwargs, call_index=None):
     # type: (Any, Tuple[Any, ...], Dict[str, Any], Optional[int]) -> Any
     """The coroutine of one call of an async ``task``: its retries, its timeout, and inside a
     served run its events. Futures among the arguments are awaited first."""
-    from .execution import _fail, _milliseconds_since
+    from .execution import local_retry
     from .futures import InputFailed
     from .parallel import _resolve_async, check_local_start
 
@@ -60,15 +60,9 @@ async def call_task_async(task, args, kwargs, call_index=None):
             try:
                 return await _attempt(task, args, kwargs)
             except Exception as exc:
-                if attempt > task.retries:
-                    raise
-                import logging
-
-                logging.getLogger("perfect.run").warning(
-                    "task %s failed (%s); retry %d of %d in %ss",
-                    task.name, describe_exception(exc), attempt, task.retries, task.retry_delay)
+                delay = local_retry(task, exc, attempt)
                 attempt += 1
-                await _sleep(None, task.retry_delay)
+                await _sleep(None, delay)
     run.check_boundary()
     call = TaskCall(run.next_call() if call_index is None else call_index, task.name)
     # A task with a concurrency_key holds one of the key's slots through all its attempts; the
@@ -83,7 +77,7 @@ async def call_task_async(task, args, kwargs, call_index=None):
 
 async def _call_async_holding(run, task, call, held, args, kwargs):
     # type: (Any, Any, TaskCall, Any, Tuple[Any, ...], Dict[str, Any]) -> Any
-    from .execution import _fail, _milliseconds_since
+    from .execution import _fail, _milliseconds_since, next_attempt, start_attempt
 
     channel = run.channel
     channel.emit("task_started", {"call": call.index, "task": task.name, "attempt": 1})
@@ -99,17 +93,9 @@ async def _call_async_holding(run, task, call, held, args, kwargs):
             except RunInterrupted:
                 raise
             except Exception as exc:
-                if attempt > task.retries:
-                    _fail(run, call, exc, attempt, start)
-                    raise
-                attempt += 1
-                error = describe_exception(exc)
-                run.log("WARNING", "task %s attempt %d failed (%s); retrying in %ss"
-                        % (task.name, attempt - 1, error, task.retry_delay), call.index)
-                await _sleep(run, task.retry_delay)
-                run.check_boundary()
-                channel.emit("task_retrying", {"call": call.index, "attempt": attempt, "error": error})
-                start = _clock()
+                attempt, delay, error = next_attempt(run, task, call, exc, attempt, start)
+                await _sleep(run, delay)
+                start = start_attempt(run, call, attempt, error)
             except BaseException as exc:  # CancelledError: the flow (or its timeout) cancelled it
                 _fail(run, call, exc, attempt, start)
                 raise

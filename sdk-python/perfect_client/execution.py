@@ -55,16 +55,47 @@ def _call_locally(task, args, kwargs):
         try:
             return _attempt(task, args, kwargs)
         except Exception as exc:
-            if attempt > task.retries:
-                raise
-            delay = _delay(task, attempt)
-            _local_logger.warning(
-                "task %s failed (%s); retry %d of %d in %ss",
-                task.name, describe_exception(exc), attempt, task.retries, delay,
-            )
+            delay = local_retry(task, exc, attempt)
             attempt += 1
             if delay > 0:
                 time.sleep(delay)
+
+
+def local_retry(task, exc, attempt):
+    # type: (Any, BaseException, int) -> float
+    """Attempt ``attempt`` of ``task`` failed outside a served run: re-raises ``exc`` when the
+    retries are spent, else logs the retry and returns the delay before the next attempt.
+    Shared by the sync and async paths."""
+    if attempt > task.retries:
+        raise exc
+    delay = _delay(task, attempt)
+    _local_logger.warning("task %s failed (%s); retry %d of %d in %ss", task.name, describe_exception(exc), attempt, task.retries, delay)
+    return delay
+
+
+def next_attempt(run, task, call, exc, attempt, start):
+    # type: (RunContext, Any, TaskCall, BaseException, int, float) -> Tuple[int, float, str]
+    """Attempt ``attempt`` of a task call failed inside a run: when its retries are spent the
+    call fails (its event sent) and ``exc`` is re-raised; else the retry is logged and the next
+    attempt's number, the delay before it and the error are returned. Shared by the sync and
+    async paths, which only wait differently."""
+    if attempt > task.retries:
+        _fail(run, call, exc, attempt, start)
+        raise exc
+    delay = _delay(task, attempt)
+    error = describe_exception(exc)
+    run.log("WARNING", "task %s attempt %d failed (%s); retrying in %ss" % (task.name, attempt, error, delay), call.index)
+    return attempt + 1, delay, error
+
+
+def start_attempt(run, call, attempt, error):
+    # type: (RunContext, TaskCall, int, str) -> float
+    """After a retry's delay: a new attempt is a task boundary too (a cancel during the delay
+    stops here); ``task_retrying`` marks its start, and its duration is measured from the same
+    instant (returned)."""
+    run.check_boundary()
+    run.channel.emit("task_retrying", {"call": call.index, "attempt": attempt, "error": error})
+    return _clock()
 
 
 def _attempt(task, args, kwargs):
@@ -157,22 +188,10 @@ def _call_holding(run, task, call, channel, held, args, kwargs):
             except RunInterrupted:
                 raise
             except Exception as exc:
-                if attempt > task.retries:
-                    _fail(run, call, exc, attempt, start)
-                    raise
-                delay = _delay(task, attempt)
-                attempt += 1
-                error = describe_exception(exc)
-                run.log("WARNING", "task %s attempt %d failed (%s); retrying in %ss"
-                        % (task.name, attempt - 1, error, delay), call.index)
+                attempt, delay, error = next_attempt(run, task, call, exc, attempt, start)
                 if delay > 0:
                     run.stop_requested.wait(delay)
-                # A new attempt is a task boundary too: a cancel during the delay stops here.
-                run.check_boundary()
-                # task_retrying marks the new attempt's start, after the delay, and the attempt's
-                # duration is measured from the same instant.
-                channel.emit("task_retrying", {"call": call.index, "attempt": attempt, "error": error})
-                start = _clock()
+                start = start_attempt(run, call, attempt, error)
             except BaseException as exc:
                 _fail(run, call, exc, attempt, start)
                 raise

@@ -79,6 +79,23 @@ class LocalAsyncTests(unittest.TestCase):
         self.assertEqual(asyncio.run(flaky()), "third time")
         self.assertEqual(len(attempts), 3)
 
+    def test_an_async_task_waits_the_delay_given_for_each_retry(self):
+        # One delay per retry (the Prefect shim's retry_delay_seconds=[...]) holds for async
+        # tasks as for sync ones: the sync and async paths share their retry bookkeeping.
+        attempts = []
+
+        @task(retries=2, retry_delay=30)
+        async def flaky():
+            attempts.append(1)
+            if len(attempts) < 3:
+                raise ConnectionError("again")
+            return "done"
+
+        flaky.retry_delays = [0.01, 0.02]
+        with self.assertLogs("perfect.run", level="WARNING") as logs:
+            self.assertEqual(asyncio.run(flaky()), "done")
+        self.assertEqual([m.rsplit(" in ", 1)[1] for m in logs.output], ["0.01s", "0.02s"])
+
     def test_timeout_cancels_an_async_task(self):
         seen = []
 
