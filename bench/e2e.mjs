@@ -11,61 +11,19 @@
  *
  *   node bench/e2e.mjs [--dispatch-trials 200] [--runs 500] [--throughput-trials 5]
  */
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import readline from "node:readline";
-import { BENCH_CLIENT, ROOT, cpuSeconds, startServer } from "./lib/server.mjs";
+import { ROOT, cpuSeconds, startServer } from "./lib/server.mjs";
 import { commandOf, latencyFigure, rateFigure, runCli } from "./lib/figures.mjs";
 import { apiClient, closedLoop } from "./lib/http.mjs";
+import { flowIdOf, startPythonWorker } from "./lib/python-worker.mjs";
 import { sleep, summarize } from "./lib/stats.mjs";
 
-const WORKER = path.join(ROOT, "bench", "py", "bench_worker.py");
 const OVERHEAD = path.join(ROOT, "sdk-python", "bench_overhead.py");
 const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
 
-/** Starts one Python worker; resolves once it has registered. `onLine` gets its report lines. */
-export function startPythonWorker(base, { clientId = BENCH_CLIENT.id, token = BENCH_CLIENT.token, maxConcurrentRuns = 4, isolation = "process", onLine = () => {} } = {}) {
-  const child = spawn("python3", [WORKER], {
-    env: { ...process.env, PERFECT_URL: base, PERFECT_CLIENT_ID: clientId, PERFECT_TOKEN: token, BENCH_MAX_CONCURRENT_RUNS: String(maxConcurrentRuns), BENCH_ISOLATION: isolation, PYTHONUNBUFFERED: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  readline.createInterface({ input: child.stdout }).on("line", (l) => onLine(l, monoMs()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`python worker did not register:\n${err}`)), 30_000);
-    child.stderr.on("data", (c) => {
-      err = (err + c).slice(-5000);
-      if (/serving \d+ flow/.test(err)) {
-        clearTimeout(timer);
-        resolve({
-          child,
-          stderr: () => err,
-          stop: async () => {
-            if (child.exitCode !== null) return;
-            const exited = new Promise((r) => child.once("exit", r));
-            child.kill("SIGINT");
-            await Promise.race([exited, sleep(15_000)]);
-            if (child.exitCode === null) child.kill("SIGKILL");
-          },
-        });
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`python worker exited (${code}):\n${err}`));
-    });
-  });
-}
 
-async function flowIdOf(api, name) {
-  for (let i = 0; i < 50; i++) {
-    const f = (await api.get(`/api/flows?name=${encodeURIComponent(name)}`)).flows.find((x) => x.name === name);
-    if (f) return f.id;
-    await sleep(100);
-  }
-  throw new Error(`flow ${name} was not registered`);
-}
 
 /** Trigger → first task body, one run at a time, against one idle Python worker. */
 export async function measureDispatchE2E(base, { trials = 200, warmup = 10, gapMs = 50 } = {}) {

@@ -13,58 +13,15 @@
  *
  *   node bench/parallel.mjs [--tasks 1000] [--trials 5] [--submits 1000] [--submit-trials 10]
  */
-import { spawn } from "node:child_process";
-import path from "node:path";
-import readline from "node:readline";
-import { BENCH_CLIENT, ROOT, startServer } from "./lib/server.mjs";
+import { startServer } from "./lib/server.mjs";
 import { commandOf, latencyFigure, rateFigure, runCli } from "./lib/figures.mjs";
 import { apiClient } from "./lib/http.mjs";
+import { flowIdOf, startPythonWorker } from "./lib/python-worker.mjs";
 import { sleep, summarize } from "./lib/stats.mjs";
 
-const WORKER = path.join(ROOT, "bench", "py", "parallel_worker.py");
 const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
 
-/** Starts the parallel worker; resolves once it has registered. `onLine` gets its report lines. */
-function startWorker(base, { isolation = "process", onLine = () => {} } = {}) {
-  const child = spawn("python3", [WORKER], {
-    env: { ...process.env, PERFECT_URL: base, PERFECT_CLIENT_ID: BENCH_CLIENT.id, PERFECT_TOKEN: BENCH_CLIENT.token, BENCH_ISOLATION: isolation, PYTHONUNBUFFERED: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  readline.createInterface({ input: child.stdout }).on("line", (l) => onLine(l));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`python worker did not register:\n${err}`)), 30_000);
-    child.stderr.on("data", (c) => {
-      err = (err + c).slice(-5000);
-      if (/serving \d+ flow/.test(err)) {
-        clearTimeout(timer);
-        resolve({
-          stderr: () => err,
-          stop: async () => {
-            if (child.exitCode !== null) return;
-            const exited = new Promise((r) => child.once("exit", r));
-            child.kill("SIGINT");
-            await Promise.race([exited, sleep(15_000)]);
-            if (child.exitCode === null) child.kill("SIGKILL");
-          },
-        });
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`python worker exited (${code}):\n${err}`));
-    });
-  });
-}
 
-async function flowIdOf(api, name) {
-  for (let i = 0; i < 100; i++) {
-    const f = (await api.get(`/api/flows?name=${encodeURIComponent(name)}`)).flows.find((x) => x.name === name);
-    if (f) return f.id;
-    await sleep(100);
-  }
-  throw new Error(`flow ${name} was not registered`);
-}
 
 /**
  * Waits until the flow has no PENDING or RUNNING run (the light history query, checked every
@@ -90,7 +47,7 @@ async function waitEnd(api, flowId, runId, worker, limitMs = 300_000) {
  * run and task runs COMPLETED.
  */
 export async function measureMap(base, { tasks = 1000, trials = 5, warmup = 1 } = {}) {
-  const worker = await startWorker(base);
+  const worker = await startPythonWorker(base, { script: "parallel_worker.py" });
   const api = apiClient(base);
   try {
     const flowId = await flowIdOf(api, "Bench Parallel Map");
@@ -118,7 +75,8 @@ export async function measureMap(base, { tasks = 1000, trials = 5, warmup = 1 } 
 /** `trials` runs each timing `submits` submit() calls inside the run (after one warm-up run). */
 export async function measureSubmit(base, { submits = 1000, trials = 10, warmup = 1 } = {}) {
   const reported = new Map();
-  const worker = await startWorker(base, {
+  const worker = await startPythonWorker(base, {
+    script: "parallel_worker.py",
     onLine: (line) => {
       const m = /^SUBMIT (\S+) (\d+) (\d+)$/.exec(line);
       if (m) reported.set(m[1], Number(m[3]) / 1e6 / Number(m[2]));

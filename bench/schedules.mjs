@@ -19,16 +19,8 @@ import { BENCH_CLIENT, cpuSeconds, startServer } from "./lib/server.mjs";
 import { ceilingFigure, commandOf, latencyFigure, runCli } from "./lib/figures.mjs";
 import { apiClient, closedLoop } from "./lib/http.mjs";
 import { sleep, summarize } from "./lib/stats.mjs";
-import { startPythonWorker } from "./e2e.mjs";
+import { flowIdOf, startPythonWorker } from "./lib/python-worker.mjs";
 
-async function flowIdOf(api, name) {
-  for (let i = 0; i < 100; i++) {
-    const f = (await api.get(`/api/flows?name=${encodeURIComponent(name)}`)).flows.find((x) => x.name === name);
-    if (f) return f.id;
-    await sleep(100);
-  }
-  throw new Error(`flow ${name} was not registered`);
-}
 
 async function createSchedules(api, flowId, bodies) {
   const ids = new Array(bodies.length);

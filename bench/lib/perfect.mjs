@@ -16,7 +16,7 @@ import { BENCH_CLIENT } from "./server.mjs";
 import { apiClient, closedLoop } from "./http.mjs";
 import { nowMs, sleep } from "./stats.mjs";
 import { startPollers } from "../dispatch.mjs";
-import { startPythonWorker } from "../e2e.mjs";
+import { flowIdOf, startPythonWorker } from "./python-worker.mjs";
 
 export const ONE_TASK_FLOW = "Bench E2E Dispatch";
 /** bench/py/bench_worker.py's ten-task flow: each task body prints "TASK <token> <i>". */
@@ -29,14 +29,6 @@ export const TEN_TASK_FLOW = "Bench Ten Tasks";
  */
 export const BENCH_CLIENT_2 = { id: "bench2", name: "Bench Client 2", performanceSensitivity: "normal", token: "bench2-token" };
 
-async function flowIdOf(api, name, clientId = BENCH_CLIENT.id) {
-  for (let i = 0; i < 100; i++) {
-    const f = (await api.get(`/api/flows?name=${encodeURIComponent(name)}`)).flows.find((x) => x.name === name && (x.clientId ?? x.client?.id ?? clientId) === clientId);
-    if (f) return f.id;
-    await sleep(100);
-  }
-  throw new Error(`flow ${name} was not registered`);
-}
 
 /** Waits for `promise`, failing after `ms` with `what`. */
 function within(promise, ms, what) {

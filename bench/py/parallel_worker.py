@@ -10,23 +10,10 @@ Serves two flows:
 Configuration comes from PERFECT_URL, PERFECT_CLIENT_ID, PERFECT_TOKEN and BENCH_ISOLATION.
 """
 import os
-import sys
-import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "sdk-python"))
-
-from perfect_client import flow, serve, task, wait  # noqa: E402
-
-_out = sys.__stdout__
-_lock = threading.Lock()
-
-
-def report(line):
-    with _lock:
-        _out.write(line + "\n")
-        _out.flush()
+from bench_common import report  # first: puts this checkout's SDK on the path
+from perfect_client import flow, serve, task, wait
 
 
 @task(estimated_time=1)
