@@ -159,24 +159,31 @@ class PerfectFuture:
 
     # -- asyncio ---------------------------------------------------------------------------------
 
-    def __await__(self):
+    async def finished(self):
+        # type: () -> None
+        """Await this future's end from a coroutine without retrieving its outcome (its
+        callbacks run on the thread that finishes it; the wake-up crosses to the loop)."""
         import asyncio
 
-        if not self._finished:
-            loop = asyncio.get_running_loop()
-            waiter = loop.create_future()
+        if self._finished:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
 
-            def wake(_future):
-                def settle():
-                    if not waiter.done():
-                        waiter.set_result(None)
-                try:
-                    loop.call_soon_threadsafe(settle)
-                except RuntimeError:
-                    pass  # the loop closed meanwhile
+        def wake(_future):
+            def settle():
+                if not waiter.done():
+                    waiter.set_result(None)
+            try:
+                loop.call_soon_threadsafe(settle)
+            except RuntimeError:
+                pass  # the loop closed meanwhile
 
-            self.add_done_callback(wake)
-            yield from waiter.__await__()
+        self.add_done_callback(wake)
+        await waiter
+
+    def __await__(self):
+        yield from self.finished().__await__()
         return self.result()
 
     def __repr__(self):

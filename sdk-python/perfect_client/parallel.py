@@ -283,7 +283,7 @@ class TaskScope:
             if not pending:
                 return
             for future in pending:
-                await _done(future)
+                await future.finished()
 
     def unhandled_error(self):
         # type: () -> Optional[BaseException]
@@ -314,27 +314,6 @@ class TaskScope:
         self._pool.close()
 
 
-async def _done(future):
-    # type: (PerfectFuture) -> None
-    """Await ``future`` ending without retrieving its outcome."""
-    if future.done():
-        return
-    loop = asyncio.get_running_loop()
-    waiter = loop.create_future()
-
-    def wake(_future):
-        def settle():
-            if not waiter.done():
-                waiter.set_result(None)
-        try:
-            loop.call_soon_threadsafe(settle)
-        except RuntimeError:
-            pass
-
-    future.add_done_callback(wake)
-    await waiter
-
-
 async def _resolve_async(args, kwargs):
     # type: (Tuple[Any, ...], Dict[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]
     from .futures import holds_futures
@@ -347,7 +326,7 @@ async def _resolve_async(args, kwargs):
             list(value.values()) if type(value) is dict else list(value) if isinstance(value, (list, tuple, set, frozenset)) else [])
         for item in items:
             if type(item) is PerfectFuture:
-                await _done(item)
+                await item.finished()
     return resolve_arguments(args, kwargs)
 
 
