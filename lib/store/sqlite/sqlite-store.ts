@@ -444,7 +444,7 @@ export class SqliteSync implements Sync<StoreOps> {
       for (const { id, callIndex, state, reportedProgress, progressChangedAt, startedAt, attemptStartedAt, endedAt, durationMs, attempt, warning, zScore, threshold, stalled, error } of rows) {
         this.updateTaskRun(id, { callIndex, state, reportedProgress, progressChangedAt, startedAt, attemptStartedAt, endedAt, durationMs, attempt, warning, zScore, threshold, stalled, error });
       }
-    })();
+    }).immediate();
   }
   updateTaskRun(id: number, patch: Partial<TaskRunRow>): void {
     this.update(TASK_RUN, id, patch);
@@ -498,10 +498,12 @@ export class SqliteSync implements Sync<StoreOps> {
     return new Map(taskNames.map((name) => [name, this.recentStmt.all(flowId, name, limit) as number[]]));
   }
   upsertTaskStats(rows: readonly TaskStatRow[]): void {
-    // Its own savepoint (a plain transaction when called outside one): all rows or none.
+    // Its own savepoint inside a transaction; outside one, BEGIN IMMEDIATE: a deferred
+    // transaction that reads before it writes gets SQLITE_BUSY at once (no busy wait) when
+    // another connection wrote in between.
     this.db.$client.transaction(() => {
       for (const row of rows) this.upsertTaskStat(row);
-    })();
+    }).immediate();
   }
   private upsertTaskStat(row: TaskStatRow): void {
     const st = this.stmt("upsertTaskStat", () =>
@@ -514,9 +516,10 @@ export class SqliteSync implements Sync<StoreOps> {
   }
   /** Records one completed run's call counts (rows may not exist yet: duration stats come later). */
   recordTaskCalls(flowId: number, clientId: string, calls: ReadonlyArray<{ taskName: string; calls: number }>, window: number, now: number): void {
+    // Read-modify-write: BEGIN IMMEDIATE outside a transaction (see upsertTaskStats).
     this.db.$client.transaction(() => {
       for (const c of calls) this.recordTaskCall(flowId, c.taskName, clientId, c.calls, window, now);
-    })();
+    }).immediate();
   }
   private recordTaskCall(flowId: number, taskName: string, clientId: string, calls: number, window: number, now: number): void {
     const cur = this.getTaskStat(flowId, taskName);
