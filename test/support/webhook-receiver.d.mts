@@ -15,4 +15,5 @@ export interface Receiver {
   onRequest(fn: (hit: Omit<ReceivedRequest, "status">) => void): () => void;
   close(): Promise<void>;
 }
-export function startReceiver(respond?: (hit: Omit<ReceivedRequest, "status">, index: number) => number): Promise<Receiver>;
+/** On 127.0.0.1, a free port unless `port` is given. */
+export function startReceiver(respond?: (hit: Omit<ReceivedRequest, "status">, index: number) => number, port?: number): Promise<Receiver>;

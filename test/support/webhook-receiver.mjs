@@ -5,7 +5,7 @@
  */
 import http from "node:http";
 
-export async function startReceiver(respond = () => 200) {
+export async function startReceiver(respond = () => 200, port = 0) {
   const received = [];
   const listeners = new Set();
   let decide = respond;
@@ -20,11 +20,14 @@ export async function startReceiver(respond = () => 200) {
       for (const l of listeners) l(hit);
     });
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
+  const bound = server.address().port;
   return {
-    url: `http://127.0.0.1:${port}/hook`,
-    port,
+    url: `http://127.0.0.1:${bound}/hook`,
+    port: bound,
     received,
     /** Changes how later requests are answered. */
     respondWith(fn) {
