@@ -916,9 +916,18 @@ class PgOps implements StoreOps {
   async listDeliveries(q: DeliveryFilter): Promise<AlertDeliveryRecord[]> {
     const where: string[] = [];
     const values: unknown[] = [];
-    if (q.state !== undefined) (values.push(q.state), where.push(`state = $${values.length}`));
-    if (q.destinationId !== undefined) (values.push(q.destinationId), where.push(`destination_id = $${values.length}`));
-    if (q.before !== undefined) (values.push(q.before), where.push(`id < $${values.length}`));
+    if (q.state !== undefined) {
+      values.push(q.state);
+      where.push(`state = $${values.length}`);
+    }
+    if (q.destinationId !== undefined) {
+      values.push(q.destinationId);
+      where.push(`destination_id = $${values.length}`);
+    }
+    if (q.before !== undefined) {
+      values.push(q.before);
+      where.push(`id < $${values.length}`);
+    }
     values.push(q.limit);
     const rows = await this.rows(`SELECT * FROM alert_deliveries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $${values.length}`, values);
     return rows.map(deliveryOf);

@@ -732,9 +732,18 @@ export class SqliteSync implements Sync<StoreOps> {
   listDeliveries(q: DeliveryFilter): AlertDeliveryRecord[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (q.state !== undefined) (where.push("state = ?"), args.push(q.state));
-    if (q.destinationId !== undefined) (where.push("destination_id = ?"), args.push(q.destinationId));
-    if (q.before !== undefined) (where.push("id < ?"), args.push(q.before));
+    if (q.state !== undefined) {
+      where.push("state = ?");
+      args.push(q.state);
+    }
+    if (q.destinationId !== undefined) {
+      where.push("destination_id = ?");
+      args.push(q.destinationId);
+    }
+    if (q.before !== undefined) {
+      where.push("id < ?");
+      args.push(q.before);
+    }
     const shape = `listDeliveries:${q.state !== undefined}:${q.destinationId !== undefined}:${q.before !== undefined}`;
     const rows = this.stmt(shape, () => `SELECT * FROM alert_deliveries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`).all(
       ...args, q.limit,
