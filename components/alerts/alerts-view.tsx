@@ -229,7 +229,7 @@ function DeliveryLog({ overview, now }: { overview: AlertsOverview; now: number 
 
 function DeliveryRow({ d, now }: { d: DeliveryView; now: number }) {
   return (
-    <li className="card p-3 text-sm" data-testid="alert-delivery" data-delivery={d.id} data-state={d.state}>
+    <li className="card p-3 text-sm" data-testid="alert-delivery" data-delivery={d.id} data-state={d.state} data-destination={d.destinationId} data-type={d.type}>
       <div className="flex flex-wrap items-center gap-x-3 gap-y-1">
         <span className={`rounded border px-1.5 py-0.5 text-xs font-semibold ${STATE_STYLE[d.state] ?? ""}`} data-testid="alert-delivery-state">
           {d.state}
