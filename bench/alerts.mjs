@@ -12,7 +12,7 @@
  *     the same server in the same run. With --pg-runs N, the same on PostgreSQL seeded by
  *     bench/lib/pg-seed.mjs.
  *
- *   node bench/alerts.mjs [--trials 200] [--db seeded.db | --runs 1000000] [--reps 200] [--pg-runs 1000000]
+ *   node bench/alerts.mjs [--trials 200] [--db seeded.db | --runs 1000000] [--reps 200] [--pg-runs 1000000] [--only webhook|scrape]
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -106,11 +106,12 @@ export async function main(args = {}) {
   const reps = args.reps ?? 200;
   const runs = args.runs ?? 1_000_000;
   const pgRuns = args.pgRuns ?? 0;
+  const only = args.only ?? null;
   const figures = [];
   const details = {};
   const cluster = await startPostgres();
   try {
-    for (const [name, env] of [["SQLite", {}], ["PostgreSQL", { PERFECT_DATABASE_URL: cluster.url }]]) {
+    for (const [name, env] of only === "scrape" ? [] : [["SQLite", {}], ["PostgreSQL", { PERFECT_DATABASE_URL: cluster.url }]]) {
       console.error(`[alerts] run failed → webhook received on ${name}, ${trials} trials …`);
       const m = await measureFailureToWebhook(env, trials);
       if (m.duplicates) throw new Error(`${m.duplicates} duplicate webhooks on ${name}`);
@@ -125,6 +126,7 @@ export async function main(args = {}) {
       details[`failureToWebhook${name}`] = { webhookMs: summarize(m.latencies), batchAckMs: summarize(m.acks) };
     }
 
+    if (only === "webhook") return { id: "alerts", title: "Alerts and metrics", command: commandOf("alerts.mjs", `--trials ${trials} --only webhook`), figures, details };
     // The scrape over a big history (SQLite: the seeded file).
     const dir = tempDir();
     let dbPath = args.db;
