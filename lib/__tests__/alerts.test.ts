@@ -257,6 +257,18 @@ for (const kind of ["sqlite", "postgres"] as const) {
       expect(bodies().find((b) => b.type === "run.recovered").data.runId).toBe(recovered);
     });
 
+    it("a scheduled run born FAILED (its schedule's parameters no longer fit) raises run.failed", async () => {
+      const s = await setup([{ on: ["run.failed"], to: ["hook"] }]);
+      await s.engine.createSchedule(s.flowId, { intervalSeconds: 60 });
+      await s.engine.register("acme", { worker: {}, flows: [{ ...FLOW, parameters: [{ name: "day", type: "str", required: true }] } as never] });
+      s.clock.advance(60_000);
+      expect(await s.engine.fireDueSchedules()).toBe(1);
+      await s.engine.alerts.deliverDue();
+      expect(bodies()).toHaveLength(1);
+      expect(bodies()[0]).toMatchObject({ type: "run.failed", data: { flow: "nightly", state: "FAILED", trigger: "schedule", durationMs: null } });
+      expect(bodies()[0].data.error).toMatch(/^the schedule's parameters no longer fit the flow/);
+    });
+
     it("several rules naming one destination send one delivery per occurrence", async () => {
       const s = await setup([
         { on: ["run.failed"], to: ["hook"] },
