@@ -329,8 +329,12 @@ export class AlertsSystem {
       this.woken = false;
       let wait = this.options.pollMs;
       try {
-        await this.deliverDue();
-        const next = await this.ctx.store.earliestDeliveryAt();
+        // A read first: an idle loop never takes SQLite's write lock (the claim is an UPDATE).
+        let next = await this.ctx.store.earliestDeliveryAt();
+        if (next !== null && next <= this.ctx.clock.now()) {
+          await this.deliverDue();
+          next = await this.ctx.store.earliestDeliveryAt();
+        }
         if (next !== null) wait = Math.max(0, Math.min(wait, next - this.ctx.clock.now()));
       } catch (e) {
         console.error("[perfect] alert delivery pass failed:", (e as Error).message);
