@@ -536,3 +536,14 @@ describe("alerts.json", () => {
     }
   });
 });
+
+describe("the Alerts page's live refetch", () => {
+  it("an alert change refetches the Alerts page's keys and nothing else; other changes leave them alone", async () => {
+    const { matchersFor } = await import("../../hooks/use-live-events");
+    const keys = ["/api/alerts", "/api/alerts/deliveries", "/api/alerts/deliveries?state=DEAD&cursor=9", "/api/runs/7", "/api/runs?limit=50", "/api/flows", "/api/clients"];
+    const view = { listShows: () => true, lastState: () => undefined };
+    const hit = (c: Parameters<typeof matchersFor>[0]) => keys.filter((k) => matchersFor(c, view).some((m) => m(k)));
+    expect(hit({ kind: "alert", deliveryId: "3", destinationId: "hook", state: "DELIVERED" })).toEqual(["/api/alerts", "/api/alerts/deliveries", "/api/alerts/deliveries?state=DEAD&cursor=9"]);
+    expect(hit({ kind: "run", runId: "7", flowId: "1", state: "FAILED", progress: 0.5 }).filter((k) => k.startsWith("/api/alerts"))).toEqual([]);
+  });
+});
