@@ -58,6 +58,15 @@ export function plan({ db, runs = 1_000_000 }) {
       quick: ["--pollers", "20", "--dispatch-trials", "10", "--runs", "50", "--throughput-trials", "1", "--history-runs", "20000", "--reps", "2"],
     },
     { id: "concurrency", script: "concurrency.mjs", args: ["--trials", "300"], quick: ["--trials", "10"] },
+    // Run failed → webhook received (SQLite and a throw-away PostgreSQL) and the metrics scrape over the seeded history (SQLite, and PostgreSQL seeded to the same size).
+    {
+      id: "alerts",
+      script: "alerts.mjs",
+      args: ["--trials", "200", "--db", db, "--runs", String(runs), "--reps", "200", "--pg-runs", String(runs)],
+      quick: ["--trials", "10", "--db", db, "--runs", String(runs), "--reps", "5", "--pg-runs", "20000"],
+      needsDb: true,
+      runs,
+    },
     { id: "peers-pg", script: "peers-pg.mjs", args: ["--dispatch-trials", "200", "--jobs", "1000", "--throughput-trials", "5"], quick: ["--dispatch-trials", "10", "--jobs", "100", "--throughput-trials", "1"] },
     { id: "peers-redis", script: "peers-redis.mjs", args: ["--dispatch-trials", "200", "--jobs", "1000", "--throughput-trials", "5"], quick: ["--dispatch-trials", "10", "--jobs", "100", "--throughput-trials", "1"] },
   ];

@@ -18,6 +18,7 @@ import { AppServer, isBuilt, tempDir } from "../test/support/launcher.mjs";
 import { startPostgres } from "../test/support/postgres.mjs";
 import { startPythonWorker, stopWorker, type PythonWorker } from "../test/support/python-worker";
 import { until } from "../test/support/wait";
+import { startReceiver, type Receiver } from "../test/support/webhook-receiver.mjs";
 import { E2E_CLIENT, E2E_TOKEN, EXAMPLE_CLIENT, EXAMPLE_FLOWS, E2E_FLOWS } from "./support/constants";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -61,6 +62,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const dir = tempDir("perfect-e2e-");
   const servers: AppServer[] = [];
   const workers: PythonWorker[] = [];
+  let receiver: Receiver | null = null;
   // PERFECT_TEST_BACKEND=postgres: the same suite on a throw-away PostgreSQL cluster.
   const pg = process.env.PERFECT_TEST_BACKEND === "postgres" ? await startPostgres() : null;
 
@@ -68,6 +70,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     for (const w of [...workers].reverse()) await stopWorker(w);
     for (const s of [...servers].reverse()) await s.stop();
     await pg?.stop();
+    await receiver?.close();
     // Keep the server's and workers' output with the other artifacts, for failed runs.
     const logs = path.join(ROOT, "test-results", "e2e-logs");
     fs.mkdirSync(logs, { recursive: true });
@@ -82,13 +85,27 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       { id: EXAMPLE_CLIENT, name: "Perfect Example Flows", performanceSensitivity: "aggressive", token: E2E_TOKEN },
       { id: E2E_CLIENT, name: "E2E Test Flows", performanceSensitivity: "aggressive", token: E2E_TOKEN },
     ];
+    // Alerts (alerts.spec.ts): a receiver that accepts everything, and a destination nobody
+    // listens on (its test alert stays PENDING, retried). Failed runs of the suite go to the first.
+    receiver = await startReceiver(() => 204);
+    const alertsFile = path.join(dir, "alerts.json");
+    fs.writeFileSync(
+      alertsFile,
+      JSON.stringify({
+        destinations: [
+          { id: "e2e-hook", type: "webhook", url: receiver.url, secret: `whsec_${Buffer.from("the e2e suite's webhook secret!").toString("base64")}` },
+          { id: "e2e-down", type: "webhook", url: "http://127.0.0.1:9/nobody-listens" },
+        ],
+        rules: [{ on: ["run.failed"], to: ["e2e-hook"] }],
+      }),
+    );
     // Both instances share the folder: its clients file (written once) and, on SQLite, its database.
     const startServer = async (name: string) => {
       const server = new AppServer({
         dir,
         appDir: APP_DIR,
         clients: servers.length === 0 ? clients : undefined,
-        env: { ...(pg ? { PERFECT_DATABASE_URL: pg.url } : {}), PERFECT_HEARTBEAT_TIMEOUT_MS: "3000" },
+        env: { ...(pg ? { PERFECT_DATABASE_URL: pg.url } : {}), PERFECT_HEARTBEAT_TIMEOUT_MS: "3000", PERFECT_ALERTS_FILE: alertsFile },
         logFile: path.join(dir, `${name}.log`),
       });
       servers.push(server);

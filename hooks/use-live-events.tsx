@@ -10,6 +10,7 @@ import { useSWRConfig } from "swr";
 import type { Change } from "@/lib/domain/changes";
 import { connectionHealth } from "./connection-health";
 import { isClientsKey } from "./use-clients";
+import { isAlertsKey } from "./use-alerts";
 import { isConcurrencyKey } from "./use-concurrency";
 import { isFlowsKey } from "./use-flows";
 import { runKey } from "./use-run";
@@ -42,7 +43,7 @@ const isFirstListPage = (key: string): boolean => isRunListKey(key) && !/[?&]cur
  */
 export type IncomingChange = Change | { kind: string; [field: string]: unknown };
 
-const KNOWN_KINDS: ReadonlySet<string> = new Set<Change["kind"]>(["run", "taskRun", "log", "client", "flow", "stats", "schedule", "concurrency"]);
+const KNOWN_KINDS: ReadonlySet<string> = new Set<Change["kind"]>(["run", "taskRun", "log", "client", "flow", "stats", "schedule", "concurrency", "alert"]);
 
 /**
  * The SWR keys a change can affect, and no others: a progress tick of one run refetches that
@@ -81,6 +82,9 @@ export function matchersFor(incoming: IncomingChange, view?: LiveView): KeyMatch
     case "concurrency":
       // A key's limit, holders or line: the limits page (one list of every key).
       return [isConcurrencyKey];
+    case "alert":
+      // A delivery queued, tried or ended: the Alerts page (its destinations' health and the log).
+      return [isAlertsKey];
   }
 }
 

@@ -15,6 +15,14 @@ export const configSchema = z.object({
   PERFECT_LONG_POLL_MS: ms(25_000),
   /** Schedules: a fire time older than this when reached was missed (catch-up); a scheduled run waiting longer is late. */
   PERFECT_SCHEDULE_GRACE_MS: ms(30_000),
+  /** Alert destinations and rules (optional: no file, no alerts). */
+  PERFECT_ALERTS_FILE: z.string().min(1).default("alerts.json"),
+  /** The server's address as people reach it: the base of links in alerts. */
+  PERFECT_PUBLIC_URL: z
+    .string()
+    .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), { message: "expected an http:// or https:// URL" })
+    .optional(),
+  PORT: z.string().optional(),
 });
 
 export interface ServerConfig {
@@ -24,6 +32,9 @@ export interface ServerConfig {
   heartbeatTimeoutMs: number;
   longPollMs: number;
   scheduleGraceMs: number;
+  alertsFile: string;
+  /** PERFECT_PUBLIC_URL, else http://localhost:PORT. */
+  publicUrl: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -40,5 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     heartbeatTimeoutMs: c.PERFECT_HEARTBEAT_TIMEOUT_MS,
     longPollMs: c.PERFECT_LONG_POLL_MS,
     scheduleGraceMs: c.PERFECT_SCHEDULE_GRACE_MS,
+    alertsFile: c.PERFECT_ALERTS_FILE,
+    publicUrl: (c.PERFECT_PUBLIC_URL ?? `http://localhost:${c.PORT || 3000}`).replace(/\/+$/, ""),
   };
 }

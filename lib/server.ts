@@ -5,6 +5,7 @@
  * only one that chooses a storage adapter: the engine imports none.
  */
 import fs from "node:fs";
+import { AlertRegistry, readAlertsFile, watchAlertsFile } from "./alerts/alerts-file";
 import { ClientRegistry, readClientsFile } from "./clients-file";
 import { loadConfig, type ServerConfig } from "./config";
 import { systemClock } from "./engine/clock";
@@ -56,6 +57,8 @@ export async function openBackend(config: Pick<ServerConfig, "databaseUrl" | "db
 
 function assemble(config: ServerConfig, backend: Backend): Engine {
   const clientConfigs = readClientsFile(config.clientsFile);
+  // Read before anything opens: an invalid alerts.json stops the server, naming the field.
+  const alerts = new AlertRegistry(readAlertsFile(config.alertsFile), config.alertsFile);
   if (process.env.NODE_ENV === "production" && clientConfigs.some((c) => c.devToken)) {
     console.warn(
       "\n[perfect] WARNING ***************************************************************\n" +
@@ -71,10 +74,22 @@ function assemble(config: ServerConfig, backend: Backend): Engine {
     feed: backend.feed,
     clients: new ClientRegistry(clientConfigs),
     config: { heartbeatTimeoutMs: config.heartbeatTimeoutMs, longPollMs: config.longPollMs, scheduleGraceMs: config.scheduleGraceMs },
+    alerts,
+    alertOptions: { publicUrl: config.publicUrl, ...alertTimingFromEnv() },
   });
   engine.start();
   watchClientsFile(config.clientsFile, engine);
+  watchAlertsFile(config.alertsFile, alerts);
   return engine;
+}
+
+/**
+ * Retry timing of the delivery loop. Not part of the public configuration: the real-process
+ * tests shorten the backoff (PERFECT_TEST_ALERT_BACKOFF_MS) so a retry does not take seconds.
+ */
+function alertTimingFromEnv(): { backoffBaseMs?: number } {
+  const base = Number(process.env.PERFECT_TEST_ALERT_BACKOFF_MS);
+  return Number.isInteger(base) && base > 0 ? { backoffBaseMs: base } : {};
 }
 
 /** A changed clients.json is picked up without a restart; an invalid edit keeps the old set. */

@@ -22,7 +22,7 @@ const steps = [
   {
     name: "reliability:postgres",
     cmd: "node_modules/.bin/vitest",
-    args: ["run", "-c", "vitest.reliability.config.ts", "lib/__tests__/reliability/fleet-workers.test.ts", "lib/__tests__/reliability/python-workers.test.ts", "lib/__tests__/reliability/multi-instance.test.ts", "lib/__tests__/reliability/schedules-process.test.ts", "lib/__tests__/reliability/concurrency.test.ts"],
+    args: ["run", "-c", "vitest.reliability.config.ts", "lib/__tests__/reliability/fleet-workers.test.ts", "lib/__tests__/reliability/python-workers.test.ts", "lib/__tests__/reliability/multi-instance.test.ts", "lib/__tests__/reliability/schedules-process.test.ts", "lib/__tests__/reliability/concurrency.test.ts", "lib/__tests__/reliability/alerts-process.test.ts"],
     env: { PERFECT_TEST_BACKEND: "postgres" },
     count: "vitest",
   },

@@ -9,6 +9,7 @@ const LINKS = [
   { href: "/stats", label: "Statistics", match: (p: string) => p.startsWith("/stats") },
   { href: "/concurrency", label: "Concurrency", match: (p: string) => p.startsWith("/concurrency") },
   { href: "/clients", label: "Clients", match: (p: string) => p.startsWith("/clients") },
+  { href: "/alerts", label: "Alerts", match: (p: string) => p.startsWith("/alerts") },
 ];
 
 export function TopNav() {

@@ -17,6 +17,7 @@ export const changeSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("stats"), flowId: id, taskName: z.string().max(1000) }),
   z.object({ kind: z.literal("schedule"), scheduleId: id, flowId: id }),
   z.object({ kind: z.literal("concurrency"), key: z.string().max(200) }),
+  z.object({ kind: z.literal("alert"), deliveryId: id, destinationId: z.string().max(100), state: z.string().max(20) }),
 ]);
 
 // The domain type and the contract describe the same thing: a drift fails to compile.

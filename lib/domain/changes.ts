@@ -11,4 +11,6 @@ export type Change =
   | { kind: "stats"; flowId: string; taskName: string }
   | { kind: "schedule"; scheduleId: string; flowId: string }
   /** A concurrency key's limit, holders or line changed. */
-  | { kind: "concurrency"; key: string };
+  | { kind: "concurrency"; key: string }
+  /** An alert delivery was queued, attempted, delivered or given up (the Alerts page's log). */
+  | { kind: "alert"; deliveryId: string; destinationId: string; state: string };

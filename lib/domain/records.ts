@@ -3,7 +3,7 @@
  * objects. No database types and no JSON text cross the store's interface; each adapter maps
  * its own rows to these.
  */
-import type { ArtifactType, CatchupPolicy, LogLevel, OverlapPolicy, RunState, ScheduleSource, Sensitivity, TaskRunState, Trigger, Warning } from "./states";
+import type { AlertDeliveryEvent, ArtifactType, CatchupPolicy, DeliveryState, LogLevel, OverlapPolicy, RunState, ScheduleSource, Sensitivity, TaskRunState, Trigger, Warning } from "./states";
 
 /** One parameter of a flow, from its Python signature. */
 export interface ParameterSpec {
@@ -283,4 +283,80 @@ export interface VariableRecord {
   value: unknown;
   createdAt: number;
   updatedAt: number;
+}
+
+/** One alert delivery to queue: an occurrence of an event for one destination (the outbox). */
+export interface NewAlertDelivery {
+  /** Standard Webhooks `webhook-id`: the same on every retry. */
+  webhookId: string;
+  destinationId: string;
+  eventType: AlertDeliveryEvent;
+  /** One delivery per destination per occurrence: a second row with the same key is not queued. */
+  dedupeKey: string | null;
+  /** The rule's throttle bucket; with throttleWindowMs, a bucket that had a send that recently makes this row THROTTLED. */
+  throttleKey: string | null;
+  throttleWindowMs: number;
+  runId: number | null;
+  flowName: string | null;
+  /** The exact JSON body sent on every attempt. */
+  payload: string;
+  createdAt: number;
+}
+
+export interface AlertDeliveryRecord {
+  id: number;
+  webhookId: string;
+  destinationId: string;
+  eventType: AlertDeliveryEvent;
+  dedupeKey: string | null;
+  throttleKey: string | null;
+  runId: number | null;
+  flowName: string | null;
+  payload: string;
+  state: DeliveryState;
+  attempts: number;
+  nextAttemptAt: number | null;
+  leaseUntil: number | null;
+  lastAttemptAt: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  deliveredAt: number | null;
+  createdAt: number;
+}
+
+export interface AlertAttemptRecord {
+  id: number;
+  deliveryId: number;
+  at: number;
+  /** The receiver's status code; null when none came (refused, timed out). */
+  status: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+/** The delivery log's filter: newest first, keyset-paginated by id (`before`). */
+export interface DeliveryFilter {
+  state?: DeliveryState;
+  destinationId?: string;
+  before?: number;
+  limit: number;
+}
+
+/** What happened to one send, and what the delivery becomes. */
+export interface DeliveryOutcome {
+  attempt: Omit<AlertAttemptRecord, "id" | "deliveryId">;
+  state: DeliveryState;
+  nextAttemptAt: number | null;
+}
+
+/** A destination's record so far, from its deliveries. */
+export interface DestinationHealthRecord {
+  destinationId: string;
+  pending: number;
+  delivered: number;
+  dead: number;
+  throttled: number;
+  lastSuccessAt: number | null;
+  /** The last attempt that did not succeed (an error or a non-2xx answer). */
+  lastFailureAt: number | null;
 }

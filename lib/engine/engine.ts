@@ -4,7 +4,9 @@
  * (through events); the engine decides against the transition table. It knows storage only as
  * the asynchronous Store of lib/store/store.ts.
  */
+import { AlertRegistry } from "../alerts/alerts-file";
 import type { ClientRegistry } from "../clients-file";
+import type { DeliveryListQuery } from "../contracts/alerts";
 import type { FlowListQuery, RunListQuery, ScheduleFields } from "../contracts/dashboard";
 import type { EventBatch, HeartbeatRequest, PollRequest, RegisterRequest, SubflowRequest } from "../contracts/worker";
 import type { Trigger } from "../domain/states";
@@ -14,6 +16,7 @@ import { notFound } from "./errors";
 import type { SlotRequest } from "../contracts/worker";
 import type { ArtifactCreate, ArtifactUpdate, LocalRunRequest } from "../contracts/artifacts";
 import { ArtifactSystem } from "./systems/artifacts";
+import { AlertsSystem, type AlertsOptions } from "./systems/alerts";
 import { ConcurrencySystem } from "./systems/concurrency";
 import { parseId, type EngineConfig, type EngineContext } from "./systems/context";
 import { DispatchSystem } from "./systems/dispatch";
@@ -41,6 +44,9 @@ export interface EngineDeps {
   feed: ChangeFeed;
   clients: ClientRegistry;
   config: EngineConfig;
+  /** The alert rules in force (alerts.json); none when absent. */
+  alerts?: AlertRegistry;
+  alertOptions?: Partial<AlertsOptions>;
 }
 
 const runIdOf = (text: string) => parseId("run", text, notFound);
@@ -62,13 +68,17 @@ export class Engine {
   private readonly concurrency: ConcurrencySystem;
   private readonly artifacts: ArtifactSystem;
   readonly scheduler: SchedulerSystem;
+  /** Alert rules, the outbox's delivery loop, and the metrics. */
+  readonly alerts: AlertsSystem;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   /** Resolves once clients.json is mirrored into the store (workers reference their client). */
   readonly ready: Promise<void>;
 
   constructor(deps: EngineDeps) {
-    const ctx: EngineContext = deps;
+    const ctx: EngineContext = { store: deps.store, clock: deps.clock, notifier: deps.notifier, feed: deps.feed, clients: deps.clients, config: deps.config };
+    this.alerts = new AlertsSystem(ctx, deps.alerts ?? new AlertRegistry(), deps.alertOptions);
+    ctx.alerts = this.alerts;
     this.store = deps.store;
     this.clock = deps.clock;
     this.feed = deps.feed;
@@ -86,6 +96,7 @@ export class Engine {
     this.queries = new QuerySystem(ctx, this.presence, stats);
     this.concurrency = new ConcurrencySystem(ctx, this.presence, publish);
     this.artifacts = new ArtifactSystem(ctx, this.presence, this.lifecycle, publish);
+    this.alerts.metrics.attach(metricsSources(ctx, this.presence));
     this.ready = this.syncClients();
     this.ready.catch(() => {}); // surfaced by the first request that awaits it
   }
@@ -110,6 +121,7 @@ export class Engine {
   start(intervalMs = 1000): void {
     if (this.timer) return;
     this.scheduler.start();
+    this.alerts.start();
     this.timer = setInterval(() => {
       if (this.ticking) return; // a slow tick is never overlapped by the next
       this.ticking = this.tick()
@@ -121,6 +133,7 @@ export class Engine {
 
   stop(): void {
     this.scheduler.stop();
+    void this.alerts.stop();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
@@ -257,6 +270,22 @@ export class Engine {
     await this.concurrency.sweep(this.clock.now());
   }
 
+  // ---------------------------------------------------------------- alerts and metrics
+
+  alertsOverview() {
+    return this.alerts.overview();
+  }
+  listAlertDeliveries(q: DeliveryListQuery) {
+    return this.alerts.listDeliveries(q);
+  }
+  sendTestAlert(destinationId: string) {
+    return this.alerts.sendTest(destinationId);
+  }
+  /** Prometheus text (and its content type) of this instance. */
+  async metrics(): Promise<{ contentType: string; text: string }> {
+    return { contentType: this.alerts.metrics.contentType, text: await this.alerts.metrics.text() };
+  }
+
   // ---------------------------------------------------------------- reads
 
   isClientOnline(clientId: string): boolean {
@@ -283,4 +312,24 @@ export class Engine {
   listClients() {
     return this.queries.listClients();
   }
+}
+
+/**
+ * What a scrape reads: the active runs through the state index (one query shared by the gauges
+ * of one scrape, kept 500 ms), the pending deliveries, and the workers this instance knows.
+ */
+function metricsSources(ctx: EngineContext, presence: PresenceSystem) {
+  let active: { at: number; rows: Promise<{ flowName: string; state: string; count: number }[]> } | null = null;
+  return {
+    activeRuns() {
+      const now = Date.now();
+      if (!active || now - active.at > 500) {
+        active = { at: now, rows: ctx.store.countActiveRuns() };
+        active.rows.catch(() => (active = null));
+      }
+      return active.rows;
+    },
+    workersOnline: () => presence.onlineWorkersByClient(),
+    pendingDeliveries: () => ctx.store.countPendingDeliveries(),
+  };
 }

@@ -4,7 +4,7 @@
  * migrated store for each test. Outcomes and orders are asserted, never timings.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { NewRun, NewTaskRun, RunFilter, RunRecord } from "../domain/records";
+import type { NewAlertDelivery, NewRun, NewTaskRun, RunFilter, RunRecord } from "../domain/records";
 import type { RunState } from "../domain/states";
 import type { Store, StoreOps } from "./store";
 
@@ -103,6 +103,127 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     });
     afterEach(async () => {
       await opened.close();
+    });
+
+    describe("alert outbox", () => {
+      const delivery = (over: Partial<NewAlertDelivery> = {}): NewAlertDelivery => ({
+        webhookId: `msg_${Math.random().toString(36).slice(2)}`,
+        destinationId: "hook",
+        eventType: "run.failed",
+        dedupeKey: null,
+        throttleKey: null,
+        throttleWindowMs: 0,
+        runId: null,
+        flowName: "etl",
+        payload: '{"type":"run.failed"}',
+        createdAt: T0,
+        ...over,
+      });
+
+      it("queues PENDING rows due at creation, skips a repeated (destination, dedupe key) and a repeated webhook id", async () => {
+        const [a] = await store.queueAlertDeliveries([delivery({ webhookId: "msg_a", dedupeKey: "run.failed:1" })]);
+        expect(a).toMatchObject({ webhookId: "msg_a", state: "PENDING", attempts: 0, nextAttemptAt: T0, leaseUntil: null, deliveredAt: null, payload: '{"type":"run.failed"}' });
+        const again = await store.queueAlertDeliveries([
+          delivery({ webhookId: "msg_b", dedupeKey: "run.failed:1" }),
+          delivery({ webhookId: "msg_c", dedupeKey: "run.failed:1", destinationId: "slack" }),
+          delivery({ webhookId: "msg_a", dedupeKey: "other" }),
+        ]);
+        expect(again.map((d) => d.webhookId)).toEqual(["msg_c"]);
+        expect((await store.listDeliveries({ limit: 10 })).map((d) => d.webhookId)).toEqual(["msg_c", "msg_a"]);
+        expect(await store.earliestDeliveryAt()).toBe(T0);
+        expect(await store.countPendingDeliveries()).toBe(2);
+      });
+
+      it("stores THROTTLED a row whose bucket had a sent row within the window, inside a transaction too", async () => {
+        const key = "rule0:hook:etl";
+        await store.queueAlertDeliveries([delivery({ throttleKey: key, throttleWindowMs: 60_000 })]);
+        const second = await store.transaction((tx) => tx.queueAlertDeliveries([delivery({ throttleKey: key, throttleWindowMs: 60_000, createdAt: T0 + 59_000 })]));
+        expect(second[0]).toMatchObject({ state: "THROTTLED", nextAttemptAt: null });
+        // A throttled row does not extend the window; past it, the next row is sent.
+        const third = await store.queueAlertDeliveries([delivery({ throttleKey: key, throttleWindowMs: 60_000, createdAt: T0 + 61_000 })]);
+        expect(third[0].state).toBe("PENDING");
+        const other = await store.queueAlertDeliveries([delivery({ throttleKey: "rule0:hook:other", throttleWindowMs: 60_000, createdAt: T0 + 61_500 })]);
+        expect(other[0].state).toBe("PENDING");
+        expect(await store.countPendingDeliveries()).toBe(3);
+      });
+
+      it("leases due rows once, records attempts only under the lease, and retries then delivers", async () => {
+        const [d] = await store.queueAlertDeliveries([delivery({ createdAt: T0 })]);
+        await store.queueAlertDeliveries([delivery({ createdAt: T0 + 10_000 })]);
+        const lease = T0 + 30_000;
+        const claimed = await store.claimDueDeliveries(T0 + 1, lease, 10);
+        expect(claimed.map((c) => c.id)).toEqual([d.id]);
+        expect(claimed[0].leaseUntil).toBe(lease);
+        // Leased: nobody else gets it until the lease runs out.
+        expect(await store.claimDueDeliveries(T0 + 2, T0 + 40_000, 10)).toEqual([]);
+        // A stale lease records nothing.
+        expect(await store.recordDeliveryAttempt(d.id, lease + 1, { attempt: { at: T0 + 3, status: 503, error: null, durationMs: 4 }, state: "PENDING", nextAttemptAt: T0 + 1003 })).toBe(false);
+        expect(await store.recordDeliveryAttempt(d.id, lease, { attempt: { at: T0 + 3, status: 503, error: null, durationMs: 4 }, state: "PENDING", nextAttemptAt: T0 + 1003 })).toBe(true);
+        expect(await store.getDelivery(d.id)).toMatchObject({ state: "PENDING", attempts: 1, lastStatus: 503, nextAttemptAt: T0 + 1003, leaseUntil: null, lastAttemptAt: T0 + 3 });
+        expect(await store.claimDueDeliveries(T0 + 1000, T0 + 50_000, 10)).toEqual([]);
+        const retry = await store.claimDueDeliveries(T0 + 1003, T0 + 50_000, 10);
+        expect(retry.map((c) => c.id)).toEqual([d.id]);
+        expect(await store.recordDeliveryAttempt(d.id, T0 + 50_000, { attempt: { at: T0 + 1004, status: 200, error: null, durationMs: 2 }, state: "DELIVERED", nextAttemptAt: null })).toBe(true);
+        expect(await store.getDelivery(d.id)).toMatchObject({ state: "DELIVERED", attempts: 2, deliveredAt: T0 + 1004, nextAttemptAt: null });
+        // Delivered: never claimed again, and its attempts are listed oldest first.
+        expect((await store.claimDueDeliveries(T0 + 1_000_000, T0 + 2_000_000, 10)).map((c) => c.id)).not.toContain(d.id);
+        expect((await store.listDeliveryAttempts([d.id])).map((a) => [a.deliveryId, a.status, a.durationMs])).toEqual([
+          [d.id, 503, 4],
+          [d.id, 200, 2],
+        ]);
+        expect(await store.listDeliveryAttempts([])).toEqual([]);
+      });
+
+      it("an expired lease is claimable again, earliest due first, at most `limit`", async () => {
+        const rows = await store.queueAlertDeliveries([delivery({ createdAt: T0 + 2 }), delivery({ createdAt: T0 + 1 }), delivery({ createdAt: T0 + 3 })]);
+        expect((await store.claimDueDeliveries(T0 + 5, T0 + 100, 2)).map((c) => c.id)).toEqual([rows[1].id, rows[0].id]);
+        expect((await store.claimDueDeliveries(T0 + 100, T0 + 200, 5)).map((c) => c.id)).toEqual([rows[1].id, rows[0].id, rows[2].id]);
+        expect(await store.earliestDeliveryAt()).toBe(T0 + 200);
+      });
+
+      it("lists deliveries newest first by state, destination and cursor, and sums each destination's health", async () => {
+        const rows = await store.queueAlertDeliveries([
+          delivery({ destinationId: "a" }),
+          delivery({ destinationId: "b" }),
+          delivery({ destinationId: "a" }),
+          delivery({ destinationId: "a", throttleKey: "k", throttleWindowMs: 1 }),
+        ]);
+        const [lead] = await store.claimDueDeliveries(T0, T0 + 10, 1);
+        await store.recordDeliveryAttempt(lead.id, T0 + 10, { attempt: { at: T0 + 5, status: null, error: "ECONNREFUSED", durationMs: 1 }, state: "DEAD", nextAttemptAt: null });
+        const [next] = await store.claimDueDeliveries(T0, T0 + 20, 1);
+        await store.recordDeliveryAttempt(next.id, T0 + 20, { attempt: { at: T0 + 7, status: 204, error: null, durationMs: 1 }, state: "DELIVERED", nextAttemptAt: null });
+        expect((await store.listDeliveries({ limit: 10, destinationId: "a" })).map((d) => d.id)).toEqual([rows[3].id, rows[2].id, rows[0].id]);
+        expect((await store.listDeliveries({ limit: 10, state: "DEAD" })).map((d) => d.id)).toEqual([lead.id]);
+        expect((await store.listDeliveries({ limit: 2, before: rows[3].id })).map((d) => d.id)).toEqual([rows[2].id, rows[1].id]);
+        expect(await store.destinationHealth()).toEqual([
+          { destinationId: "a", pending: 2, delivered: 0, dead: 1, throttled: 0, lastSuccessAt: null, lastFailureAt: T0 + 5 },
+          { destinationId: "b", pending: 0, delivered: 1, dead: 0, throttled: 0, lastSuccessAt: T0 + 7, lastFailureAt: null },
+        ]);
+      });
+
+      it("answers a run's previous finished state, a flow's recent durations and the active runs per flow", async () => {
+        const f = await addFlow(store, "c1", "etl");
+        const g = await addFlow(store, "c1", "other");
+        const ok1 = await store.insertRun(newRun({ flowId: f, clientId: "c1", flowName: "etl", state: "COMPLETED", startedAt: T0, endedAt: T0 + 100 }));
+        const bad = await store.insertRun(newRun({ flowId: f, clientId: "c1", flowName: "etl", state: "FAILED", startedAt: T0, endedAt: T0 + 5 }));
+        await store.insertRun(newRun({ flowId: f, clientId: "c1", flowName: "etl", state: "CANCELLED" }));
+        const ok2 = await store.insertRun(newRun({ flowId: f, clientId: "c1", flowName: "etl", state: "COMPLETED", startedAt: T0 + 10, endedAt: T0 + 310 }));
+        await store.insertRun(newRun({ flowId: f, clientId: "c1", flowName: "etl", state: "PENDING" }));
+        await store.insertRun(newRun({ flowId: f, clientId: "c1", flowName: "etl", state: "RUNNING", startedAt: T0 }));
+        await store.insertRun(newRun({ flowId: g, clientId: "c1", flowName: "other", state: "PENDING" }));
+        await store.insertRun(newRun({ flowId: g, clientId: "c1", flowName: "other", state: "PENDING" }));
+        expect(await store.previousFinishedRunState(f, ok2)).toBe("FAILED");
+        expect(await store.previousFinishedRunState(f, bad)).toBe("COMPLETED");
+        expect(await store.previousFinishedRunState(f, ok1)).toBeNull();
+        expect(await store.recentRunDurations(f, Number.MAX_SAFE_INTEGER, 10)).toEqual([300, 100]);
+        expect(await store.recentRunDurations(f, Number.MAX_SAFE_INTEGER, 1)).toEqual([300]);
+        expect(await store.recentRunDurations(f, ok2, 10)).toEqual([100]);
+        expect(await store.countActiveRuns()).toEqual([
+          { flowName: "etl", state: "PENDING", count: 1 },
+          { flowName: "etl", state: "RUNNING", count: 1 },
+          { flowName: "other", state: "PENDING", count: 2 },
+        ]);
+      });
     });
 
     describe("clients and workers", () => {

@@ -7,7 +7,13 @@
 import type { Change } from "../domain/changes";
 import type {
   ArtifactRecord,
+  AlertAttemptRecord,
+  AlertDeliveryRecord,
   ClientRecord,
+  DeliveryFilter,
+  DeliveryOutcome,
+  DestinationHealthRecord,
+  NewAlertDelivery,
   ConcurrencyLimitRecord,
   ConcurrencySlotRecord,
   FlowRecord,
@@ -201,6 +207,43 @@ export interface StoreOps {
   upsertVariable(name: string, value: unknown, now: number): Promise<VariableRecord>;
   /** Whether there was one. */
   deleteVariable(name: string): Promise<boolean>;
+  // Alerts: the outbox of deliveries (alert_deliveries) and their attempts.
+  /**
+   * Queues deliveries (inside the transaction of the change that raised them): a row whose
+   * (destinationId, dedupeKey) is already queued is skipped; a row whose throttle bucket had a
+   * row that was not THROTTLED within throttleWindowMs before it is stored THROTTLED (decided
+   * under the bucket's lock on PostgreSQL); the others PENDING, due at createdAt. Returns the
+   * rows stored, in the order given.
+   */
+  queueAlertDeliveries(rows: NewAlertDelivery[]): Promise<AlertDeliveryRecord[]>;
+  /** The earliest nextAttemptAt of a PENDING delivery (a lease not counted), or null. */
+  earliestDeliveryAt(): Promise<number | null>;
+  /**
+   * Leases up to `limit` PENDING deliveries due at `now` whose lease (if any) ran out, earliest
+   * first: leaseUntil is set, so one sender (instance) has each (PostgreSQL: FOR UPDATE SKIP LOCKED).
+   */
+  claimDueDeliveries(now: number, leaseUntil: number, limit: number): Promise<AlertDeliveryRecord[]>;
+  /**
+   * Records one send (an alert_attempts row) and the delivery's new state, only while the
+   * delivery still holds the lease `lease` (a sender whose lease ran out records nothing);
+   * whether it did. Atomic.
+   */
+  recordDeliveryAttempt(id: number, lease: number, outcome: DeliveryOutcome): Promise<boolean>;
+  getDelivery(id: number): Promise<AlertDeliveryRecord | undefined>;
+  /** The delivery log: newest first (by id), filtered. */
+  listDeliveries(q: DeliveryFilter): Promise<AlertDeliveryRecord[]>;
+  /** Attempts of these deliveries, oldest first per delivery (by id). */
+  listDeliveryAttempts(deliveryIds: number[]): Promise<AlertAttemptRecord[]>;
+  /** Counts by state and last success/failure per destination that has deliveries, by id. */
+  destinationHealth(): Promise<DestinationHealthRecord[]>;
+  /** How many deliveries are PENDING. */
+  countPendingDeliveries(): Promise<number>;
+  /** The state of the flow's last COMPLETED or FAILED run before run `beforeId` (by id), or null. */
+  previousFinishedRunState(flowId: number, beforeId: number): Promise<RunState | null>;
+  /** Durations (endedAt − startedAt) of the flow's last `limit` COMPLETED runs before run `beforeId` (by id), newest first. */
+  recentRunDurations(flowId: number, beforeId: number, limit: number): Promise<number[]>;
+  /** PENDING and RUNNING runs counted per flow name and state (read through the state index). */
+  countActiveRuns(): Promise<{ flowName: string; state: RunState; count: number }[]>;
 }
 
 export interface Store extends StoreOps {

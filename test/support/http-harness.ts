@@ -44,6 +44,10 @@ const ROUTES: [string, () => Promise<RouteModule>][] = [
   ["/api/stats/tasks", () => import("../../app/api/stats/tasks/route")],
   ["/api/clients", () => import("../../app/api/clients/route")],
   ["/api/events", () => import("../../app/api/events/route")],
+  ["/api/alerts", () => import("../../app/api/alerts/route")],
+  ["/api/alerts/deliveries", () => import("../../app/api/alerts/deliveries/route")],
+  ["/api/alerts/test", () => import("../../app/api/alerts/test/route")],
+  ["/api/metrics", () => import("../../app/api/metrics/route")],
 ];
 
 function match(pattern: string, path: string): Record<string, string> | null {

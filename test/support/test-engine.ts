@@ -2,7 +2,9 @@
  * A real engine on a fresh SQLite database (in memory unless a file is given) with a controlled
  * clock, for tests and benches.
  */
+import type { AlertRegistry } from "../../lib/alerts/alerts-file";
 import { ClientRegistry, parseClientsFile } from "../../lib/clients-file";
+import type { AlertsOptions } from "../../lib/engine/systems/alerts";
 import type { Sensitivity } from "../../lib/domain/states";
 import { ManualClock, type Clock } from "../../lib/engine/clock";
 import { Engine } from "../../lib/engine/engine";
@@ -21,6 +23,9 @@ export interface TestEngineOptions {
   longPollMs?: number;
   scheduleGraceMs?: number;
   clients?: typeof TEST_CLIENTS;
+  /** Alert rules (none by default) and the delivery loop's timing. */
+  alerts?: AlertRegistry;
+  alertOptions?: Partial<AlertsOptions>;
 }
 
 export function createTestEngine(opts: TestEngineOptions = {}) {
@@ -39,6 +44,8 @@ export function engineOn(backend: Backend, opts: TestEngineOptions = {}) {
     feed: backend.feed,
     clients: new ClientRegistry(parseClientsFile(JSON.stringify({ clients: opts.clients ?? TEST_CLIENTS }), "test")),
     config: { heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 15_000, longPollMs: opts.longPollMs ?? 25_000, scheduleGraceMs: opts.scheduleGraceMs ?? 30_000 },
+    alerts: opts.alerts,
+    alertOptions: opts.alertOptions,
   });
   return { engine, store: backend.store, clock };
 }

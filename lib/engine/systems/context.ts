@@ -2,6 +2,7 @@
 import type { ClientRegistry } from "../../clients-file";
 import type { ChangeFeed, RunNotifier, Store } from "../../store/store";
 import type { Clock } from "../clock";
+import type { AlertsSystem } from "./alerts";
 
 export interface EngineConfig {
   heartbeatTimeoutMs: number;
@@ -17,6 +18,8 @@ export interface EngineContext {
   feed: ChangeFeed;
   clients: ClientRegistry;
   config: EngineConfig;
+  /** Alerts and metrics: told of the changes they watch, inside the transaction that makes them. */
+  alerts?: AlertsSystem;
 }
 
 /** One id parser for run ids in paths (a non-number is simply not found). */

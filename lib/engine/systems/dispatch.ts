@@ -129,7 +129,10 @@ export class DispatchSystem {
     if (!this.ctx.clients.get(clientId)) return [];
     const now = this.ctx.clock.now();
     const rows = await this.ctx.store.claimPendingRuns(clientId, workerId, max, now);
-    for (const r of rows) this.publish.run(r);
+    for (const r of rows) {
+      this.publish.run(r);
+      this.ctx.alerts?.metrics.dispatched(now - r.createdAt);
+    }
     return rows.map((r) => ({ id: String(r.id), flowId: String(r.flowId), flowName: r.flowName, parameters: r.parameters, createdAt: iso(r.createdAt)! }));
   }
 

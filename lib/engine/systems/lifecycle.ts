@@ -229,9 +229,11 @@ export class LifecycleSystem {
       if (!(await tx.updateRunIf(cur.id, from, patch))) return null;
       const logId = await this.serverLog(tx, cur, to === "FAILED" ? "ERROR" : "WARNING", message, now);
       const slotKeys = await releaseRunSlots(tx, cur.id, now);
-      return { run: { ...cur, ...patch }, logId, tasks: batch.changedTasks(), slotKeys, hooks };
+      const alerts = await this.ctx.alerts?.runChanged(tx, cur, { ...cur, ...patch }, batch.changedTasks(), now);
+      return { run: { ...cur, ...patch }, logId, tasks: batch.changedTasks(), slotKeys, hooks, alerts };
     });
     if (!done) return null;
+    this.ctx.alerts?.done(done.alerts);
     this.publish.changes(done.run, done.tasks, done.logId, 1);
     await done.hooks.settle(now);
     this.publish.slots(done.slotKeys);

@@ -4,6 +4,7 @@
  * judges running tasks live (SLOW / CRITICAL while they run, stalls) and their progress.
  */
 import type { TaskRunRecord, TaskStatRecord } from "../../domain/records";
+import type { AlertWork, LostWorker } from "./alerts";
 import { criticalDurationMs, escalate, evaluateDuration, type Baseline } from "../outliers";
 import type { EngineContext } from "./context";
 import type { LifecycleSystem } from "./lifecycle";
@@ -28,20 +29,40 @@ export class MonitorSystem {
     const now = this.ctx.clock.now();
     await this.presence.refresh();
     await this.presence.forgetGone(now);
-    await this.failSilentWorkers(now);
+    const failed = await this.failSilentWorkers(now);
     this.presence.publishClientTransitions(now);
+    await this.reportLostWorkers(now, failed);
+    await this.ctx.alerts?.checkLate(now);
     await this.evaluateRunning(now);
   }
 
-  private async failSilentWorkers(now: number): Promise<void> {
+  /** Fails the runs of silent workers; the ids failed, per worker. */
+  private async failSilentWorkers(now: number): Promise<Map<string, number[]>> {
     const timeout = this.ctx.config.heartbeatTimeoutMs;
+    const failed = new Map<string, number[]>();
     for (const r of await this.ctx.store.listRunsInState("RUNNING")) {
       // A claimed run whose worker never spoke again is judged from its claim time.
       const last = Math.max(this.presence.lastSeen(r.workerId), r.claimedAt ?? 0);
       if (now - last <= timeout) continue;
-      await this.lifecycle.finishOnServer(r.id, "FAILED", HEARTBEAT_LOST, now,
+      const done = await this.lifecycle.finishOnServer(r.id, "FAILED", HEARTBEAT_LOST, now,
         `${HEARTBEAT_LOST}: worker ${r.workerId ?? "?"} silent for ${now - last} ms (timeout ${timeout} ms)`);
+      if (done && r.workerId !== null) failed.set(r.workerId, [...(failed.get(r.workerId) ?? []), r.id]);
     }
+    return failed;
+  }
+
+  /** worker.lost for each worker silent past the timeout (read only while a rule listens). */
+  private async reportLostWorkers(now: number, failed: Map<string, number[]>): Promise<void> {
+    const alerts = this.ctx.alerts;
+    if (!alerts) return;
+    const lost: LostWorker[] = [];
+    if (alerts.registry.listens("worker.lost")) {
+      for (const w of await this.ctx.store.listWorkers()) {
+        const silent = now - this.presence.lastSeen(w.id);
+        if (silent > this.ctx.config.heartbeatTimeoutMs) lost.push({ worker: w, silentForMs: silent, failedRunIds: failed.get(w.id) ?? [] });
+      }
+    }
+    await alerts.workersLost(lost, now);
   }
 
   private async evaluateRunning(now: number): Promise<void> {
@@ -50,6 +71,7 @@ export class MonitorSystem {
     const baselines = new Map<string, TaskStatRecord | undefined>();
     const changedRuns = new Set<number>();
     const flagged: { runId: number; taskRunId: number; state: string }[] = [];
+    const alertWork: AlertWork[] = [];
     await this.ctx.store.transaction(async (tx) => {
       for (const { taskRun: t, clientId, workerId } of running) {
         const attemptStart = t.attemptStartedAt ?? t.startedAt;
@@ -68,6 +90,11 @@ export class MonitorSystem {
         if (Object.keys(patch).length) {
           await tx.updateTaskRun(t.id, patch);
           changedRuns.add(t.runId);
+          // task.slow / task.critical, live: in the transaction that stores the warning.
+          if (ev && patch.warning) {
+            const raised = await this.ctx.alerts?.taskWarned(tx, { ...t, ...patch }, patch.warning, ev, baseline, now);
+            if (raised) alertWork.push(raised);
+          }
           if (patch.warning || patch.stalled !== undefined) flagged.push({ runId: t.runId, taskRunId: t.id, state: t.state });
         }
       }
@@ -91,6 +118,7 @@ export class MonitorSystem {
         }
       }
     });
+    for (const w of alertWork) this.ctx.alerts?.done(w);
     for (const f of flagged) this.ctx.feed.publish({ kind: "taskRun", runId: String(f.runId), taskRunId: String(f.taskRunId), state: f.state });
     for (const runId of changedRuns) {
       const run = await this.ctx.store.getRun(runId);

@@ -181,6 +181,17 @@ export class PresenceSystem {
     }
   }
 
+  /** Worker processes online now, per client that has any (metrics). */
+  onlineWorkersByClient(now = this.ctx.clock.now()): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [clientId, workers] of this.clientWorkers) {
+      let n = 0;
+      for (const w of workers) if (this.isWorkerOnline(w, now)) n++;
+      if (n) out.set(clientId, n);
+    }
+    return out;
+  }
+
   get trackedWorkers(): number {
     return this.liveness.size;
   }

@@ -85,12 +85,14 @@ export class RunEventsSystem {
       const parent = this.subflows ? await this.subflows.childMoved(tx, work.run, receivedAt) : null;
       // A run that ended gives back every slot it held or waited for, in this transaction.
       const slotKeys = isTerminal(state) ? await releaseRunSlots(tx, run.id, receivedAt) : [];
+      // Its alerts (a run's end) join the same transaction: the outbox.
+      const alerts = await this.ctx.alerts?.runChanged(tx, run, work.run, work.changedTasks(), receivedAt);
       return {
         ...answer,
         applied: fresh.length,
         lastSeq,
         state,
-        changes: { run: work.run, tasks: work.changedTasks().map((t) => ({ id: t.id, state: t.state })), lastLogId, logCount: logs.length, hooks, parent, slotKeys },
+        changes: { run: work.run, tasks: work.changedTasks().map((t) => ({ id: t.id, state: t.state })), lastLogId, logCount: logs.length, hooks, parent, slotKeys, alerts },
       };
     });
     if ("changes" in result) {
@@ -99,6 +101,7 @@ export class RunEventsSystem {
       await changes.hooks.settle(receivedAt);
       this.subflows?.announce(changes.parent);
       this.publish.slots(changes.slotKeys);
+      this.ctx.alerts?.done(changes.alerts);
       return answer;
     }
     return result;

@@ -13,6 +13,7 @@ import type { StoreOps } from "../../store/store";
 import { PerfectError, invalid, notFound } from "../errors";
 import { ScheduleSpecError, checkTiming, describeSchedule, fireTimesBetween, nextFireTime, nextFireTimes } from "../schedule-times";
 import { iso } from "../views";
+import type { AlertWork } from "./alerts";
 import { parseId, type EngineContext } from "./context";
 import { checkedParameters, type LifecycleSystem } from "./lifecycle";
 import type { RunPublisher } from "./publisher";
@@ -32,6 +33,8 @@ interface Fired {
   /** Earlier runs to cancel (overlap `cancel_running`). */
   toCancel: number[];
   schedules: { id: number; flowId: number }[];
+  /** Alerts of runs created FAILED (run.failed), sent once the firing commits. */
+  alerts: AlertWork[];
 }
 
 export class SchedulerSystem {
@@ -224,12 +227,13 @@ export class SchedulerSystem {
       const now = this.ctx.clock.now();
       const { fired, more } = await this.ctx.store.transaction(async (tx) => {
         const due = await tx.lockDueSchedules(now, FIRE_BATCH);
-        const out: Fired = { created: [], toCancel: [], schedules: [] };
+        const out: Fired = { created: [], toCancel: [], schedules: [], alerts: [] };
         for (const s of due) await this.fireOne(tx, s, now, out);
         return { fired: out, more: due.length === FIRE_BATCH };
       });
       total += fired.created.length;
       for (const r of fired.created) this.lifecycle.announce(r);
+      for (const w of fired.alerts) this.ctx.alerts?.done(w);
       for (const s of fired.schedules) this.ctx.feed.publish({ kind: "schedule", scheduleId: String(s.id), flowId: String(s.flowId) });
       for (const id of fired.toCancel) {
         await this.lifecycle.cancel(id, String(id)).catch((e) => {
@@ -256,7 +260,7 @@ export class SchedulerSystem {
       for (const t of times) {
         if (s.overlap === "skip" && active.length) continue;
         if (s.overlap === "cancel_running") out.toCancel.push(...active.map((r) => r.id));
-        const run = await this.createScheduledRun(tx, flow, s, t, now);
+        const run = await this.createScheduledRun(tx, flow, s, t, now, out);
         if (run) {
           out.created.push(run);
           if (s.overlap === "cancel_running") active = [];
@@ -271,14 +275,18 @@ export class SchedulerSystem {
   }
 
   /** The fire time's run; when the schedule's parameters no longer fit the flow, a FAILED run saying so. */
-  private async createScheduledRun(tx: StoreOps, flow: FlowRecord, s: ScheduleRecord, t: number, now: number): Promise<RunRecord | null> {
+  private async createScheduledRun(tx: StoreOps, flow: FlowRecord, s: ScheduleRecord, t: number, now: number, out: Fired): Promise<RunRecord | null> {
     const origin = { trigger: "schedule" as const, scheduleId: s.id, scheduledFor: t, serial: s.overlap === "queue" };
     try {
       checkedParameters(flow, s.parameters);
     } catch (e) {
       if (!(e instanceof PerfectError)) throw e;
       const error = `the schedule's parameters no longer fit the flow: ${e.message}`;
-      return this.lifecycle.createRun(tx, flow, s.parameters, { ...origin, override: { state: "FAILED", endedAt: now, error, parameters: s.parameters } }, now);
+      const failed = await this.lifecycle.createRun(tx, flow, s.parameters, { ...origin, override: { state: "FAILED", endedAt: now, error, parameters: s.parameters } }, now);
+      // A run born FAILED ends here: its run.failed joins the firing's transaction.
+      const alerts = failed && (await this.ctx.alerts?.runChanged(tx, { ...failed, state: "PENDING" }, failed, [], now));
+      if (alerts) out.alerts.push(alerts);
+      return failed;
     }
     return this.lifecycle.createRun(tx, flow, s.parameters, origin, now);
   }

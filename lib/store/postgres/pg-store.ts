@@ -10,7 +10,13 @@
 import pg from "pg";
 import type {
   ArtifactRecord,
+  AlertAttemptRecord,
+  AlertDeliveryRecord,
   ClientRecord,
+  DeliveryFilter,
+  DeliveryOutcome,
+  DestinationHealthRecord,
+  NewAlertDelivery,
   ConcurrencyLimitRecord,
   ConcurrencySlotRecord,
   FlowRecord,
@@ -952,6 +958,160 @@ class PgOps implements StoreOps {
     const res = await this.q.query({ name: "perfect_delete_variable", text: `DELETE FROM variables WHERE name = $1`, values: [name] });
     return (res.rowCount ?? 0) > 0;
   }
+  async queueAlertDeliveries(rows: NewAlertDelivery[]): Promise<AlertDeliveryRecord[]> {
+    if (!rows.length) return [];
+    return this.atomic(async (ops) => {
+      const out: AlertDeliveryRecord[] = [];
+      for (const r of rows) {
+        let sent = false;
+        if (r.throttleKey !== null && r.throttleWindowMs > 0) {
+          // The bucket's lock until the transaction ends: two instances raising the same
+          // bucket at once decide one after the other (and the second sees the first's row).
+          await ops.q.query({ name: "perfect_lock_throttle", text: `SELECT pg_advisory_xact_lock(hashtext('perfect_throttle:' || $1))`, values: [r.throttleKey] });
+          const hit = await ops.rows(
+            `SELECT 1 FROM alert_deliveries WHERE throttle_key = $1 AND created_at > $2 AND created_at <= $3 AND state <> 'THROTTLED' LIMIT 1`,
+            [r.throttleKey, r.createdAt - r.throttleWindowMs, r.createdAt],
+            "perfect_throttle_sent",
+          );
+          sent = hit.length > 0;
+        }
+        const [row] = await ops.rows(
+          `INSERT INTO alert_deliveries (webhook_id, destination_id, event_type, dedupe_key, throttle_key, run_id, flow_name, payload, state, attempts, next_attempt_at, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11) ON CONFLICT DO NOTHING RETURNING *`,
+          [r.webhookId, r.destinationId, r.eventType, r.dedupeKey, r.throttleKey, r.runId, r.flowName, r.payload, sent ? "THROTTLED" : "PENDING", sent ? null : r.createdAt, r.createdAt],
+          "perfect_queue_delivery",
+        );
+        if (row) out.push(deliveryOf(row));
+      }
+      return out;
+    });
+  }
+  async earliestDeliveryAt(): Promise<number | null> {
+    const [r] = await this.rows(
+      `SELECT min(greatest(next_attempt_at, lease_until)) AS at FROM alert_deliveries WHERE state = 'PENDING'`,
+      [],
+      "perfect_earliest_delivery",
+    );
+    return r?.at === null || r?.at === undefined ? null : Number(r.at);
+  }
+  async claimDueDeliveries(now: number, leaseUntil: number, limit: number): Promise<AlertDeliveryRecord[]> {
+    const rows = await this.rows(
+      `UPDATE alert_deliveries SET lease_until = $2
+        WHERE id IN (SELECT id FROM alert_deliveries
+          WHERE state = 'PENDING' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+          ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+        RETURNING *`,
+      [now, leaseUntil, limit],
+      "perfect_claim_deliveries",
+    );
+    return rows.map(deliveryOf).sort((a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || a.id - b.id);
+  }
+  async recordDeliveryAttempt(id: number, lease: number, o: DeliveryOutcome): Promise<boolean> {
+    return this.atomic(async (ops) => {
+      const res = await ops.q.query({
+        name: "perfect_record_delivery",
+        text: `UPDATE alert_deliveries SET state = $1, attempts = attempts + 1, next_attempt_at = $2, lease_until = NULL,
+            last_attempt_at = $3, last_status = $4, last_error = $5, delivered_at = CASE WHEN $1 = 'DELIVERED' THEN $3 ELSE delivered_at END
+          WHERE id = $6 AND state = 'PENDING' AND lease_until = $7`,
+        values: [o.state, o.nextAttemptAt, o.attempt.at, o.attempt.status, o.attempt.error, id, lease],
+      });
+      if (!res.rowCount) return false;
+      await ops.q.query({
+        name: "perfect_insert_attempt",
+        text: `INSERT INTO alert_attempts (delivery_id, at, status, error, duration_ms) VALUES ($1, $2, $3, $4, $5)`,
+        values: [id, o.attempt.at, o.attempt.status, o.attempt.error, Math.round(o.attempt.durationMs)],
+      });
+      return true;
+    });
+  }
+  async getDelivery(id: number): Promise<AlertDeliveryRecord | undefined> {
+    const [r] = await this.rows(`SELECT * FROM alert_deliveries WHERE id = $1`, [id], "perfect_get_delivery");
+    return r && deliveryOf(r);
+  }
+  async listDeliveries(q: DeliveryFilter): Promise<AlertDeliveryRecord[]> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (q.state !== undefined) {
+      values.push(q.state);
+      where.push(`state = $${values.length}`);
+    }
+    if (q.destinationId !== undefined) {
+      values.push(q.destinationId);
+      where.push(`destination_id = $${values.length}`);
+    }
+    if (q.before !== undefined) {
+      values.push(q.before);
+      where.push(`id < $${values.length}`);
+    }
+    values.push(q.limit);
+    const rows = await this.rows(`SELECT * FROM alert_deliveries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $${values.length}`, values);
+    return rows.map(deliveryOf);
+  }
+  async listDeliveryAttempts(deliveryIds: number[]): Promise<AlertAttemptRecord[]> {
+    if (!deliveryIds.length) return [];
+    const rows = await this.rows(`SELECT * FROM alert_attempts WHERE delivery_id = ANY($1::bigint[]) ORDER BY delivery_id, id`, [deliveryIds], "perfect_list_attempts");
+    return rows.map((r) => ({
+      id: Number(r.id),
+      deliveryId: Number(r.delivery_id),
+      at: Number(r.at),
+      status: r.status === null ? null : Number(r.status),
+      error: (r.error as string | null) ?? null,
+      durationMs: Number(r.duration_ms),
+    }));
+  }
+  async destinationHealth(): Promise<DestinationHealthRecord[]> {
+    const rows = await this.rows(
+      `SELECT d.destination_id AS id,
+          count(*) FILTER (WHERE d.state = 'PENDING') AS pending, count(*) FILTER (WHERE d.state = 'DELIVERED') AS delivered,
+          count(*) FILTER (WHERE d.state = 'DEAD') AS dead, count(*) FILTER (WHERE d.state = 'THROTTLED') AS throttled,
+          max(d.delivered_at) AS last_success,
+          (SELECT max(a.at) FROM alert_attempts a JOIN alert_deliveries x ON x.id = a.delivery_id
+            WHERE x.destination_id = d.destination_id AND (a.status IS NULL OR a.status < 200 OR a.status > 299)) AS last_failure
+        FROM alert_deliveries d GROUP BY d.destination_id ORDER BY d.destination_id COLLATE "C"`,
+      [],
+      "perfect_destination_health",
+    );
+    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    return rows.map((r) => ({
+      destinationId: r.id as string,
+      pending: Number(r.pending),
+      delivered: Number(r.delivered),
+      dead: Number(r.dead),
+      throttled: Number(r.throttled),
+      lastSuccessAt: num(r.last_success),
+      lastFailureAt: num(r.last_failure),
+    }));
+  }
+  async countPendingDeliveries(): Promise<number> {
+    const [r] = await this.rows(`SELECT count(*) AS n FROM alert_deliveries WHERE state = 'PENDING'`, [], "perfect_count_pending_deliveries");
+    return Number(r.n);
+  }
+  async previousFinishedRunState(flowId: number, beforeId: number): Promise<RunState | null> {
+    const [r] = await this.rows(
+      `SELECT state FROM runs WHERE flow_id = $1 AND id < $2 AND state IN ('COMPLETED', 'FAILED') ORDER BY id DESC LIMIT 1`,
+      [flowId, beforeId],
+      "perfect_previous_finished",
+    );
+    return (r?.state as RunState | undefined) ?? null;
+  }
+  async recentRunDurations(flowId: number, beforeId: number, limit: number): Promise<number[]> {
+    const rows = await this.rows(
+      `SELECT ended_at - started_at AS d FROM runs
+        WHERE flow_id = $1 AND id < $2 AND state = 'COMPLETED' AND started_at IS NOT NULL AND ended_at IS NOT NULL ORDER BY id DESC LIMIT $3`,
+      [flowId, beforeId, limit],
+      "perfect_recent_run_durations",
+    );
+    return rows.map((r) => Number(r.d));
+  }
+  async countActiveRuns(): Promise<{ flowName: string; state: RunState; count: number }[]> {
+    const rows = await this.rows(
+      `SELECT flow_name, state, count(*) AS n FROM runs WHERE state IN ('PENDING', 'RUNNING')
+        GROUP BY flow_name, state ORDER BY flow_name COLLATE "C", state COLLATE "C"`,
+      [],
+      "perfect_count_active_runs",
+    );
+    return rows.map((r) => ({ flowName: r.flow_name as string, state: r.state as RunState, count: Number(r.n) }));
+  }
 }
 
 function artifactOf(r: Record<string, unknown>): ArtifactRecord {
@@ -970,6 +1130,30 @@ function artifactOf(r: Record<string, unknown>): ArtifactRecord {
 
 function variableOf(r: Record<string, unknown>): VariableRecord {
   return { name: r.name as string, value: r.value, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) };
+}
+
+function deliveryOf(r: Record<string, unknown>): AlertDeliveryRecord {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    id: Number(r.id),
+    webhookId: r.webhook_id as string,
+    destinationId: r.destination_id as string,
+    eventType: r.event_type as AlertDeliveryRecord["eventType"],
+    dedupeKey: (r.dedupe_key as string | null) ?? null,
+    throttleKey: (r.throttle_key as string | null) ?? null,
+    runId: num(r.run_id),
+    flowName: (r.flow_name as string | null) ?? null,
+    payload: r.payload as string,
+    state: r.state as AlertDeliveryRecord["state"],
+    attempts: Number(r.attempts),
+    nextAttemptAt: num(r.next_attempt_at),
+    leaseUntil: num(r.lease_until),
+    lastAttemptAt: num(r.last_attempt_at),
+    lastStatus: num(r.last_status),
+    lastError: (r.last_error as string | null) ?? null,
+    deliveredAt: num(r.delivered_at),
+    createdAt: Number(r.created_at),
+  };
 }
 
 const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -13,6 +13,7 @@ import { and, desc, eq, getTableColumns, inArray, lt, sql, type SQL } from "driz
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { openDatabase, type Db } from "../../../db/client";
 import {
+  alertDeliveries,
   clients,
   flows,
   flowTasks,
@@ -22,6 +23,7 @@ import {
   taskRuns,
   taskStats,
   workers,
+  type AlertDeliveryRow,
   type FlowRow,
   type FlowTaskRow,
   type RunRow,
@@ -34,7 +36,13 @@ import {
 } from "../../../db/schema";
 import type {
   ArtifactRecord,
+  AlertAttemptRecord,
+  AlertDeliveryRecord,
   ConcurrencyLimitRecord,
+  DeliveryFilter,
+  DeliveryOutcome,
+  DestinationHealthRecord,
+  NewAlertDelivery,
   ConcurrencySlotRecord,
   VariableRecord,
   NewArtifact,
@@ -737,6 +745,131 @@ export class SqliteSync implements Sync<StoreOps> {
   deleteVariable(name: string): boolean {
     return this.stmt("deleteVariable", () => `DELETE FROM variables WHERE name = ?`).run(name).changes > 0;
   }
+  queueAlertDeliveries(rows: NewAlertDelivery[]): AlertDeliveryRecord[] {
+    if (!rows.length) return [];
+    // Its own savepoint (a plain transaction when called outside one): the throttle check and
+    // the insert see the same rows (SQLite has one writer at a time).
+    return this.db.$client.transaction(() => {
+      const out: AlertDeliveryRecord[] = [];
+      for (const r of rows) {
+        const sent =
+          r.throttleKey !== null && r.throttleWindowMs > 0 &&
+          this.stmt(
+            "throttleSent",
+            () => `SELECT 1 FROM alert_deliveries WHERE throttle_key = ? AND created_at > ? AND created_at <= ? AND state <> 'THROTTLED' LIMIT 1`,
+          ).pluck().get(r.throttleKey, r.createdAt - r.throttleWindowMs, r.createdAt) !== undefined;
+        const state = sent ? "THROTTLED" : "PENDING";
+        const row = this.stmt(
+          "queueDelivery",
+          () => `INSERT INTO alert_deliveries (webhook_id, destination_id, event_type, dedupe_key, throttle_key, run_id, flow_name, payload, state, attempts, next_attempt_at, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT DO NOTHING RETURNING *`,
+        ).get(r.webhookId, r.destinationId, r.eventType, r.dedupeKey, r.throttleKey, r.runId, r.flowName, r.payload, state, sent ? null : r.createdAt, r.createdAt) as Record<string, unknown> | undefined;
+        if (row) out.push(DELIVERY.fromDriver(row));
+      }
+      return out;
+    })();
+  }
+  earliestDeliveryAt(): number | null {
+    return (this.stmt(
+      "earliestDelivery",
+      () => `SELECT min(coalesce(max(next_attempt_at, lease_until), next_attempt_at)) FROM alert_deliveries INDEXED BY alert_deliveries_due_idx WHERE state = 'PENDING'`,
+    ).pluck().get() as number | null) ?? null;
+  }
+  claimDueDeliveries(now: number, leaseUntil: number, limit: number): AlertDeliveryRecord[] {
+    const rows = this.stmt(
+      "claimDeliveries",
+      () => `UPDATE alert_deliveries SET lease_until = @leaseUntil
+        WHERE id IN (SELECT id FROM alert_deliveries INDEXED BY alert_deliveries_due_idx
+          WHERE state = 'PENDING' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until <= @now)
+          ORDER BY next_attempt_at, id LIMIT @limit)
+          AND state = 'PENDING' AND (lease_until IS NULL OR lease_until <= @now)
+        RETURNING *`,
+    ).all({ now, leaseUntil, limit }) as Record<string, unknown>[];
+    return rows.map((r) => DELIVERY.fromDriver(r)).sort((a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || a.id - b.id);
+  }
+  recordDeliveryAttempt(id: number, lease: number, o: DeliveryOutcome): boolean {
+    return this.db.$client.transaction(() => {
+      const changed = this.stmt(
+        "recordDelivery",
+        () => `UPDATE alert_deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, lease_until = NULL,
+            last_attempt_at = ?, last_status = ?, last_error = ?, delivered_at = CASE WHEN ? = 'DELIVERED' THEN ? ELSE delivered_at END
+          WHERE id = ? AND state = 'PENDING' AND lease_until = ?`,
+      ).run(o.state, o.nextAttemptAt, o.attempt.at, o.attempt.status, o.attempt.error, o.state, o.attempt.at, id, lease).changes;
+      if (!changed) return false;
+      this.stmt("insertAttempt", () => `INSERT INTO alert_attempts (delivery_id, at, status, error, duration_ms) VALUES (?, ?, ?, ?, ?)`).run(
+        id, o.attempt.at, o.attempt.status, o.attempt.error, Math.round(o.attempt.durationMs),
+      );
+      return true;
+    })();
+  }
+  getDelivery(id: number): AlertDeliveryRecord | undefined {
+    const row = this.stmt("getDelivery", () => `SELECT * FROM alert_deliveries WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+    return row && DELIVERY.fromDriver(row);
+  }
+  listDeliveries(q: DeliveryFilter): AlertDeliveryRecord[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.state !== undefined) {
+      where.push("state = ?");
+      args.push(q.state);
+    }
+    if (q.destinationId !== undefined) {
+      where.push("destination_id = ?");
+      args.push(q.destinationId);
+    }
+    if (q.before !== undefined) {
+      where.push("id < ?");
+      args.push(q.before);
+    }
+    const shape = `listDeliveries:${q.state !== undefined}:${q.destinationId !== undefined}:${q.before !== undefined}`;
+    const rows = this.stmt(shape, () => `SELECT * FROM alert_deliveries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`).all(
+      ...args, q.limit,
+    ) as Record<string, unknown>[];
+    return rows.map((r) => DELIVERY.fromDriver(r));
+  }
+  listDeliveryAttempts(deliveryIds: number[]): AlertAttemptRecord[] {
+    if (!deliveryIds.length) return [];
+    const rows = this.db.$client
+      .prepare(`SELECT * FROM alert_attempts WHERE delivery_id IN (${deliveryIds.map(() => "?").join(", ")}) ORDER BY delivery_id, id`)
+      .all(...deliveryIds) as Record<string, unknown>[];
+    return rows.map(attemptOf);
+  }
+  destinationHealth(): DestinationHealthRecord[] {
+    const rows = this.stmt(
+      "destinationHealth",
+      () => `SELECT d.destination_id AS id,
+          sum(d.state = 'PENDING') AS pending, sum(d.state = 'DELIVERED') AS delivered, sum(d.state = 'DEAD') AS dead, sum(d.state = 'THROTTLED') AS throttled,
+          max(d.delivered_at) AS last_success,
+          (SELECT max(a.at) FROM alert_attempts a JOIN alert_deliveries x ON x.id = a.delivery_id
+            WHERE x.destination_id = d.destination_id AND (a.status IS NULL OR a.status < 200 OR a.status > 299)) AS last_failure
+        FROM alert_deliveries d GROUP BY d.destination_id ORDER BY d.destination_id`,
+    ).all() as Record<string, unknown>[];
+    return rows.map(healthOf);
+  }
+  countPendingDeliveries(): number {
+    return this.stmt("countPendingDeliveries", () => `SELECT count(*) FROM alert_deliveries INDEXED BY alert_deliveries_due_idx WHERE state = 'PENDING'`).pluck().get() as number;
+  }
+  previousFinishedRunState(flowId: number, beforeId: number): RunState | null {
+    return (this.stmt(
+      "previousFinished",
+      () => `SELECT state FROM runs INDEXED BY runs_flow_idx WHERE flow_id = ? AND id < ? AND state IN ('COMPLETED', 'FAILED') ORDER BY id DESC LIMIT 1`,
+    ).pluck().get(flowId, beforeId) as RunState | undefined) ?? null;
+  }
+  recentRunDurations(flowId: number, beforeId: number, limit: number): number[] {
+    return this.stmt(
+      "recentRunDurations",
+      () => `SELECT ended_at - started_at FROM runs INDEXED BY runs_flow_idx
+        WHERE flow_id = ? AND id < ? AND state = 'COMPLETED' AND started_at IS NOT NULL AND ended_at IS NOT NULL ORDER BY id DESC LIMIT ?`,
+    ).pluck().all(flowId, beforeId, limit) as number[];
+  }
+  countActiveRuns(): { flowName: string; state: RunState; count: number }[] {
+    const rows = this.stmt(
+      "countActiveRuns",
+      () => `SELECT flow_name AS flowName, state, count(*) AS count FROM runs INDEXED BY runs_state_idx
+        WHERE state IN ('PENDING', 'RUNNING') GROUP BY flow_name, state ORDER BY flow_name, state`,
+    ).all() as { flowName: string; state: RunState; count: number }[];
+    return rows;
+  }
 }
 
 function artifactOf(r: Record<string, unknown>): ArtifactRecord {
@@ -755,6 +888,30 @@ function artifactOf(r: Record<string, unknown>): ArtifactRecord {
 
 function variableOf(r: Record<string, unknown>): VariableRecord {
   return { name: r.name as string, value: JSON.parse(r.value as string) as unknown, createdAt: r.created_at as number, updatedAt: r.updated_at as number };
+}
+
+function attemptOf(r: Record<string, unknown>): AlertAttemptRecord {
+  return {
+    id: Number(r.id),
+    deliveryId: Number(r.delivery_id),
+    at: Number(r.at),
+    status: r.status === null || r.status === undefined ? null : Number(r.status),
+    error: (r.error as string | null) ?? null,
+    durationMs: Number(r.duration_ms),
+  };
+}
+
+function healthOf(r: Record<string, unknown>): DestinationHealthRecord {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    destinationId: r.id as string,
+    pending: Number(r.pending ?? 0),
+    delivered: Number(r.delivered ?? 0),
+    dead: Number(r.dead ?? 0),
+    throttled: Number(r.throttled ?? 0),
+    lastSuccessAt: num(r.last_success),
+    lastFailureAt: num(r.last_failure),
+  };
 }
 
 const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -824,6 +981,7 @@ const TASK_STAT = new RowCodec<TaskStatRow>(taskStats, "task_stats");
 const FLOW = new RowCodec<FlowRow>(flows, "flows");
 const FLOW_TASK = new RowCodec<FlowTaskRow>(flowTasks, "flow_tasks");
 const SCHEDULE = new RowCodec<ScheduleRow>(schedules, "schedules");
+const DELIVERY = new RowCodec<AlertDeliveryRow>(alertDeliveries, "alert_deliveries");
 
 function plainJson<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
@@ -847,6 +1005,8 @@ const OPS: (keyof StoreOps)[] = [
   "requestSlot", "grantSlots", "getSlot", "slotPosition", "deleteSlot", "deleteSlotsOfRun", "listSlots", "countHeldSlots",
   "insertArtifact", "getArtifact", "findArtifactByKey", "updateArtifact", "listArtifacts",
   "getVariable", "listVariables", "upsertVariable", "deleteVariable",
+  "queueAlertDeliveries", "earliestDeliveryAt", "claimDueDeliveries", "recordDeliveryAttempt", "getDelivery", "listDeliveries",
+  "listDeliveryAttempts", "destinationHealth", "countPendingDeliveries", "previousFinishedRunState", "recentRunDurations", "countActiveRuns",
 ];
 
 function bind(sync: SqliteSync, idle: () => Promise<void> | null): StoreOps {
