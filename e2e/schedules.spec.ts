@@ -87,6 +87,9 @@ test.describe("Schedules", () => {
 
     // The flows page's card says so.
     await flowsPage.goto();
+    // A card asks for its schedules once it is on screen: with more flows registered than fit,
+    // this one may start below the fold.
+    await flowsPage.card(QUICK_FLOW).scrollIntoViewIfNeeded();
     const line = flowsPage.card(QUICK_FLOW).getByTestId("flow-schedules");
     await expect(line).toContainText("1 schedule");
     // Noon in Berlin, shown in the browser's zone (UTC here), as HH:MM on the day itself.
@@ -315,6 +318,7 @@ test.describe("Schedules", () => {
     const [code] = (await api.schedules(flow.id)).filter((s) => s.source === "code");
     expect(code, "e2e/worker_flows.py declares a schedule on the chatty flow").toBeDefined();
     await flowsPage.goto();
+    await flowsPage.card(CHATTY_FLOW).scrollIntoViewIfNeeded();
     await expect(flowsPage.card(CHATTY_FLOW).getByTestId("flow-schedules")).toContainText("1 schedule");
 
     await flowsPage.openFlowPage(CHATTY_FLOW);

@@ -142,14 +142,17 @@ export class DispatchSystem {
     const waitMs = Math.min(req.waitMs ?? this.ctx.config.longPollMs, this.ctx.config.longPollMs);
     const deadline = Date.now() + waitMs;
     const serves = await this.presence.servesOf(req.workerId);
+    let woken = false;
     for (;;) {
-      const runs = await this.claim(clientId, req.workerId, req.maxRuns);
+      // A woken poll's sign of life is stored beside the claim, not in front of it: on
+      // PostgreSQL each is a round trip, and the claim is what the waiting worker is for.
+      const [runs] = await Promise.all([this.claim(clientId, req.workerId, req.maxRuns), woken ? this.presence.touch(req.workerId, clientId) : null]);
       if (runs.length) return { runs };
       const left = deadline - Date.now();
       if (left <= 0 || signal?.aborted) return { runs: [] };
       await this.ctx.notifier.waitForRun(clientId, left, signal, serves);
       if (signal?.aborted) return { runs: [] };
-      await this.presence.touch(req.workerId, clientId);
+      woken = true;
     }
   }
 

@@ -507,12 +507,14 @@ class PgOps implements StoreOps {
   }
   async claimPendingRuns(clientId: string, workerId: string, max: number, now: number): Promise<RunRecord[]> {
     if (max <= 0) return [];
-    const res = await this.run(SQL.claim, [clientId, workerId, max, Math.round(now)]);
+    // The probe for pending limited runs goes beside the claim (another connection of the
+    // pool, or queued behind it in a transaction): one round trip on a woken poll's path, not two.
+    const [res, anyLimited] = await Promise.all([this.run(SQL.claim, [clientId, workerId, max, Math.round(now)]), this.run(SQL.anyPendingLimited, [clientId])]);
     const rows = res.rows.map((r) => RUN.fromRow(r));
     // Runs of flows with max_active_runs: only when the common claim left room, and only when
-    // there are any (one index probe); then under the flows' row locks, in a statement of its
-    // own (a fresh snapshot once the locks are held), so no two claims overrun a limit.
-    if (rows.length < max && (await this.run(SQL.anyPendingLimited, [clientId])).rows.length) {
+    // there are any; then under the flows' row locks, in a statement of its own (a fresh
+    // snapshot once the locks are held), so no two claims overrun a limit.
+    if (rows.length < max && anyLimited.rows.length) {
       const limited = await this.atomic(async (ops) => {
         await ops.run(SQL.lockLimitedFlows, [clientId, workerId]);
         return (await ops.run(SQL.claimLimited, [clientId, workerId, max - rows.length, Math.round(now)])).rows;
