@@ -18,7 +18,7 @@ async function setup() {
 describe("triggerRun: no partial write", () => {
   it.each([
     ["inserting the task runs", "insertTaskRuns"],
-    ["reading the new run back for the answer", "listTaskRuns"],
+    ["reading the flow's task definitions, after the run and its tags", "listFlowTasks"],
   ] as const)("a failure while %s stores nothing", async (_what, method) => {
     const { engine, sqlite, flowId, count } = await setup();
     // The SQLite adapter's synchronous twin: both sides of the async contract call it.

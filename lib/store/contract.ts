@@ -660,13 +660,16 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         const f = await addFlow(store, "c1", "f");
         const r1 = await store.insertRun(newRun({ flowId: f, clientId: "c1", workerId: "w" }));
         const r2 = await store.insertRun(newRun({ flowId: f, clientId: "c1" }));
-        await store.insertTaskRuns([newTaskRun({ runId: r1, flowId: f, position: 1, name: "b" }), newTaskRun({ runId: r1, flowId: f, position: 0, name: "a", estimatedTime: 300 })]);
+        const ids = await store.insertTaskRuns([newTaskRun({ runId: r1, flowId: f, position: 1, name: "b" }), newTaskRun({ runId: r1, flowId: f, position: 0, name: "a", estimatedTime: 300 })]);
+        expect(await store.insertTaskRuns([])).toEqual([]);
         const t = await store.insertTaskRun(newTaskRun({ runId: r2, flowId: f, position: 0, name: "c", state: "RUNNING", stalled: true }));
         const list = await store.listTaskRuns(r1);
         expect(list.map((x) => [x.position, x.name, x.estimatedTime])).toEqual([
           [0, "a", 300],
           [1, "b", null],
         ]);
+        // The ids come back in the order the rows were given.
+        expect(ids).toEqual([list[1].id, list[0].id]);
         expect(list[0]).toEqual({ id: list[0].id, ...newTaskRun({ runId: r1, flowId: f, position: 0, name: "a", estimatedTime: 300 }) });
         await store.updateTaskRun(list[1].id, { state: "RUNNING", warning: "SLOW", zScore: 2.5, threshold: 2, startedAt: T0, reportedProgress: 0.5 });
         await store.updateTaskRun(list[0].id, { warning: "CRITICAL" });

@@ -98,7 +98,8 @@ export interface StoreOps {
   /** RUNNING runs claimed by a worker (what its heartbeat should list). */
   listActiveRunsOfWorker(workerId: string): Promise<RunRecord[]>;
 
-  insertTaskRuns(rows: NewTaskRun[]): Promise<void>;
+  /** Inserts task runs; their ids, in the order given. */
+  insertTaskRuns(rows: NewTaskRun[]): Promise<number[]>;
   insertTaskRun(row: NewTaskRun): Promise<number>;
   listTaskRuns(runId: number): Promise<TaskRunRecord[]>;
   updateTaskRun(id: number, patch: Partial<Omit<TaskRunRecord, "id">>): Promise<void>;

@@ -54,8 +54,9 @@ export class LifecycleSystem {
     const created = await this.ctx.store.transaction(async (tx) => {
       const flow = await tx.getFlow(flowId);
       if (!flow) throw notFound("flow", flowIdText);
-      const run = (await this.createRun(tx, flow, given, { trigger }, now))!;
-      return { run, tasks: await tx.listTaskRuns(run.id) };
+      // The task runs as inserted, not read back: one round trip fewer before the commit that
+      // wakes the pollers.
+      return (await this.createRunWithTasks(tx, flow, given, { trigger }, now))!;
     });
     this.announce(created.run);
     return created;
@@ -67,6 +68,11 @@ export class LifecycleSystem {
    * only when its (schedule, fire time) has no run yet: null when it had one.
    */
   async createRun(tx: StoreOps, flow: FlowRecord, given: Record<string, unknown>, origin: RunOrigin, now: number): Promise<RunRecord | null> {
+    return (await this.createRunWithTasks(tx, flow, given, origin, now))?.run ?? null;
+  }
+
+  /** createRun, answering with the task runs it laid out too. */
+  async createRunWithTasks(tx: StoreOps, flow: FlowRecord, given: Record<string, unknown>, origin: RunOrigin, now: number): Promise<{ run: RunRecord; tasks: TaskRunRecord[] } | null> {
     if (!this.ctx.clients.get(flow.clientId)) {
       throw new PerfectError(
         "conflict",
@@ -107,13 +113,12 @@ export class LifecycleSystem {
     };
     const id = origin.scheduleId === undefined ? await tx.insertRun(record) : await tx.insertScheduledRun(record);
     if (id === null) return null;
-    await tx.insertRunTags(id, flow.tags);
-    const tasks = await tx.listFlowTasks([flow.id]);
-    const weights = resolveWeights(tasks.map((t) => t.estimatedTime));
-    await tx.insertTaskRuns(
-      tasks.map((t, i) => pendingTaskRun({ runId: id, flowId: flow.id, position: i, name: t.name, weight: weights[i], estimatedTime: t.estimatedTime })),
-    );
-    return { ...record, id };
+    if (Object.keys(flow.tags).length) await tx.insertRunTags(id, flow.tags);
+    const defs = await tx.listFlowTasks([flow.id]);
+    const weights = resolveWeights(defs.map((t) => t.estimatedTime));
+    const rows = defs.map((t, i) => pendingTaskRun({ runId: id, flowId: flow.id, position: i, name: t.name, weight: weights[i], estimatedTime: t.estimatedTime }));
+    const ids = await tx.insertTaskRuns(rows);
+    return { run: { ...record, id }, tasks: rows.map((r, i) => ({ ...r, id: ids[i] })) };
   }
 
   /** After the run's transaction committed: wake the pollers that serve it, tell the dashboards. */

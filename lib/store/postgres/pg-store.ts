@@ -241,7 +241,8 @@ const SQL = {
   insertTaskRuns: {
     name: "perfect_insert_task_runs",
     text: `INSERT INTO task_runs (${TASK_RUN_INSERT_KEYS.map((k) => TASK_RUN.column(k)).join(", ")})
-      SELECT * FROM unnest(${TASK_RUN_INSERT_KEYS.map((k, i) => `$${i + 1}::${TASK_RUN_ARRAY_TYPES[k]}`).join(", ")})`,
+      SELECT * FROM unnest(${TASK_RUN_INSERT_KEYS.map((k, i) => `$${i + 1}::${TASK_RUN_ARRAY_TYPES[k]}`).join(", ")})
+      RETURNING id, run_id, position`,
   },
   insertLogs: {
     name: "perfect_insert_logs",
@@ -596,10 +597,12 @@ class PgOps implements StoreOps {
     return (await this.rows(`SELECT * FROM runs WHERE worker_id = $1 AND state = 'RUNNING' ORDER BY id`, [workerId])).map((r) => RUN.fromRow(r));
   }
 
-  async insertTaskRuns(rows: NewTaskRun[]): Promise<void> {
-    if (!rows.length) return;
+  async insertTaskRuns(rows: NewTaskRun[]): Promise<number[]> {
+    if (!rows.length) return [];
     const values = TASK_RUN_INSERT_KEYS.map((k) => rows.map((r) => TASK_RUN.toDriver(k, (r as unknown as Record<string, unknown>)[k])));
-    await this.run(SQL.insertTaskRuns, values);
+    // (run, position) is unique: it maps RETURNING's rows back to the order given.
+    const ids = new Map((await this.run(SQL.insertTaskRuns, values)).rows.map((r) => [`${r.run_id}:${r.position}`, Number(r.id)]));
+    return rows.map((r) => ids.get(`${r.runId}:${r.position}`)!);
   }
   async insertTaskRun(row: NewTaskRun): Promise<number> {
     const res = await this.run(

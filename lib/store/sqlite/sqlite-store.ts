@@ -438,8 +438,8 @@ export class SqliteSync implements Sync<StoreOps> {
     return this.db.select().from(runs).where(and(eq(runs.workerId, workerId), eq(runs.state, "RUNNING"))).all();
   }
 
-  insertTaskRuns(rows: NewTaskRun[]): void {
-    for (const row of rows) this.insert(TASK_RUN, row, false);
+  insertTaskRuns(rows: NewTaskRun[]): number[] {
+    return rows.map((row) => this.insert(TASK_RUN, row, true));
   }
   insertTaskRun(row: NewTaskRun): number {
     return this.insert(TASK_RUN, row, true);
