@@ -40,6 +40,8 @@ function newRun(over: Partial<NewRun> & Pick<NewRun, "flowId" | "clientId">): Ne
     retryOf: null,
     parentRunId: null,
     parentCall: null,
+    triggeredBy: null,
+    cancelledBy: null,
     ...over,
   };
 }
