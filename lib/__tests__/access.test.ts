@@ -21,7 +21,6 @@ import { ETL_FLOW, api, serveTestEngine } from "./helpers";
 const { env, fresh } = serveTestEngine();
 const PW = "correct horse battery";
 
-const json = (body: unknown, headers: Record<string, string> = {}) => ({ body, headers });
 function cookieOf(res: { headers: Headers }): string {
   const set = res.headers.get("set-cookie") ?? "";
   return set.split(";")[0];
