@@ -47,8 +47,23 @@ async function send(url: string, init?: RequestInit): Promise<Response> {
   }
 }
 
+/**
+ * A read answered 401 once users exist: the session is gone (expired, logged out elsewhere).
+ * The page goes to the login, and comes back here after it.
+ */
+function toLogin(res: Response): void {
+  if (res.status !== 401 || typeof window === "undefined") return;
+  const here = window.location.pathname;
+  if (here === "/login" || here === "/setup") return;
+  // A full load on purpose: the front door checks the page, and no cached answer of the previous identity survives.
+  // eslint-disable-next-line @next/next/no-location-assign-relative-destination
+  window.location.assign(`/login?next=${encodeURIComponent(here + window.location.search)}`);
+}
+
 export async function getJson<T>(url: string): Promise<T> {
-  return answer<T>(await send(url, { headers: { accept: "application/json" }, cache: "no-store" }));
+  const res = await send(url, { headers: { accept: "application/json" }, cache: "no-store" });
+  toLogin(res);
+  return answer<T>(res);
 }
 
 /** Mutations: JSON body and the x-perfect-ui header (the run's trigger is recorded as "ui"). */

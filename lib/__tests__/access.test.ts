@@ -222,7 +222,7 @@ describe("secrets at rest", () => {
 describe("the front door on a raw HTTP server", () => {
   it("a Host not in the allow-list is 421 before routing, even with a matching Origin; the worker protocol is exempt; pages redirect to /login after setup", async () => {
     const e = fresh();
-    const limits = { ...loadLimits({}), refusals: { delayMs: 0, maxHeld: 10 } };
+    const limits = { ...loadLimits({} as NodeJS.ProcessEnv), refusals: { delayMs: 0, maxHeld: 10 } };
     const access = accessOf(e.engine);
     installFrontDoor(new FrontDoor(limits, () => ({ authenticate: () => true }), Date.now, (r) => pageAccess(access, r)));
     const served: string[] = [];

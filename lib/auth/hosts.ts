@@ -6,7 +6,7 @@
 import os from "node:os";
 
 /** Host names from PERFECT_ALLOWED_HOSTS (comma-separated); default: loopback names and this machine's own. `*`: any (no check). */
-export function allowedHosts(env: NodeJS.ProcessEnv = process.env): Set<string> | null {
+export function allowedHosts(env: Record<string, string | undefined> = process.env): Set<string> | null {
   const raw = env.PERFECT_ALLOWED_HOSTS?.trim();
   if (raw === "*") return null;
   const names = raw
