@@ -22,9 +22,7 @@ export function LoginForm() {
     setError(null);
     try {
       await postJson("/api/auth/login", { username, password });
-      // A full load: every cached answer of the previous identity is dropped.
       // A full load on purpose: the front door checks the page, and no cached answer of the previous identity survives.
-      // eslint-disable-next-line @next/next/no-location-assign-relative-destination
       window.location.assign(next);
     } catch (err) {
       setError(err instanceof ApiRequestError ? err.message : String(err));
