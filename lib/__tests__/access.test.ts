@@ -14,6 +14,7 @@ import { describe, expect, it } from "vitest";
 import { AccessControl, accessOf } from "../auth/access";
 import { FrontDoor, installFrontDoor, peerOf } from "../api/front-door";
 import { loadLimits } from "../api/limits";
+import { isHttps } from "../auth/http";
 import { pageAccess } from "../auth/page-gate";
 import { ManualClock } from "../engine/clock";
 import { ETL_FLOW, api, serveTestEngine } from "./helpers";
@@ -167,7 +168,7 @@ describe("users, roles and tokens", () => {
     expect(made.body.token).toMatch(/^pft_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43}$/);
     const listed = (await root.get("/api/tokens")).body.tokens;
     expect(listed).toEqual([expect.objectContaining({ id: made.body.id, name: "ci-bot", role: "operator", createdBy: "root", revokedAt: null })]);
-    expect(JSON.stringify(listed)).not.toContain(made.body.token.split("_")[2]);
+    expect(JSON.stringify(listed)).not.toContain(made.body.token.slice(17));
     const bot = as({ authorization: `Bearer ${made.body.token}` });
     const run = (await bot.post(`/api/flows/${flowId}/runs`, {})).body;
     expect(run).toMatchObject({ triggeredBy: "ci-bot", cancelledBy: null });
@@ -196,6 +197,42 @@ describe("users, roles and tokens", () => {
   });
 });
 
+describe("several instances", () => {
+  it("a token revoked through one instance is refused at once by another that had it cached", async () => {
+    const { root, e } = await withAdmin();
+    const made = (await root.post("/api/tokens", { name: "shared", role: "viewer" })).body;
+    const other = new AccessControl(e.store, e.clock);
+    const creds = { cookie: null, authorization: `Bearer ${made.token}`, peer: "10.0.0.9" };
+    expect(await other.identify(creds)).toMatchObject({ kind: "token", name: "shared" }); // verified and cached there
+    expect((await root.del(`/api/tokens/${made.id}`)).status).toBe(204);
+    expect(await other.identify(creds)).toBeNull();
+    // A wrong secret under a real id never passes, cached or not.
+    const forged = { ...creds, authorization: `Bearer pft_${made.id}_${"x".repeat(43)}` };
+    expect(await other.identify(forged)).toBeNull();
+  });
+});
+
+describe("pages", () => {
+  it("before setup a page from another address is 401 with how to set up; from loopback it is served; /login and /setup always are", async () => {
+    const e = fresh();
+    const access = accessOf(e.engine);
+    const page = (url: string, peer: string, headers: Record<string, string> = {}) => pageAccess(access, { method: "GET", url, headers, peer });
+    expect(await page("/runs", "127.0.0.1")).toBeNull();
+    const refused = await page("/runs", "192.168.1.20", { "x-forwarded-for": "127.0.0.1" });
+    expect(refused).toMatchObject({ status: 401, text: expect.stringMatching(/\/setup/) });
+    expect(await page("/login", "192.168.1.20")).toBeNull();
+    expect(await page("/setup", "192.168.1.20")).toBeNull();
+    await access.setup("127.0.0.1", { username: "root", password: PW });
+    expect(await page("/", "127.0.0.1")).toMatchObject({ status: 302, location: "/login?next=%2F" });
+    expect(await page("//evil.example/x", "127.0.0.1")).toMatchObject({ status: 302, location: "/login?next=%2F" });
+  });
+
+  it("the session cookie is Secure over HTTPS, and for X-Forwarded-Proto only with PERFECT_TRUST_PROXY=1", () => {
+    expect(isHttps(new Request("https://perfect.example/api/auth/login"))).toBe(true);
+    expect(isHttps(new Request("http://127.0.0.1/api/auth/login", { headers: { "x-forwarded-proto": "https" } }))).toBe(false);
+  });
+});
+
 describe("secrets at rest", () => {
   it("the SQLite file holds no password, token or session id in clear", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perfect-access-"));
@@ -208,7 +245,8 @@ describe("secrets at rest", () => {
       expect((await a.call("GET", "/api/flows", undefined, { authorization: `Bearer ${token}` })).status).toBe(200);
       (env.db.$client as { pragma(s: string): unknown }).pragma("wal_checkpoint(TRUNCATE)");
       const bytes = Buffer.concat(fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f))));
-      for (const secret of [PW, "vera-secret-password", token, token.split("_")[2], sid]) {
+      for (const secret of [PW, "vera-secret-password", token, token.slice(17), sid]) {
+        expect(secret.length).toBeGreaterThanOrEqual(17);
         expect(bytes.includes(Buffer.from(secret)), `found in clear: ${secret.slice(0, 6)}…`).toBe(false);
       }
       expect(bytes.includes(Buffer.from("vera"))).toBe(true); // the file was read: the username is there
