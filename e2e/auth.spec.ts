@@ -92,6 +92,10 @@ test("a viewer sees the flow but no Run button, and a forged trigger from the pa
   expect(forged).toBe(403);
   const runs = await request.get(`${server.url}/api/runs`);
   expect((await runs.json()).runs).toEqual([]);
+  // Concurrency limits: shown, not editable below admin.
+  await page.goto(`${server.url}/concurrency`);
+  await expect(page.getByTestId("concurrency-read-only")).toBeVisible();
+  await expect(page.getByTestId("concurrency-form")).toHaveCount(0);
 });
 
 test("an admin creates a token in the UI; it works from a script until revoked", async ({ page }) => {
@@ -117,6 +121,16 @@ test("an admin creates a token in the UI; it works from a script until revoked",
 
   await page.goto(`${server.url}/runs/${made.id}`);
   await expect(page.getByTestId("run-triggered-by")).toHaveText("ci-script");
+  await expect(page.getByTestId("cancel-button")).toBeVisible(); // an admin may cancel
+  await page.goto(`${server.url}/runs`);
+  await page.getByTestId("filter-triggered-by").fill("ci-script");
+  await page.getByTestId("filter-apply").click();
+  await expect(page).toHaveURL(/triggeredBy=ci-script/);
+  await expect(page.getByTestId("history-row")).toHaveCount(1);
+  await expect(page.getByTestId("history-triggered-by")).toHaveText("by ci-script");
+  await page.getByTestId("filter-triggered-by").fill("somebody-else");
+  await page.getByTestId("filter-apply").click();
+  await expect(page.getByTestId("history-row")).toHaveCount(0);
 
   await page.goto(`${server.url}/admin/tokens`);
   await page.getByTestId("token-revoke").click();
