@@ -19,6 +19,7 @@ import type { Backend } from "../store/store";
 import { apiClient } from "../../test/support/api-client";
 import { apiRoutes, startHarness } from "../../test/support/http-harness";
 import { engineOn } from "../../test/support/test-engine";
+import { AccessControl } from "../auth/access";
 import { hashSecret, sha256 } from "../auth/secrets";
 import { SESSION_COOKIE } from "../auth/credentials";
 import { ETL_FLOW } from "./helpers";
@@ -214,6 +215,25 @@ for (const backendName of ["sqlite", "postgres"] as const) {
       else await res.text();
       return res.status;
     }
+
+    it("two instances racing: two setups make one admin; demoting the last two admins at once leaves one", async () => {
+      const backend: Backend = backendName === "postgres" ? await openPostgresBackend(await dbs!.fresh()) : openSqliteBackend(":memory:");
+      try {
+        const clock = new ManualClock();
+        const [a, b] = [new AccessControl(backend.store, clock), new AccessControl(backend.store, clock)];
+        const setups = await Promise.allSettled([a.setup("127.0.0.1", { username: "one", password: PASSWORD }), b.setup("::1", { username: "two", password: PASSWORD })]);
+        expect(setups.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+        expect(setups.find((r) => r.status === "rejected")).toMatchObject({ reason: { code: "conflict" } });
+        expect(await backend.store.countUsers()).toBe(1);
+        const first = (await backend.store.listUsers())[0].username;
+        await a.createUser({ username: "second", password: PASSWORD, role: "admin" });
+        const demotions = await Promise.allSettled([a.updateUser(first, { role: "viewer" }), b.updateUser("second", { role: "viewer" })]);
+        expect(demotions.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+        expect((await backend.store.listUsers()).filter((u) => u.role === "admin")).toHaveLength(1);
+      } finally {
+        await backend.close();
+      }
+    }, 60_000);
 
     for (const [key, row] of Object.entries(ROUTE_TABLE)) {
       it(`${key} (${row.role})`, async () => {
