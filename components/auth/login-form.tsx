@@ -4,7 +4,7 @@ import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import useSWR from "swr";
-import { ApiRequestError, getJson, postJson } from "@/hooks/api-fetch";
+import { ApiRequestError, getJson, leaveFor, postJson } from "@/hooks/api-fetch";
 import { AuthCard, FormError, safeNext } from "./auth-card";
 
 export function LoginForm() {
@@ -22,8 +22,7 @@ export function LoginForm() {
     setError(null);
     try {
       await postJson("/api/auth/login", { username, password });
-      // A full load on purpose: the front door checks the page, and no cached answer of the previous identity survives.
-      window.location.assign(next);
+      leaveFor(next);
     } catch (err) {
       setError(err instanceof ApiRequestError ? err.message : String(err));
       setBusy(false);

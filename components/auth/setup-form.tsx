@@ -3,7 +3,7 @@
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
 import useSWR from "swr";
-import { ApiRequestError, getJson, postJson } from "@/hooks/api-fetch";
+import { ApiRequestError, getJson, leaveFor, postJson } from "@/hooks/api-fetch";
 import { AuthCard, FormError } from "./auth-card";
 
 export function SetupForm() {
@@ -21,9 +21,7 @@ export function SetupForm() {
     setError(null);
     try {
       await postJson("/api/auth/setup", { username, password });
-      // A full load on purpose: the front door checks the page, and no cached answer of the previous identity survives.
-      // eslint-disable-next-line @next/next/no-location-assign-relative-destination
-      window.location.assign("/");
+      leaveFor("/");
     } catch (err) {
       setError(err instanceof ApiRequestError ? err.message : String(err));
       setBusy(false);

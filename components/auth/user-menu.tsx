@@ -2,7 +2,7 @@
 /** The top nav's right end: who is signed in, with which role, admin links and logout; before setup, a link to it. */
 import Link from "next/link";
 import { useState } from "react";
-import { postJson } from "@/hooks/api-fetch";
+import { holdNavigation, leaveFor, postJson } from "@/hooks/api-fetch";
 import { useMe } from "@/hooks/use-me";
 
 export function UserMenu() {
@@ -19,12 +19,12 @@ export function UserMenu() {
   if (!me.username) return null;
   async function logout() {
     setBusy(true);
+    // Reads failing with 401 once the session is gone must not navigate first.
+    holdNavigation();
     try {
       await postJson("/api/auth/logout", {});
     } finally {
-      // A full load on purpose: the front door checks the page, and no cached answer of the previous identity survives.
-      // eslint-disable-next-line @next/next/no-location-assign-relative-destination
-      window.location.assign("/login");
+      leaveFor("/login");
     }
   }
   return (
