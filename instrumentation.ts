@@ -8,9 +8,11 @@ export async function register(): Promise<void> {
     const { getEngine, startEngine } = await import("./lib/server");
     const { FrontDoor, installFrontDoor } = await import("./lib/api/front-door");
     const { limits } = await import("./lib/api/limits");
+    const { accessOf } = await import("./lib/auth/access");
+    const { pageAccess } = await import("./lib/auth/page-gate");
     try {
       await startEngine();
-      installFrontDoor(new FrontDoor(limits(), () => getEngine().clients));
+      installFrontDoor(new FrontDoor(limits(), () => getEngine().clients, Date.now, (r) => pageAccess(accessOf(getEngine()), r)));
     } catch (e) {
       console.error(`[perfect] cannot start: ${(e as Error).message}`);
       process.exit(1);

@@ -206,6 +206,13 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
     expect(Number.isFinite(idle.empty) && Number.isFinite(idle.loaded)).toBe(true);
   });
 
+  it("auth: the same GET answers with no credential before setup, with a session and with a token after", async () => {
+    const { main } = await load("./auth.mjs");
+    const r = await main({ trials: 5 });
+    expect(r.figures.map((f: { trials: number }) => f.trials)).toEqual([5, 5, 5, 5, 5]);
+    expect(r.figures.every((f: { median: number }) => Number.isFinite(f.median) && f.median > 0)).toBe(true);
+  });
+
   // The Chromium benchmarks need the built app and /usr/bin/chromium: this file runs in the
   // post-build step of npm test (vitest.reliability.config.ts), where both are there.
   it("live-ui and history-ui: the run page and the history page update and page in Chromium", async () => {

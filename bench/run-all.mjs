@@ -57,6 +57,7 @@ export function plan({ db, runs = 1_000_000 }) {
       args: ["--pollers", "200", "--dispatch-trials", "200", "--runs", "500", "--throughput-trials", "5", "--history-runs", String(runs), "--reps", "50"],
       quick: ["--pollers", "20", "--dispatch-trials", "10", "--runs", "50", "--throughput-trials", "1", "--history-runs", "20000", "--reps", "2"],
     },
+    { id: "auth", script: "auth.mjs", args: ["--trials", "2000"], quick: ["--trials", "50"] },
     { id: "concurrency", script: "concurrency.mjs", args: ["--trials", "300"], quick: ["--trials", "10"] },
     // Run failed → webhook received (SQLite and a throw-away PostgreSQL) and the metrics scrape over the seeded history (SQLite, and PostgreSQL seeded to the same size).
     {

@@ -47,8 +47,39 @@ async function send(url: string, init?: RequestInit): Promise<Response> {
   }
 }
 
+/** Set once the page is leaving (logout, or a first 401): later answers do not navigate again. */
+let leaving = false;
+
+/**
+ * Leaves the page for `url` with a full load (the front door checks the next page, and no cached
+ * answer of the previous identity survives). Called before a logout is even sent, so a read that
+ * fails with 401 meanwhile does not race it to another address.
+ */
+export function leaveFor(url: string): void {
+  leaving = true;
+  window.location.assign(url);
+}
+
+/** From now on a 401 does not send the page to the login (the caller navigates itself). */
+export function holdNavigation(): void {
+  leaving = true;
+}
+
+/**
+ * A read answered 401 once users exist: the session is gone (expired, logged out elsewhere).
+ * The page goes to the login, and comes back here after it.
+ */
+function toLogin(res: Response): void {
+  if (res.status !== 401 || typeof window === "undefined" || leaving) return;
+  const here = window.location.pathname;
+  if (here === "/login" || here === "/setup") return;
+  leaveFor(`/login?next=${encodeURIComponent(here + window.location.search)}`);
+}
+
 export async function getJson<T>(url: string): Promise<T> {
-  return answer<T>(await send(url, { headers: { accept: "application/json" }, cache: "no-store" }));
+  const res = await send(url, { headers: { accept: "application/json" }, cache: "no-store" });
+  toLogin(res);
+  return answer<T>(res);
 }
 
 /** Mutations: JSON body and the x-perfect-ui header (the run's trigger is recorded as "ui"). */

@@ -23,6 +23,8 @@ export interface RunFilters {
   /** The runs of one schedule (a schedule's "runs" link, a backfill); shown as a removable chip. */
   scheduleId: string;
   client: string;
+  /** Runs made by this user, token name, `schedule` or client (exact). */
+  triggeredBy: string;
   /** "key:value" each; every one must match. */
   tag: string[];
   /** ISO timestamps on the run's creation time. */
@@ -33,7 +35,7 @@ export interface RunFilters {
 }
 
 export const PAGE_SIZE = 50;
-export const EMPTY_FILTERS: RunFilters = { state: [], trigger: [], flow: "", flowId: "", scheduleId: "", client: "", tag: [], from: "", to: "", limit: PAGE_SIZE };
+export const EMPTY_FILTERS: RunFilters = { state: [], trigger: [], flow: "", flowId: "", scheduleId: "", client: "", triggeredBy: "", tag: [], from: "", to: "", limit: PAGE_SIZE };
 
 const ID = /^\d+$/;
 const validId = (v: string | null): string => (v && ID.test(v) ? v : "");
@@ -51,6 +53,7 @@ export function filtersFromSearch(params: URLSearchParams): RunFilters {
     flowId: validId(params.get("flowId")),
     scheduleId: validId(params.get("scheduleId")),
     client: params.get("client") ?? "",
+    triggeredBy: (params.get("triggeredBy") ?? "").slice(0, 200),
     tag: params.getAll("tag").filter((t) => /^[^:]+:/.test(t)),
     from: validDate(params.get("from")),
     to: validDate(params.get("to")),
@@ -76,6 +79,7 @@ export function searchFromFilters(f: RunFilters): URLSearchParams {
   if (f.flowId) p.set("flowId", f.flowId);
   if (f.scheduleId) p.set("scheduleId", f.scheduleId);
   if (f.client) p.set("client", f.client);
+  if (f.triggeredBy.trim()) p.set("triggeredBy", f.triggeredBy.trim());
   for (const t of f.tag) p.append("tag", t);
   if (f.from) p.set("from", f.from);
   if (f.to) p.set("to", f.to);

@@ -11,7 +11,7 @@ export function makeAgent(maxSockets = 2000) {
 }
 
 /**
- * One request; resolves { status, body (parsed JSON or text), ms } or rejects on a network error.
+ * One request; resolves { status, body (parsed JSON or text), headers, ms } or rejects on a network error.
  * `base` is http://127.0.0.1:port.
  */
 export function request(agent, base, method, path, { body, headers = {}, timeoutMs = 60_000 } = {}) {
@@ -40,7 +40,7 @@ export function request(agent, base, method, path, { body, headers = {}, timeout
               /* keep text */
             }
           }
-          resolve({ status: res.statusCode, body: parsed, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
+          resolve({ status: res.statusCode, body: parsed, headers: res.headers, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
         });
         res.on("error", reject);
       },

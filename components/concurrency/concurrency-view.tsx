@@ -15,6 +15,7 @@ import {
   useConcurrencyLimits,
   type ConcurrencyLimitView,
 } from "@/hooks/use-concurrency";
+import { useCan } from "@/hooks/use-me";
 import { useNow } from "@/hooks/use-now";
 import { EmptyState, ErrorState, LoadingBlock } from "@/components/ui/status-views";
 import { formatDuration } from "@/components/ui/time-format";
@@ -23,9 +24,17 @@ export function ConcurrencyView() {
   const { data, error, isLoading } = useConcurrencyLimits();
   const [prefill, setPrefill] = useState<{ key: string; limit: string; n: number } | null>(null);
   const now = useNow(1000);
+  // Limits are the admins' to change: others see them only (the server refuses: 403).
+  const canEdit = useCan("admin");
   return (
     <div className="space-y-6">
-      <LimitForm key={prefill?.n ?? 0} initial={prefill} />
+      {canEdit ? (
+        <LimitForm key={prefill?.n ?? 0} initial={prefill} />
+      ) : (
+        <p className="text-sm text-muted" data-testid="concurrency-read-only">
+          Only an admin can change concurrency limits.
+        </p>
+      )}
       {error && !data ? (
         <ErrorState title="Could not load concurrency limits" error={error} />
       ) : isLoading || !data ? (
@@ -171,6 +180,7 @@ function LimitCard({ limit: l, now, onChange }: { limit: ConcurrencyLimitView; n
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const titleId = `concurrency-${l.key}-title`;
+  const canEdit = useCan("admin");
   const remove = async () => {
     setBusy(true);
     setError(null);
@@ -203,7 +213,7 @@ function LimitCard({ limit: l, now, onChange }: { limit: ConcurrencyLimitView; n
             waiting
           </p>
         </div>
-        <div className="flex flex-wrap items-center gap-2">
+        <div className={`flex flex-wrap items-center gap-2 ${canEdit ? "" : "hidden"}`}>
           <button type="button" className="btn btn-sm" onClick={onChange} data-testid="concurrency-change" aria-label={`Change the limit of ${l.key}`}>
             {l.limit === null ? "Set limit" : "Change"}
           </button>

@@ -1,6 +1,7 @@
 "use client";
 import Link from "next/link";
 import type { FlowView } from "@/lib/contracts/dashboard";
+import { useCan } from "@/hooks/use-me";
 import { useNow } from "@/hooks/use-now";
 import { useFlowSchedules } from "@/hooks/use-schedules";
 import { useSeen } from "@/hooks/use-seen";
@@ -14,6 +15,8 @@ import { TaskWeights } from "./task-weights";
 
 /** One registered flow: what it is, its tasks and their weights, who serves it, its last run. */
 export function FlowCard({ flow, onRun }: { flow: FlowView; onRun: () => void }) {
+  // Viewers get no Run button (the server refuses their trigger anyway: 403).
+  const canOperate = useCan("operator");
   const now = useNow(5000);
   const headingId = `flow-${flow.id}-name`;
   const [seenRef, seen] = useSeen<HTMLElement>();
@@ -29,7 +32,8 @@ export function FlowCard({ flow, onRun }: { flow: FlowView; onRun: () => void })
           {flow.description ? <p className="mt-1 text-sm break-words text-muted">{flow.description}</p> : null}
           <FlowScheduleLine flowId={flow.id} enabled={seen} now={now} />
         </div>
-        <button
+        {canOperate ? (
+<button
           type="button"
           className="btn btn-primary shrink-0"
           onClick={onRun}
@@ -40,6 +44,7 @@ export function FlowCard({ flow, onRun }: { flow: FlowView; onRun: () => void })
         >
           <span aria-hidden="true">▶</span> Run
         </button>
+) : null}
       </div>
 
       <TagChips tags={flow.tags} />

@@ -8,6 +8,7 @@ import { useState } from "react";
 import type { FlowView } from "@/lib/contracts/dashboard";
 import { ApiRequestError } from "@/hooks/api-fetch";
 import { useFlow } from "@/hooks/use-flows";
+import { useCan } from "@/hooks/use-me";
 import { OnlineDot, StateBadge } from "@/components/ui/state-badge";
 import { EmptyState, ErrorState, LoadingBlock } from "@/components/ui/status-views";
 import { TagChips } from "@/components/ui/tag-chips";
@@ -48,6 +49,8 @@ export function FlowPage({ id }: { id: string }) {
 }
 
 function FlowHeader({ flow, onRun }: { flow: FlowView; onRun: () => void }) {
+  // Viewers get no Run button (the server refuses their trigger anyway: 403).
+  const canOperate = useCan("operator");
   return (
     <header className="mb-6 flex flex-wrap items-start justify-between gap-4">
       <div className="min-w-0">
@@ -82,7 +85,8 @@ function FlowHeader({ flow, onRun }: { flow: FlowView; onRun: () => void }) {
         <Link className="btn" href={`/runs?flowId=${encodeURIComponent(flow.id)}`} data-testid="flow-history-link">
           Runs in history
         </Link>
-        <button
+        {canOperate ? (
+<button
           type="button"
           className="btn btn-primary"
           onClick={onRun}
@@ -93,6 +97,7 @@ function FlowHeader({ flow, onRun }: { flow: FlowView; onRun: () => void }) {
         >
           <span aria-hidden="true">▶</span> Run
         </button>
+) : null}
       </div>
     </header>
   );

@@ -6,6 +6,7 @@
  */
 import Link from "next/link";
 import { useState } from "react";
+import { useCan } from "@/hooks/use-me";
 import type { FlowView } from "@/lib/contracts/dashboard";
 import {
   CATCHUP_HELP,
@@ -27,6 +28,7 @@ export function SchedulesPanel({ flow }: { flow: FlowView }) {
   const [editing, setEditing] = useState<Editing>(null);
   const [backfilling, setBackfilling] = useState<ScheduleView | null>(null);
   const schedules = data?.schedules ?? [];
+  const canOperate = useCan("operator");
   return (
     <section id="schedules" className="card p-5" aria-labelledby="schedules-title" data-testid="schedules-panel">
       <div className="mb-4 flex flex-wrap items-center justify-between gap-3">
@@ -36,9 +38,11 @@ export function SchedulesPanel({ flow }: { flow: FlowView }) {
           </h2>
           <p className="mt-1 text-xs text-faint">Times in your time zone; hover one for UTC.</p>
         </div>
-        <button type="button" className="btn" onClick={() => setEditing({ mode: "create" })} data-testid="schedule-new">
-          <span aria-hidden="true">+</span> New schedule
-        </button>
+        {canOperate ? (
+          <button type="button" className="btn" onClick={() => setEditing({ mode: "create" })} data-testid="schedule-new">
+            <span aria-hidden="true">+</span> New schedule
+          </button>
+        ) : null}
       </div>
       {error && !data ? <ErrorState title="Could not load the schedules" error={error} /> : null}
       {!data && !error ? (
@@ -78,6 +82,8 @@ function ScheduleRow({ schedule: s, onEdit, onBackfill }: { schedule: ScheduleVi
   const params = Object.entries(s.parameters ?? {});
   const code = s.source === "code";
   const descId = `schedule-${s.id}-description`;
+  // Viewers see schedules but cannot pause, edit, delete or backfill them (the server refuses: 403).
+  const canOperate = useCan("operator");
 
   const act = async (f: () => Promise<unknown>) => {
     setBusy(true);
@@ -125,7 +131,7 @@ function ScheduleRow({ schedule: s, onEdit, onBackfill }: { schedule: ScheduleVi
             aria-label={`Active: ${s.description}`}
             className={`badge cursor-pointer ${s.active ? "st-ACTIVE" : "st-PAUSED"}`}
             onClick={() => void act(() => updateSchedule(s, { active: !s.active }))}
-            disabled={busy}
+            disabled={busy || !canOperate}
             title={s.active ? "Active: click to pause" : "Paused: click to resume"}
             data-testid="schedule-toggle"
           >
@@ -207,10 +213,12 @@ function ScheduleRow({ schedule: s, onEdit, onBackfill }: { schedule: ScheduleVi
         <Link className="btn btn-sm" href={`/runs?scheduleId=${encodeURIComponent(s.id)}`} data-testid="schedule-runs-link">
           Runs
         </Link>
-        <button type="button" className="btn btn-sm" onClick={onBackfill} data-testid="schedule-backfill">
-          Backfill…
-        </button>
-        {!code ? (
+        {canOperate ? (
+          <button type="button" className="btn btn-sm" onClick={onBackfill} data-testid="schedule-backfill">
+            Backfill…
+          </button>
+        ) : null}
+        {!code && canOperate ? (
           <>
             <button type="button" className="btn btn-sm" onClick={onEdit} data-testid="schedule-edit" aria-label={`Edit schedule: ${s.description}`}>
               Edit

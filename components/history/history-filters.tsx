@@ -15,6 +15,7 @@ import { ClockIcon } from "@/components/ui/clock-icon";
 
 export function HistoryFilters({ filters, onApply }: { filters: RunFilters; onApply: (f: RunFilters) => void }) {
   const [flow, setFlow] = useState(filters.flow);
+  const [triggeredBy, setTriggeredBy] = useState(filters.triggeredBy);
   const [from, setFrom] = useState(toLocalInput(filters.from));
   const [to, setTo] = useState(toLocalInput(filters.to));
   const [tagDraft, setTagDraft] = useState("");
@@ -42,6 +43,7 @@ export function HistoryFilters({ filters, onApply }: { filters: RunFilters; onAp
     inFlight.current.clear();
     latest.current = filters;
     setFlow(filters.flow);
+    setTriggeredBy(filters.triggeredBy);
     setFrom(toLocalInput(filters.from));
     setTo(toLocalInput(filters.to));
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -52,7 +54,7 @@ export function HistoryFilters({ filters, onApply }: { filters: RunFilters; onAp
     // The inputs show minutes: an untouched one keeps the URL's exact instant.
     const fromIso = from === toLocalInput(cur.from) ? cur.from : fromLocalInput(from, false);
     const toIso = to === toLocalInput(cur.to) ? cur.to : fromLocalInput(to, true);
-    send({ ...cur, flow, from: fromIso, to: toIso, ...patch });
+    send({ ...cur, flow, triggeredBy, from: fromIso, to: toIso, ...patch });
   };
 
   const send = (next: RunFilters) => {
@@ -96,7 +98,7 @@ export function HistoryFilters({ filters, onApply }: { filters: RunFilters; onAp
     filters.state.length +
     filters.trigger.length +
     filters.tag.length +
-    [filters.flow, filters.flowId, filters.scheduleId, filters.client, filters.from, filters.to].filter(Boolean).length;
+    [filters.flow, filters.flowId, filters.scheduleId, filters.client, filters.triggeredBy, filters.from, filters.to].filter(Boolean).length;
   const any = active > 0;
 
   return (
@@ -233,6 +235,20 @@ export function HistoryFilters({ filters, onApply }: { filters: RunFilters; onAp
             </select>
           </div>
           <div>
+            <label className="label" htmlFor="filter-triggered-by">
+              Triggered by
+            </label>
+            <input
+              id="filter-triggered-by"
+              className="field"
+              type="search"
+              value={triggeredBy}
+              onChange={(e) => setTriggeredBy(e.target.value)}
+              placeholder="user, token or schedule"
+              data-testid="filter-triggered-by"
+            />
+          </div>
+          <div>
             <label className="label" htmlFor="filter-from">
               Created from
             </label>
@@ -295,6 +311,7 @@ export function HistoryFilters({ filters, onApply }: { filters: RunFilters; onAp
               className="btn"
               onClick={() => {
                 setTagDraft("");
+                setTriggeredBy("");
                 send({ ...EMPTY_FILTERS, limit: filters.limit });
               }}
               data-testid="filter-clear"

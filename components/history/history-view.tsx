@@ -151,6 +151,11 @@ function HistoryRow({ run }: { run: RunSummary }) {
             <ScheduledLabel run={run} testId="history-scheduled" />
           </span>
         ) : null}
+        {run.triggeredBy && run.triggeredBy !== "schedule" ? (
+          <span className="ml-2 inline-block align-middle text-xs text-muted" data-testid="history-triggered-by" title="Who triggered this run">
+            by {showBidiControls(run.triggeredBy)}
+          </span>
+        ) : null}
       </td>
       <td data-label="State">
         <StateBadge state={run.state} testId="history-state" />

@@ -4,6 +4,7 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 import type { RunView } from "@/lib/contracts/dashboard";
 import { cancelRun, reportUrl, retryRun } from "@/hooks/use-run";
+import { useCan } from "@/hooks/use-me";
 import { StateBadge } from "@/components/ui/state-badge";
 import { WarningBadge } from "@/components/ui/warning-badge";
 import { showBidiControls } from "@/lib/text/bidi";
@@ -11,6 +12,8 @@ import { LateBadge, ScheduledLabel } from "./schedule-badges";
 
 /** Flow name, state, flags, retry links and the run's actions (cancel, retry, report download). */
 export function RunHeader({ run }: { run: RunView }) {
+  // Viewers see no Cancel / Retry (the server refuses them anyway: 403).
+  const canOperate = useCan("operator");
   const flagged = run.taskRuns.filter((t) => t.warning);
   const worst = flagged.some((t) => t.warning === "CRITICAL") ? "CRITICAL" : flagged.length ? "SLOW" : null;
   return (
@@ -67,10 +70,28 @@ export function RunHeader({ run }: { run: RunView }) {
             </span>
           ) : null}
         </div>
+        {run.triggeredBy || run.cancelledBy ? (
+          <p className="mt-2 text-sm text-muted" data-testid="run-audit">
+            {run.triggeredBy ? (
+              <>
+                triggered by{" "}
+                <Link href={`/runs?triggeredBy=${encodeURIComponent(run.triggeredBy)}`} className="font-semibold" data-testid="run-triggered-by">
+                  {showBidiControls(run.triggeredBy)}
+                </Link>
+              </>
+            ) : null}
+            {run.triggeredBy && run.cancelledBy ? " · " : null}
+            {run.cancelledBy ? (
+              <>
+                cancelled by <span className="font-semibold" data-testid="run-cancelled-by">{showBidiControls(run.cancelledBy)}</span>
+              </>
+            ) : null}
+          </p>
+        ) : null}
       </div>
       <div className="flex flex-wrap items-center gap-2">
-        {(run.state === "PENDING" || run.state === "RUNNING") && !run.cancelRequested ? <CancelControl runId={run.id} /> : null}
-        {run.state === "COMPLETED" || run.state === "FAILED" || run.state === "CANCELLED" ? <RetryControl runId={run.id} /> : null}
+        {canOperate && (run.state === "PENDING" || run.state === "RUNNING") && !run.cancelRequested ? <CancelControl runId={run.id} /> : null}
+        {canOperate && (run.state === "COMPLETED" || run.state === "FAILED" || run.state === "CANCELLED") ? <RetryControl runId={run.id} /> : null}
         <a className="btn" href={reportUrl(run.id)} download={`perfect-run-${run.id}.html`} data-testid="report-link">
           <span aria-hidden="true">⤓</span> Download report
         </a>

@@ -2,6 +2,7 @@
 /** The top navigation; wraps under the brand on narrow screens. */
 import Link from "next/link";
 import { usePathname } from "next/navigation";
+import { UserMenu } from "@/components/auth/user-menu";
 
 const LINKS = [
   { href: "/", label: "Flows", match: (p: string) => p === "/" || p.startsWith("/flows/") },
@@ -46,6 +47,7 @@ export function TopNav() {
             })}
           </ul>
         </nav>
+        <UserMenu />
       </div>
     </header>
   );

@@ -20,6 +20,7 @@
  * after Next has already cloned and buffered the body.
  */
 import http from "node:http";
+import { hostAllowed } from "../auth/hosts";
 import type { ClientRegistry } from "../clients-file";
 import { InFlight, TokenBuckets } from "./rate-limit";
 import type { Limits } from "./limits";
@@ -34,6 +35,24 @@ export interface Refusal {
   retryAfterSec?: number;
   /** Close the connection instead of draining a body nobody will read. */
   close?: boolean;
+  /** A redirect (pages without a session → /login). */
+  location?: string;
+  /** Answer with this plain text instead of the JSON error body (pages). */
+  text?: string;
+}
+
+/**
+ * The check of a dashboard page (not /api, not Next's assets) before Next renders it: null to
+ * serve it, else a refusal (a redirect to /login, or 401 before setup). Asynchronous: it may
+ * look a session up.
+ */
+export type PageGate = (r: DoorRequest) => Promise<Refusal | null>;
+
+/** Next's own files and anything with an extension (icons, fonts): never gated. */
+export function isPagePath(path: string): boolean {
+  if (path.startsWith("/api/") || path === "/api" || path.startsWith("/_next/") || path.startsWith("/__")) return false;
+  const last = path.slice(path.lastIndexOf("/") + 1);
+  return !last.includes(".");
 }
 
 export interface DoorRequest {
@@ -73,6 +92,8 @@ export class FrontDoor {
     readonly limits: Limits,
     private readonly registry: () => Pick<ClientRegistry, "authenticate"> | undefined,
     private readonly now: () => number = Date.now,
+    /** Pages: who may see them (lib/auth/page-gate.ts); absent, every page is served. */
+    readonly pageGate?: PageGate,
   ) {
     this.authFailures = new TokenBuckets(limits.authFailures.ratePerSec, limits.authFailures.burst);
     this.heartbeats = new TokenBuckets(limits.heartbeats.ratePerSec, limits.heartbeats.burst);
@@ -99,6 +120,19 @@ export class FrontDoor {
     }
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
+    // DNS rebinding: a page of attacker.test that resolves to this server sends its own Host.
+    // Refused before routing, for pages and the dashboard API alike. Worker routes carry a
+    // client's secret token, which such a page cannot know, and workers often reach the server
+    // by an address nobody listed: they and /api/health (load balancers) are not checked.
+    if (!path.startsWith("/api/worker/") && path !== "/api/health") {
+      const host = (this.limits.trustProxy ? headers["x-forwarded-host"] : undefined) ?? headers.host;
+      if (!hostAllowed(Array.isArray(host) ? host[0] : host, this.limits.allowedHosts)) {
+        return {
+          pass: false,
+          refusal: { status: 421, code: "misdirected_request", message: "this host name is not served here: add it to PERFECT_ALLOWED_HOSTS (comma-separated) to allow it" },
+        };
+      }
+    }
     if (!path.startsWith("/api/")) return PASS;
     const now = this.now();
 
@@ -160,14 +194,15 @@ export function peerOf(req: http.IncomingMessage, trustProxy: boolean): string {
 }
 
 function refuse(res: http.ServerResponse, r: Refusal): void {
-  const body = JSON.stringify({ error: { code: r.code, message: r.message, ...(r.retryAfterSec ? { details: { retryAfterSec: r.retryAfterSec } } : {}) } });
+  const body = r.text ?? JSON.stringify({ error: { code: r.code, message: r.message, ...(r.retryAfterSec ? { details: { retryAfterSec: r.retryAfterSec } } : {}) } });
   const headers: Record<string, string | number> = {
-    "content-type": "application/json",
+    "content-type": r.text !== undefined ? "text/plain; charset=utf-8" : "application/json",
     "content-length": Buffer.byteLength(body),
     "x-content-type-options": "nosniff",
     "cache-control": "no-store",
   };
   if (r.retryAfterSec) headers["retry-after"] = r.retryAfterSec;
+  if (r.location) headers.location = r.location;
   if (r.close) headers.connection = "close";
   // A refused body is never read into memory. After the answer, a lingering close: our side
   // sends FIN, and what the client still sends is discarded (bounded in bytes and time) before
@@ -253,6 +288,20 @@ export function installFrontDoor(door: FrontDoor): void {
         return true;
       }
       if (v.onClose) res.once("close", v.onClose);
+      const url = req.url ?? "/";
+      const q = url.indexOf("?");
+      if (d.pageGate && isPagePath(q < 0 ? url : url.slice(0, q))) {
+        // Held until the gate answers (a page request has no body to buffer meanwhile). A gate
+        // that fails refuses: a page is never served because its check broke.
+        d.pageGate({ method: req.method ?? "GET", url, headers: req.headers, peer }).then(
+          (refusal) => (refusal ? refuse(res, refusal) : emit.call(this, event, ...args)),
+          (e) => {
+            console.error("[perfect] page access check failed:", e);
+            refuse(res, { status: 503, code: "unavailable", message: "cannot check access right now", text: "cannot check access right now: try again" });
+          },
+        );
+        return true;
+      }
     } catch (e) {
       console.error("[perfect] front door failed open:", e);
     }

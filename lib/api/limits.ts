@@ -3,6 +3,7 @@
  * environment variable that changes it. docs/RELIABILITY.md ("Limits") lists them all.
  */
 import { z } from "zod";
+import { allowedHosts } from "../auth/hosts";
 
 const int = (def: number) => z.coerce.number().int().positive().default(def);
 const num = (def: number) => z.coerce.number().positive().default(def);
@@ -46,6 +47,8 @@ export const limitsEnvSchema = z.object({
 
 export interface Limits {
   trustProxy: boolean;
+  /** PERFECT_ALLOWED_HOSTS: the Host names served (null: any, from `*`); see lib/auth/hosts.ts. */
+  allowedHosts: Set<string> | null;
   maxBodyBytes: number;
   sse: { perAddress: number; total: number; maxQueueBytes: number };
   mutations: { ratePerSec: number; burst: number };
@@ -67,6 +70,7 @@ export function loadLimits(env: NodeJS.ProcessEnv = process.env): Limits {
   const e = parsed.data;
   return {
     trustProxy: e.PERFECT_TRUST_PROXY === "1" || e.PERFECT_TRUST_PROXY === "true",
+    allowedHosts: allowedHosts(env),
     maxBodyBytes: MAX_BODY_BYTES,
     sse: { perAddress: e.PERFECT_SSE_MAX_PER_ADDRESS, total: e.PERFECT_SSE_MAX_STREAMS, maxQueueBytes: e.PERFECT_SSE_MAX_QUEUE_BYTES },
     mutations: { ratePerSec: e.PERFECT_RATE_MUTATIONS_PER_SEC, burst: e.PERFECT_RATE_MUTATIONS_BURST },

@@ -3,6 +3,8 @@
  * engine call; every error goes through handleApiError.
  */
 import type { z } from "zod";
+import { accessOf, type Principal } from "../auth/access";
+import type { UserRole } from "../domain/states";
 import { getEngine } from "../server";
 import type { Engine } from "../engine/engine";
 import { PerfectError } from "../engine/errors";
@@ -37,6 +39,37 @@ export function peerAddress(req: Request): string {
   return req.headers.get(PEER_HEADER) ?? "unknown";
 }
 
+/**
+ * Who may call a dashboard route: a least role (viewer < operator < admin), or `public` (no
+ * credential needed: health, login, setup). Every dashboard route states one through its
+ * wrapper; reads default to viewer, mutations to admin (the safe side), so a route added without
+ * a thought is closed rather than open. lib/__tests__/route-access.test.ts checks every route.
+ */
+export type RouteAccess = UserRole | "public";
+export interface RouteRule {
+  role?: RouteAccess;
+}
+
+/** The caller of a dashboard route, who must hold `role` (401 / 403 otherwise); null for a public route without credentials. */
+export async function authorize(req: Request, role: RouteAccess): Promise<Principal | null> {
+  const access = accessOf(getEngine());
+  const c = { cookie: req.headers.get("cookie"), authorization: req.headers.get("authorization"), peer: req.headers.get(PEER_HEADER) };
+  if (role === "public") return access.identify(c);
+  return access.require(c, role);
+}
+
+/** A route outside the two wrappers (streams, files): the rule checked first, then the handler's own Response. */
+export function guardedRoute<C extends { params: Promise<any> }>(rule: Required<RouteRule>, handler: (req: Request, ctx: C, actor: Principal | null) => Promise<Response> | Response) {
+  return async (req: Request, ctx: C): Promise<Response> => {
+    try {
+      const actor = await authorize(req, rule.role);
+      return await handler(req, ctx, actor);
+    } catch (e) {
+      return handleApiError(e);
+    }
+  };
+}
+
 function bearer(req: Request): string | null {
   const h = req.headers.get("authorization");
   const m = h ? /^Bearer\s+(.+)$/i.exec(h.trim()) : null;
@@ -67,32 +100,34 @@ export function workerRoute(
  * a CORS preflight, which this server never approves).
  */
 export function dashboardMutation(
-  handler: (args: { engine: Engine; params: Params; req: Request; body: unknown }) => Promise<unknown> | unknown,
+  handler: (args: { engine: Engine; params: Params; req: Request; body: unknown; actor: Principal | null }) => Promise<unknown> | unknown,
   status: number | ((result: unknown) => number) = 200,
+  rule: RouteRule = {},
 ) {
+  const role = rule.role ?? "admin";
   return async (req: Request, ctx: Ctx): Promise<Response> => {
     try {
       checkOrigin(req);
       const type = req.headers.get("content-type");
+      const declared = Number(req.headers.get("content-length") ?? "0");
+      if ((type === null && declared > 0) || (type !== null && !/^application\/json\b/i.test(type))) {
+        await discard(req);
+        throw new PerfectError("unsupported_media_type", "send the body as application/json", { field: "content-type" });
+      }
+      // Before a byte of the body is read: a refused caller costs nothing and changes nothing.
+      const actor = await authorize(req, role);
       let body: unknown = {};
       if (type === null) {
         // No content type is only acceptable with no body at all (a bare scripted POST): a
-        // declared length refuses at once, a chunked one is read only up to the size cap.
-        const declared = Number(req.headers.get("content-length") ?? "0");
-        if (declared > 0) {
-          await discard(req);
-          throw new PerfectError("unsupported_media_type", "send the body as application/json", { field: "content-type" });
-        }
+        // declared length was refused above, a chunked one is read only up to the size cap.
         const bytes = await readBytes(req);
         if (bytes.toString("utf8").trim()) throw new PerfectError("unsupported_media_type", "send the body as application/json", { field: "content-type" });
-      } else if (!/^application\/json\b/i.test(type)) {
-        await discard(req);
-        throw new PerfectError("unsupported_media_type", "send the body as application/json", { field: "content-type" });
       } else {
         body = await readJson(req);
       }
       const params = await ctx.params;
-      const result = await handler({ engine: getEngine(), params, req, body });
+      const result = await handler({ engine: getEngine(), params, req, body, actor });
+      if (result instanceof Response) return result;
       const code = typeof status === "function" ? status(result) : status;
       return code === 204 ? new Response(null, { status: 204 }) : Response.json(result, { status: code });
     } catch (e) {
@@ -101,11 +136,17 @@ export function dashboardMutation(
   };
 }
 
-export function dashboardRead(handler: (args: { engine: Engine; params: Params; req: Request }) => Promise<unknown> | unknown) {
+export function dashboardRead(
+  handler: (args: { engine: Engine; params: Params; req: Request; actor: Principal | null }) => Promise<unknown> | unknown,
+  rule: RouteRule = {},
+) {
+  const role = rule.role ?? "viewer";
   return async (req: Request, ctx: Ctx): Promise<Response> => {
     try {
+      const actor = await authorize(req, role);
       const params = await ctx.params;
-      return Response.json(await handler({ engine: getEngine(), params, req }));
+      const result = await handler({ engine: getEngine(), params, req, actor });
+      return result instanceof Response ? result : Response.json(result);
     } catch (e) {
       return handleApiError(e);
     }

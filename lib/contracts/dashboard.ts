@@ -33,6 +33,8 @@ export const runListQuerySchema = z.object({
   trigger: z.array(z.enum(TRIGGERS)).default([]),
   scheduleId: z.string().regex(/^\d{1,15}$/, { message: "expected a schedule id" }).transform(Number).optional(),
   parentRunId: z.string().regex(/^\d{1,15}$/, { message: "expected a run id" }).transform(Number).optional(),
+  /** Runs made by this user, token name, `schedule` or client. */
+  triggeredBy: z.string().min(1).max(200).optional(),
   from: fromParam.optional(),
   to: toParam.optional(),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
@@ -180,6 +182,10 @@ export interface RunSummary {
   retryOf: string | null;
   /** A subflow's parent run (the run whose flow called this run's flow). */
   parentRunId: string | null;
+  /** Who made the run: a user or API token name, `schedule`, or the client of a subflow; null before the first user exists. */
+  triggeredBy: string | null;
+  /** Who asked to cancel it, when someone did. */
+  cancelledBy: string | null;
   /** The fire time a scheduled run was made for. */
   scheduledFor: string | null;
   /** A scheduled run that waited longer than the grace period to start (or still waits). */

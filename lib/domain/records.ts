@@ -3,7 +3,7 @@
  * objects. No database types and no JSON text cross the store's interface; each adapter maps
  * its own rows to these.
  */
-import type { AlertDeliveryEvent, ArtifactType, CatchupPolicy, DeliveryState, LogLevel, OverlapPolicy, RunState, ScheduleSource, Sensitivity, TaskRunState, Trigger, Warning } from "./states";
+import type { AlertDeliveryEvent, ArtifactType, CatchupPolicy, DeliveryState, LogLevel, OverlapPolicy, RunState, ScheduleSource, Sensitivity, TaskRunState, Trigger, UserRole, Warning } from "./states";
 
 /** One parameter of a flow, from its Python signature. */
 export interface ParameterSpec {
@@ -104,9 +104,9 @@ export interface RunRecord {
   parentRunId: number | null;
   /** The parent's task call standing for this subflow. */
   parentCall: number | null;
-  /** Who made the run: a user or API token name, `schedule`, or the worker of a direct run. */
+  /** Who made the run: a user or API token name, `schedule`, or the worker (client) of a direct run or subflow; null when nobody was signed in (before setup). */
   triggeredBy: string | null;
-  /** Who asked to cancel it, when someone did. */
+  /** Who asked to cancel it (user or token name), when someone did. */
   cancelledBy: string | null;
 }
 
@@ -218,6 +218,8 @@ export interface RunFilter {
   parentRunId?: number;
   /** All must match. */
   tag: { key: string; value: string }[];
+  /** Exactly this user, token name, `schedule` or worker. */
+  triggeredBy?: string;
   from?: number;
   to?: number;
   limit: number;
@@ -359,4 +361,47 @@ export interface DestinationHealthRecord {
   lastSuccessAt: number | null;
   /** The last attempt that did not succeed (an error or a non-2xx answer). */
   lastFailureAt: number | null;
+}
+
+// ---------------------------------------------------------------- access control
+
+/** A dashboard user; the password only as a salted scrypt hash (lib/auth/secrets.ts). */
+export interface UserRecord {
+  id: number;
+  username: string;
+  passwordHash: string;
+  role: UserRole;
+  createdAt: number;
+  updatedAt: number;
+  lastLoginAt: number | null;
+}
+export type NewUser = Omit<UserRecord, "id">;
+
+/** A login session: `idHash` is the SHA-256 of the cookie's random id. */
+export interface SessionRecord {
+  idHash: string;
+  userId: number;
+  createdAt: number;
+  expiresAt: number;
+  lastSeenAt: number;
+}
+
+/** An API token: `id` is the public part of `pft_<id>_<secret>`, `tokenHash` the secret's scrypt hash. */
+export interface ApiTokenRecord {
+  id: string;
+  name: string;
+  role: UserRole;
+  tokenHash: string;
+  createdBy: string | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+/** Failed logins of one key (`user:<name>` or `addr:<ip>`) in the current window. */
+export interface LoginFailureRecord {
+  key: string;
+  failures: number;
+  windowStartedAt: number;
+  lockedUntil: number | null;
 }

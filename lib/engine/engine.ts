@@ -218,19 +218,20 @@ export class Engine {
 
   // ---------------------------------------------------------------- dashboard actions
 
-  async triggerRun(flowIdText: string, given: Record<string, unknown>, trigger: Trigger) {
+  /** `actor`: who asked (user or token name; null before the first user exists), kept as the run's triggeredBy. */
+  async triggerRun(flowIdText: string, given: Record<string, unknown>, trigger: Trigger, actor: string | null = null) {
     // Answered from what the trigger wrote: the run as created (PENDING), even when a waiting
     // worker claimed it in the meantime.
-    const { run, tasks } = await this.lifecycle.trigger(flowIdOf(flowIdText), flowIdText, given, trigger);
+    const { run, tasks } = await this.lifecycle.trigger(flowIdOf(flowIdText), flowIdText, given, trigger, actor);
     return this.queries.viewOf(run, tasks);
   }
-  async retryRun(runIdText: string, trigger: Trigger) {
-    const { run, tasks } = await this.lifecycle.retry(runIdOf(runIdText), runIdText, trigger);
+  async retryRun(runIdText: string, trigger: Trigger, actor: string | null = null) {
+    const { run, tasks } = await this.lifecycle.retry(runIdOf(runIdText), runIdText, trigger, actor);
     return this.queries.viewOf(run, tasks);
   }
-  async cancelRun(runIdText: string) {
+  async cancelRun(runIdText: string, actor: string | null = null) {
     const id = runIdOf(runIdText);
-    await this.lifecycle.cancel(id, runIdText);
+    await this.lifecycle.cancel(id, runIdText, actor);
     return this.queries.getRun(id, runIdText);
   }
 

@@ -46,6 +46,8 @@ export function runSummary(
     scheduleId: r.scheduleId === null ? null : String(r.scheduleId),
     retryOf: r.retryOf === null ? null : String(r.retryOf),
     parentRunId: r.parentRunId === null ? null : String(r.parentRunId),
+    triggeredBy: r.triggeredBy ?? null,
+    cancelledBy: r.cancelledBy ?? null,
     scheduledFor: iso(r.scheduledFor),
     ...lateness,
   };

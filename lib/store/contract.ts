@@ -947,6 +947,84 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       });
     });
 
+    describe("access control", () => {
+      const user = (username: string, role: "viewer" | "operator" | "admin" = "viewer") => ({ username, passwordHash: `h-${username}`, role, createdAt: T0, updatedAt: T0, lastLoginAt: null });
+
+      it("users: unique names (a taken one inserts nothing), byte order, update, delete with their sessions", async () => {
+        expect(await store.countUsers()).toBe(0);
+        const b = (await store.insertUser(user("bob", "admin")))!;
+        const a = (await store.insertUser(user("Alice")))!;
+        expect(await store.insertUser({ ...user("bob"), passwordHash: "other" })).toBeNull();
+        expect(await store.countUsers()).toBe(2);
+        expect((await store.listUsers()).map((u) => u.username)).toEqual(["Alice", "bob"]);
+        expect(await store.getUserByName("bob")).toEqual({ ...user("bob", "admin"), id: b.id });
+        expect(await store.getUserByName("BOB")).toBeUndefined();
+        await store.updateUser(a.id, { role: "operator", passwordHash: "new", updatedAt: T0 + 5, lastLoginAt: T0 + 6 });
+        expect(await store.getUser(a.id)).toMatchObject({ role: "operator", passwordHash: "new", updatedAt: T0 + 5, lastLoginAt: T0 + 6 });
+        await store.insertSession({ idHash: "s1", userId: a.id, createdAt: T0, expiresAt: T0 + 100, lastSeenAt: T0 });
+        expect(await store.deleteUser(a.id)).toBe(true);
+        expect(await store.deleteUser(a.id)).toBe(false);
+        expect(await store.getSession("s1")).toBeUndefined();
+        expect(await store.transaction((tx) => tx.lockUsers())).toEqual([b.id]);
+      });
+
+      it("sessions: one lookup gives the session and its user; touch, delete, sweep expired", async () => {
+        const u = (await store.insertUser(user("carol", "operator")))!;
+        await store.insertSession({ idHash: "live", userId: u.id, createdAt: T0, expiresAt: T0 + 1000, lastSeenAt: T0 });
+        await store.insertSession({ idHash: "old", userId: u.id, createdAt: T0, expiresAt: T0 + 10, lastSeenAt: T0 });
+        const found = (await store.getSession("live"))!;
+        expect(found.session).toEqual({ idHash: "live", userId: u.id, createdAt: T0, expiresAt: T0 + 1000, lastSeenAt: T0 });
+        expect(found.user).toMatchObject({ id: u.id, username: "carol", role: "operator" });
+        await store.touchSession("live", T0 + 50, T0 + 2000);
+        expect((await store.getSession("live"))!.session).toMatchObject({ lastSeenAt: T0 + 50, expiresAt: T0 + 2000 });
+        expect(await store.deleteExpiredSessions(T0 + 100)).toBe(1);
+        expect(await store.getSession("old")).toBeUndefined();
+        await store.deleteSession("live");
+        expect(await store.getSession("live")).toBeUndefined();
+      });
+
+      it("API tokens: newest first, revoked once, last use recorded", async () => {
+        const t = (id: string, at: number) => ({ id, name: `n-${id}`, role: "viewer" as const, tokenHash: `h-${id}`, createdBy: "root", createdAt: at, lastUsedAt: null, revokedAt: null });
+        await store.insertApiToken(t("aaa", T0));
+        await store.insertApiToken(t("bbb", T0 + 1));
+        expect((await store.listApiTokens()).map((x) => x.id)).toEqual(["bbb", "aaa"]);
+        expect(await store.revokeApiToken("aaa", T0 + 5)).toBe(true);
+        expect(await store.revokeApiToken("aaa", T0 + 9)).toBe(false);
+        expect(await store.revokeApiToken("nope", T0 + 9)).toBe(false);
+        await store.touchApiToken("bbb", T0 + 7);
+        expect(await store.getApiToken("aaa")).toEqual({ ...t("aaa", T0), revokedAt: T0 + 5 });
+        expect((await store.getApiToken("bbb"))!.lastUsedAt).toBe(T0 + 7);
+      });
+
+      it("login failures: counted per key in a window, locked at the limit, restarted after the window, cleared", async () => {
+        const W = 1000;
+        expect(await store.recordLoginFailure("user:x", T0, W, 3, W)).toEqual({ key: "user:x", failures: 1, windowStartedAt: T0, lockedUntil: null });
+        expect((await store.recordLoginFailure("user:x", T0 + 10, W, 3, W)).failures).toBe(2);
+        expect(await store.recordLoginFailure("user:x", T0 + 20, W, 3, W)).toEqual({ key: "user:x", failures: 3, windowStartedAt: T0, lockedUntil: T0 + 20 + W });
+        await store.recordLoginFailure("addr:1", T0, W, 3, W);
+        expect((await store.getLoginFailures(["user:x", "addr:1", "none"])).map((f) => [f.key, f.failures])).toEqual([
+          ["addr:1", 1],
+          ["user:x", 3],
+        ]);
+        // The window has passed: counting starts again; the lock, still in the future, stays.
+        expect(await store.recordLoginFailure("user:x", T0 + W + 1, W, 3, W)).toEqual({ key: "user:x", failures: 1, windowStartedAt: T0 + W + 1, lockedUntil: T0 + 20 + W });
+        expect(await store.recordLoginFailure("user:x", T0 + 5 * W, W, 3, W)).toEqual({ key: "user:x", failures: 1, windowStartedAt: T0 + 5 * W, lockedUntil: null });
+        await store.clearLoginFailures("user:x");
+        expect(await store.getLoginFailures(["user:x"])).toEqual([]);
+      });
+
+      it("history filters by triggeredBy through its index", async () => {
+        const f = await store.upsertFlow({ clientId: "c1", name: "f", description: "", tags: {}, parameters: [], version: "v", maxActiveRuns: null, registeredAt: T0, updatedAt: T0 });
+        const mine = await store.insertRun(newRun({ flowId: f, clientId: "c1", triggeredBy: "alice" }));
+        await store.insertRun(newRun({ flowId: f, clientId: "c1", triggeredBy: "schedule" }));
+        await store.insertRun(newRun({ flowId: f, clientId: "c1" }));
+        await store.updateRun(mine, { cancelledBy: "bob" });
+        const page = await store.listRuns({ state: [], tag: [], limit: 10, triggeredBy: "alice" });
+        expect(page.runs.map((r) => [r.id, r.triggeredBy, r.cancelledBy])).toEqual([[mine, "alice", "bob"]]);
+        expect((await store.listRuns({ state: ["PENDING"], tag: [], limit: 10, triggeredBy: "schedule", flowId: String(f) })).runs).toHaveLength(1);
+      });
+    });
+
     describe("JSON fields", () => {
       it("round-trip as objects, including __proto__, constructor, unicode and nested values", async () => {
         const tricky = JSON.parse(

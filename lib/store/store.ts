@@ -9,6 +9,7 @@ import type {
   ArtifactRecord,
   AlertAttemptRecord,
   AlertDeliveryRecord,
+  ApiTokenRecord,
   ClientRecord,
   DeliveryFilter,
   DeliveryOutcome,
@@ -20,7 +21,9 @@ import type {
   FlowTaskRecord,
   LogRecord,
   NewArtifact,
+  LoginFailureRecord,
   NewLog,
+  NewUser,
   NewRun,
   NewSlot,
   NewTaskRun,
@@ -29,18 +32,66 @@ import type {
   RunRecord,
   RunningTaskRecord,
   NewSchedule,
+  SessionRecord,
   ScheduleRecord,
   SlotListingRecord,
   TaskRunRecord,
   TaskStatRecord,
   VariableRecord,
+  UserRecord,
   WorkerFlowRecord,
   WorkerRecord,
 } from "../domain/records";
 import type { RunState, Sensitivity, Warning } from "../domain/states";
 
+/** Access control (lib/auth): users, sessions, API tokens and the shared login-failure counters. */
+export interface AccessStoreOps {
+  countUsers(): Promise<number>;
+  /** The new user, or null when the username is taken (nothing written). */
+  insertUser(u: NewUser): Promise<UserRecord | null>;
+  getUser(id: number): Promise<UserRecord | undefined>;
+  getUserByName(username: string): Promise<UserRecord | undefined>;
+  /** Every user, by username (byte order). */
+  listUsers(): Promise<UserRecord[]>;
+  updateUser(id: number, patch: Partial<Pick<UserRecord, "role" | "passwordHash" | "updatedAt" | "lastLoginAt">>): Promise<void>;
+  /** Deletes the user (their sessions go with them); whether there was one. */
+  deleteUser(id: number): Promise<boolean>;
+  /**
+   * Locks the users against other writers until the transaction ends (PostgreSQL: LOCK TABLE
+   * … EXCLUSIVE; SQLite: the write transaction already does) and returns the admins' ids, so
+   * two setups, or two demotions of the last two admins, cannot both succeed. Only inside transaction().
+   */
+  lockUsers(): Promise<number[]>;
+
+  insertSession(s: SessionRecord): Promise<void>;
+  /** The session and its user in one indexed lookup (what every authenticated request costs). */
+  getSession(idHash: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined>;
+  /** Slides the session: lastSeenAt and expiresAt. */
+  touchSession(idHash: string, lastSeenAt: number, expiresAt: number): Promise<void>;
+  deleteSession(idHash: string): Promise<void>;
+  deleteSessionsOfUser(userId: number): Promise<void>;
+  /** Removes sessions that expired before `now`; how many. */
+  deleteExpiredSessions(now: number): Promise<number>;
+
+  insertApiToken(t: ApiTokenRecord): Promise<void>;
+  getApiToken(id: string): Promise<ApiTokenRecord | undefined>;
+  /** Every token, newest first. */
+  listApiTokens(): Promise<ApiTokenRecord[]>;
+  /** Sets revokedAt once; whether the token existed and was not revoked yet. */
+  revokeApiToken(id: string, at: number): Promise<boolean>;
+  touchApiToken(id: string, at: number): Promise<void>;
+
+  getLoginFailures(keys: string[]): Promise<LoginFailureRecord[]>;
+  /**
+   * One more failure of `key`, atomically (every instance shares the count): a window older than
+   * `windowMs` starts again at 1; reaching `max` failures locks the key until now + lockMs.
+   */
+  recordLoginFailure(key: string, now: number, windowMs: number, max: number, lockMs: number): Promise<LoginFailureRecord>;
+  clearLoginFailures(key: string): Promise<void>;
+}
+
 /** Every operation of the store. Inside a transaction they run on its connection. */
-export interface StoreOps {
+export interface StoreOps extends AccessStoreOps {
   upsertClient(c: { id: string; name: string; sensitivity: Sensitivity }): Promise<void>;
   listClients(): Promise<ClientRecord[]>;
   touchClient(id: string, at: number): Promise<void>;

@@ -2,53 +2,46 @@
  * Serves the real route handlers over real HTTP (node:http on a free loopback port) without
  * Next, so protocol tests exercise status codes, headers and bodies as a worker sees them.
  */
+import fs from "node:fs";
 import http from "node:http";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 
 type Handler = (req: Request, ctx: { params: Promise<any> }) => Promise<Response> | Response;
 type RouteModule = Partial<Record<"GET" | "POST" | "PUT" | "PATCH" | "DELETE", Handler>>;
 
-const ROUTES: [string, () => Promise<RouteModule>][] = [
-  ["/api/health", () => import("../../app/api/health/route")],
-  ["/api/worker/:clientId/register", () => import("../../app/api/worker/[clientId]/register/route")],
-  ["/api/worker/:clientId/poll", () => import("../../app/api/worker/[clientId]/poll/route")],
-  ["/api/worker/:clientId/heartbeat", () => import("../../app/api/worker/[clientId]/heartbeat/route")],
-  ["/api/worker/:clientId/runs/:runId/events", () => import("../../app/api/worker/[clientId]/runs/[runId]/events/route")],
-  ["/api/worker/:clientId/runs/:runId/subflows", () => import("../../app/api/worker/[clientId]/runs/[runId]/subflows/route")],
-  ["/api/worker/:clientId/runs/:runId/slots", () => import("../../app/api/worker/[clientId]/runs/[runId]/slots/route")],
-  ["/api/worker/:clientId/runs/:runId/slots/:slotId", () => import("../../app/api/worker/[clientId]/runs/[runId]/slots/[slotId]/route")],
-  ["/api/worker/:clientId/runs", () => import("../../app/api/worker/[clientId]/runs/route")],
-  ["/api/worker/:clientId/runs/:runId/artifacts", () => import("../../app/api/worker/[clientId]/runs/[runId]/artifacts/route")],
-  ["/api/worker/:clientId/runs/:runId/artifacts/:artifactId", () => import("../../app/api/worker/[clientId]/runs/[runId]/artifacts/[artifactId]/route")],
-  ["/api/worker/:clientId/variables/:name", () => import("../../app/api/worker/[clientId]/variables/[name]/route")],
-  ["/api/variables", () => import("../../app/api/variables/route")],
-  ["/api/variables/:name", () => import("../../app/api/variables/[name]/route")],
-  ["/api/runs/:id/artifacts", () => import("../../app/api/runs/[id]/artifacts/route")],
-  ["/api/concurrency-limits", () => import("../../app/api/concurrency-limits/route")],
-  ["/api/concurrency-limits/:key", () => import("../../app/api/concurrency-limits/[key]/route")],
-  ["/api/flows", () => import("../../app/api/flows/route")],
-  ["/api/flows/:id", () => import("../../app/api/flows/[id]/route")],
-  ["/api/flows/:id/runs", () => import("../../app/api/flows/[id]/runs/route")],
-  ["/api/flows/:id/schedules", () => import("../../app/api/flows/[id]/schedules/route")],
-  ["/api/flows/:id/backfill", () => import("../../app/api/flows/[id]/backfill/route")],
-  // Static before dynamic, as Next matches them.
-  ["/api/schedules/preview", () => import("../../app/api/schedules/preview/route")],
-  ["/api/schedules/:id", () => import("../../app/api/schedules/[id]/route")],
-  ["/api/runs", () => import("../../app/api/runs/route")],
-  ["/api/runs/:id", () => import("../../app/api/runs/[id]/route")],
-  ["/api/runs/:id/logs", () => import("../../app/api/runs/[id]/logs/route")],
-  ["/api/runs/:id/cancel", () => import("../../app/api/runs/[id]/cancel/route")],
-  ["/api/runs/:id/retry", () => import("../../app/api/runs/[id]/retry/route")],
-  ["/api/runs/:id/report", () => import("../../app/api/runs/[id]/report/route")],
-  ["/api/stats/tasks", () => import("../../app/api/stats/tasks/route")],
-  ["/api/clients", () => import("../../app/api/clients/route")],
-  ["/api/events", () => import("../../app/api/events/route")],
-  ["/api/alerts", () => import("../../app/api/alerts/route")],
-  ["/api/alerts/deliveries", () => import("../../app/api/alerts/deliveries/route")],
-  ["/api/alerts/test", () => import("../../app/api/alerts/test/route")],
-  ["/api/metrics", () => import("../../app/api/metrics/route")],
-];
+/**
+ * Every route file under app/api, as Next sees them: `[param]` folders become `:param`, and
+ * static segments are matched before dynamic ones (as Next does). Found on disk, so a new route
+ * is served (and checked by the route-access table) without being listed here.
+ */
+const APP_API = path.resolve(__dirname, "../../app/api");
+function routeFiles(dir: string, prefix: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) out.push(...routeFiles(path.join(dir, e.name), `${prefix}/${e.name}`));
+    else if (e.name === "route.ts") out.push(prefix);
+  }
+  return out;
+}
+/** `/api/...` patterns of every route file, with the file's path. */
+export function apiRoutes(): { pattern: string; file: string }[] {
+  return routeFiles(APP_API, "")
+    .map((rel) => ({ pattern: "/api" + rel.replace(/\[([^\]]+)\]/g, ":$1"), file: path.join(APP_API, rel, "route.ts") }))
+    .sort((a, b) => {
+      const x = a.pattern.split("/");
+      const y = b.pattern.split("/");
+      for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        const dx = x[i].startsWith(":");
+        const dy = y[i].startsWith(":");
+        if (dx !== dy) return dx ? 1 : -1;
+        if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+      }
+      return x.length - y.length;
+    });
+}
+const ROUTES: [string, () => Promise<RouteModule>][] = apiRoutes().map((r) => [r.pattern, () => import(r.file)]);
 
 function match(pattern: string, path: string): Record<string, string> | null {
   const p = pattern.split("/");
@@ -75,6 +68,8 @@ export async function startHarness(): Promise<{ url: string; close: () => Promis
         const controller = new AbortController();
         res.on("close", () => controller.abort());
         const hasBody = req.method !== "GET" && req.method !== "HEAD";
+        // As the front door does: the socket's address, never a caller's own header.
+        req.headers["x-perfect-peer"] = req.socket.remoteAddress ?? "unknown";
         const request = new Request(url, {
           method: req.method,
           headers: req.headers as Record<string, string>,

@@ -1,4 +1,5 @@
 import { handleApiError } from "@/lib/api/errors";
+import { authorize } from "@/lib/api/route";
 import { limits } from "@/lib/api/limits";
 import { trackStream } from "@/lib/api/sse-streams";
 import { getEngine } from "@/lib/server";
@@ -24,8 +25,9 @@ function encodeChange(c: Change): Uint8Array {
  * in its queue (desiredSize goes negative), and past PERFECT_SSE_MAX_QUEUE_BYTES it is dropped
  * and everything it held is freed; its browser reconnects and refetches.
  */
-export function GET(req: Request): Response {
+export async function GET(req: Request): Promise<Response> {
   try {
+    await authorize(req, "viewer");
     const engine = getEngine();
     const maxQueue = limits().sse.maxQueueBytes;
     let cleanup = () => {};

@@ -26,6 +26,8 @@ export interface RunOrigin {
   serial?: boolean;
   /** A retry of this run (same flow, same parameters). */
   retryOf?: number;
+  /** Who made it (user or token name, `schedule`, the client of a subflow); null: nobody signed in. */
+  triggeredBy?: string | null;
   /** Fields set at creation (a schedule whose parameters no longer fit makes a FAILED run). */
   override?: Partial<Pick<RunRecord, "state" | "endedAt" | "error" | "parameters" | "workerId" | "claimedAt" | "startedAt" | "parentRunId" | "parentCall">>;
 }
@@ -49,14 +51,14 @@ export class LifecycleSystem {
   ) {}
 
   /** A new PENDING run of the flow: parameters checked and bounded, all of it or nothing. */
-  async trigger(flowId: number, flowIdText: string, given: Record<string, unknown>, trigger: Trigger): Promise<{ run: RunRecord; tasks: TaskRunRecord[] }> {
+  async trigger(flowId: number, flowIdText: string, given: Record<string, unknown>, trigger: Trigger, actor: string | null = null): Promise<{ run: RunRecord; tasks: TaskRunRecord[] }> {
     const now = this.ctx.clock.now();
     const created = await this.ctx.store.transaction(async (tx) => {
       const flow = await tx.getFlow(flowId);
       if (!flow) throw notFound("flow", flowIdText);
       // The task runs as inserted, not read back: one round trip fewer before the commit that
       // wakes the pollers.
-      return (await this.createRunWithTasks(tx, flow, given, { trigger }, now))!;
+      return (await this.createRunWithTasks(tx, flow, given, { trigger, triggeredBy: actor }, now))!;
     });
     this.announce(created.run);
     return created;
@@ -107,7 +109,7 @@ export class LifecycleSystem {
       retryOf: origin.retryOf ?? null,
       parentRunId: null,
       parentCall: null,
-      triggeredBy: null,
+      triggeredBy: origin.triggeredBy ?? null,
       cancelledBy: null,
       ...origin.override,
     };
@@ -131,7 +133,7 @@ export class LifecycleSystem {
    * A new run of a finished run's flow with the same parameters (checked against the flow's
    * schema as it is now), linked by `retryOf`. A run still PENDING or RUNNING is 409.
    */
-  async retry(runId: number, runIdText: string, trigger: Trigger): Promise<{ run: RunRecord; tasks: TaskRunRecord[] }> {
+  async retry(runId: number, runIdText: string, trigger: Trigger, actor: string | null = null): Promise<{ run: RunRecord; tasks: TaskRunRecord[] }> {
     const now = this.ctx.clock.now();
     const created = await this.ctx.store.transaction(async (tx) => {
       const orig = await tx.getRun(runId);
@@ -139,7 +141,7 @@ export class LifecycleSystem {
       if (!isTerminal(orig.state)) throw new PerfectError("conflict", `run ${runIdText} is still ${orig.state}: retry it once it has finished (or cancel it)`, { state: orig.state });
       const flow = await tx.getFlow(orig.flowId);
       if (!flow) throw notFound("flow", String(orig.flowId));
-      const run = (await this.createRun(tx, flow, orig.parameters, { trigger, retryOf: orig.id }, now))!;
+      const run = (await this.createRun(tx, flow, orig.parameters, { trigger, retryOf: orig.id, triggeredBy: actor }, now))!;
       return { run, tasks: await tx.listTaskRuns(run.id) };
     });
     this.announce(created.run);
@@ -150,8 +152,8 @@ export class LifecycleSystem {
    * PENDING → CANCELLED at once; RUNNING → flagged, the worker stops at its next task boundary.
    * Every unfinished subflow below the run (at any depth) is cancelled the same way.
    */
-  async cancel(runId: number, runIdText: string): Promise<void> {
-    await this.cancelOne(runId, runIdText);
+  async cancel(runId: number, runIdText: string, actor: string | null = null): Promise<void> {
+    await this.cancelOne(runId, runIdText, "", actor);
     await this.cancelDescendants(runId);
   }
 
@@ -186,7 +188,7 @@ export class LifecycleSystem {
     }
   }
 
-  private async cancelOne(runId: number, runIdText: string, why = ""): Promise<void> {
+  private async cancelOne(runId: number, runIdText: string, why = "", actor: string | null = null): Promise<void> {
     const now = this.ctx.clock.now();
     for (;;) {
       const flagged = await this.ctx.store.transaction(async (tx) => {
@@ -196,17 +198,17 @@ export class LifecycleSystem {
         if (r.state === "PENDING") return null;
         let logId = 0;
         if (r.cancelRequestedAt === null) {
-          await tx.updateRun(r.id, { cancelRequestedAt: now });
+          await tx.updateRun(r.id, { cancelRequestedAt: now, cancelledBy: actor });
           logId = await this.serverLog(tx, r, "WARNING", `${why}cancellation requested: the worker stops at its next task boundary`, now);
         }
-        return { run: { ...r, cancelRequestedAt: r.cancelRequestedAt ?? now }, logId };
+        return { run: r.cancelRequestedAt === null ? { ...r, cancelRequestedAt: now, cancelledBy: actor } : r, logId };
       });
       if (flagged) {
         this.publish.run(flagged.run);
         if (flagged.logId) this.publish.log(runId, flagged.logId, 1);
         return;
       }
-      if (await this.finishOnServer(runId, "CANCELLED", null, now, `${why}run cancelled before a worker picked it up`, "PENDING")) return;
+      if (await this.finishOnServer(runId, "CANCELLED", null, now, `${why}run cancelled before a worker picked it up`, "PENDING", actor)) return;
       // Claimed between the read and the cancel: ask the worker instead (next turn of the loop).
     }
   }
@@ -216,7 +218,15 @@ export class LifecycleSystem {
    * before pickup). Conditional on the state it read under a row lock, so a run is finished
    * once however many paths (or instances) reach it.
    */
-  async finishOnServer(runId: number, to: "FAILED" | "CANCELLED", error: string | null, now: number, message: string, from: RunState = "RUNNING"): Promise<RunRecord | null> {
+  async finishOnServer(
+    runId: number,
+    to: "FAILED" | "CANCELLED",
+    error: string | null,
+    now: number,
+    message: string,
+    from: RunState = "RUNNING",
+    actor: string | null = null,
+  ): Promise<RunRecord | null> {
     const done = await this.ctx.store.transaction(async (tx) => {
       const cur = await tx.getRunForUpdate(runId);
       if (!cur || cur.state !== from || !canTransition(cur.state, to)) return null;
@@ -229,7 +239,7 @@ export class LifecycleSystem {
         endedAt: now,
         error,
         progress: batch.run.progress,
-        ...(to === "CANCELLED" ? { cancelRequestedAt: cur.cancelRequestedAt ?? now } : {}),
+        ...(to === "CANCELLED" ? { cancelRequestedAt: cur.cancelRequestedAt ?? now, ...(actor !== null && cur.cancelledBy === null ? { cancelledBy: actor } : {}) } : {}),
       };
       if (!(await tx.updateRunIf(cur.id, from, patch))) return null;
       const logId = await this.serverLog(tx, cur, to === "FAILED" ? "ERROR" : "WARNING", message, now);

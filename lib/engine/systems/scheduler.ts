@@ -162,7 +162,7 @@ export class SchedulerSystem {
       }
       const created: RunRecord[] = [];
       for (const t of todo) {
-        const run = await this.lifecycle.createRun(tx, flow, s.parameters, { trigger: "schedule", scheduleId: s.id, scheduledFor: t, serial: s.overlap === "queue" }, now);
+        const run = await this.lifecycle.createRun(tx, flow, s.parameters, { trigger: "schedule", triggeredBy: "schedule", scheduleId: s.id, scheduledFor: t, serial: s.overlap === "queue" }, now);
         if (run) created.push(run);
       }
       return { dry: false as const, created, skipped: times.length - todo.length, schedule: s };
@@ -276,7 +276,7 @@ export class SchedulerSystem {
 
   /** The fire time's run; when the schedule's parameters no longer fit the flow, a FAILED run saying so. */
   private async createScheduledRun(tx: StoreOps, flow: FlowRecord, s: ScheduleRecord, t: number, now: number, out: Fired): Promise<RunRecord | null> {
-    const origin = { trigger: "schedule" as const, scheduleId: s.id, scheduledFor: t, serial: s.overlap === "queue" };
+    const origin = { trigger: "schedule" as const, triggeredBy: "schedule", scheduleId: s.id, scheduledFor: t, serial: s.overlap === "queue" };
     try {
       checkedParameters(flow, s.parameters);
     } catch (e) {

@@ -65,6 +65,8 @@ export class SubflowSystem {
       const flow = (await tx.getFlow(flowId))!;
       const child = (await this.lifecycle.createRun(tx, flow, req.parameters, {
         trigger: "subflow",
+        // A subflow is made by the worker running its parent: its client is who triggered it.
+        triggeredBy: clientId,
         override: { state: "RUNNING", workerId: req.workerId, claimedAt: now, startedAt: now, parentRunId: parent.id, parentCall: req.call },
       }, now))!;
       return { child, parent, created: true, flowId, routes };

@@ -12,6 +12,7 @@ import type {
   ArtifactRecord,
   AlertAttemptRecord,
   AlertDeliveryRecord,
+  ApiTokenRecord,
   ClientRecord,
   DeliveryFilter,
   DeliveryOutcome,
@@ -23,7 +24,9 @@ import type {
   FlowTaskRecord,
   LogRecord,
   NewArtifact,
+  LoginFailureRecord,
   NewLog,
+  NewUser,
   NewRun,
   NewSlot,
   NewTaskRun,
@@ -33,15 +36,18 @@ import type {
   RunningTaskRecord,
   NewSchedule,
   ScheduleRecord,
+  SessionRecord,
   SlotListingRecord,
   TaskRunRecord,
   TaskStatRecord,
   VariableRecord,
+  UserRecord,
   WorkerFlowRecord,
   WorkerRecord,
 } from "../../domain/records";
 import type { RunState, Sensitivity, Warning } from "../../domain/states";
 import type { Store, StoreOps } from "../store";
+import { LOGIN_FAILURE_UPSERT, accessRows } from "../access-rows";
 
 /** Anything that runs a query: the pool (autocommit) or one checked-out client (a transaction). */
 type Queryable = Pick<pg.Pool, "query"> | pg.PoolClient;
@@ -578,6 +584,8 @@ class PgOps implements StoreOps {
     if (q.scheduleId !== undefined) where.push(`runs.schedule_id = ${p(q.scheduleId)}`);
     // Matches the partial index runs_parent_idx (parent_run_id IS NOT NULL is implied).
     if (q.parentRunId !== undefined) where.push(`runs.parent_run_id = ${p(q.parentRunId)}`);
+    // Matches the partial index runs_triggered_by_idx (triggered_by, id).
+    if (q.triggeredBy !== undefined) where.push(`runs.triggered_by = ${p(q.triggeredBy)}`);
     if (q.from !== undefined) where.push(`runs.created_at >= ${p(Math.round(q.from))}`);
     if (q.to !== undefined) where.push(`runs.created_at <= ${p(Math.round(q.to))}`);
     const text = `SELECT runs.* FROM runs WHERE ${where.join(" AND ")} ORDER BY runs.id DESC LIMIT ${p(q.limit + 1)}`;
@@ -1116,6 +1124,109 @@ class PgOps implements StoreOps {
       "perfect_count_active_runs",
     );
     return rows.map((r) => ({ flowName: r.flow_name as string, state: r.state as RunState, count: Number(r.n) }));
+  }
+  // ---------------------------------------------------------------- access control
+  async countUsers(): Promise<number> {
+    const rows = await this.rows(`SELECT count(*) AS n FROM users`, [], "perfect_count_users");
+    return Number(rows[0].n);
+  }
+  async insertUser(u: NewUser): Promise<UserRecord | null> {
+    const rows = await this.rows(
+      `INSERT INTO users (username, password_hash, role, created_at, updated_at, last_login_at) VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (username) DO NOTHING RETURNING *`,
+      [u.username, u.passwordHash, u.role, u.createdAt, u.updatedAt, u.lastLoginAt],
+    );
+    return rows[0] ? accessRows.userOf(rows[0]) : null;
+  }
+  async getUser(id: number): Promise<UserRecord | undefined> {
+    if (!Number.isSafeInteger(id) || Math.abs(id) > 2 ** 31 - 1) return undefined;
+    const rows = await this.rows(`SELECT * FROM users WHERE id = $1`, [id], "perfect_get_user");
+    return rows[0] && accessRows.userOf(rows[0]);
+  }
+  async getUserByName(username: string): Promise<UserRecord | undefined> {
+    const rows = await this.rows(`SELECT * FROM users WHERE username = $1`, [username], "perfect_get_user_by_name");
+    return rows[0] && accessRows.userOf(rows[0]);
+  }
+  async listUsers(): Promise<UserRecord[]> {
+    return (await this.rows(`SELECT * FROM users ORDER BY username COLLATE "C"`)).map(accessRows.userOf);
+  }
+  async updateUser(id: number, patch: Partial<Pick<UserRecord, "role" | "passwordHash" | "updatedAt" | "lastLoginAt">>): Promise<void> {
+    const cols: Record<string, string> = { role: "role", passwordHash: "password_hash", updatedAt: "updated_at", lastLoginAt: "last_login_at" };
+    const keys = Object.keys(patch).filter((k) => cols[k] && (patch as Record<string, unknown>)[k] !== undefined);
+    if (!keys.length) return;
+    await this.rows(`UPDATE users SET ${keys.map((k, i) => `${cols[k]} = $${i + 1}`).join(", ")} WHERE id = $${keys.length + 1}`, [
+      ...keys.map((k) => (patch as Record<string, unknown>)[k]),
+      id,
+    ]);
+  }
+  async deleteUser(id: number): Promise<boolean> {
+    return this.atomic(async (ops) => {
+      await ops.deleteSessionsOfUser(id);
+      const res = await ops.q.query(`DELETE FROM users WHERE id = $1`, [id]);
+      return (res.rowCount ?? 0) > 0;
+    });
+  }
+  async lockUsers(): Promise<number[]> {
+    // EXCLUSIVE blocks other writers of users (not readers) until the transaction ends: a
+    // concurrent setup, demotion or deletion waits and then sees this one's outcome.
+    await this.q.query(`LOCK TABLE users IN EXCLUSIVE MODE`);
+    return (await this.rows(`SELECT id FROM users WHERE role = 'admin' ORDER BY id`)).map((r) => Number(r.id));
+  }
+  async insertSession(x: SessionRecord): Promise<void> {
+    await this.rows(`INSERT INTO sessions (id_hash, user_id, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $5)`, [x.idHash, x.userId, x.createdAt, x.expiresAt, x.lastSeenAt], "perfect_insert_session");
+  }
+  async getSession(idHash: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
+    const rows = await this.rows(
+      `SELECT s.id_hash AS s_id_hash, s.user_id AS s_user_id, s.created_at AS s_created_at, s.expires_at AS s_expires_at, s.last_seen_at AS s_last_seen_at, u.*
+        FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1`,
+      [idHash],
+      "perfect_get_session",
+    );
+    return rows[0] && { session: accessRows.sessionOf(rows[0]), user: accessRows.userOf(rows[0]) };
+  }
+  async touchSession(idHash: string, lastSeenAt: number, expiresAt: number): Promise<void> {
+    await this.rows(`UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id_hash = $3`, [lastSeenAt, expiresAt, idHash], "perfect_touch_session");
+  }
+  async deleteSession(idHash: string): Promise<void> {
+    await this.rows(`DELETE FROM sessions WHERE id_hash = $1`, [idHash]);
+  }
+  async deleteSessionsOfUser(userId: number): Promise<void> {
+    await this.rows(`DELETE FROM sessions WHERE user_id = $1`, [userId]);
+  }
+  async deleteExpiredSessions(now: number): Promise<number> {
+    const res = await this.q.query(`DELETE FROM sessions WHERE expires_at < $1`, [now]);
+    return res.rowCount ?? 0;
+  }
+  async insertApiToken(t: ApiTokenRecord): Promise<void> {
+    await this.rows(
+      `INSERT INTO api_tokens (id, name, role, token_hash, created_by, created_at, last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [t.id, t.name, t.role, t.tokenHash, t.createdBy, t.createdAt, t.lastUsedAt, t.revokedAt],
+    );
+  }
+  async getApiToken(id: string): Promise<ApiTokenRecord | undefined> {
+    const rows = await this.rows(`SELECT * FROM api_tokens WHERE id = $1`, [id], "perfect_get_api_token");
+    return rows[0] && accessRows.tokenOf(rows[0]);
+  }
+  async listApiTokens(): Promise<ApiTokenRecord[]> {
+    return (await this.rows(`SELECT * FROM api_tokens ORDER BY created_at DESC, id COLLATE "C" DESC`)).map(accessRows.tokenOf);
+  }
+  async revokeApiToken(id: string, at: number): Promise<boolean> {
+    const res = await this.q.query(`UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, [at, id]);
+    return (res.rowCount ?? 0) > 0;
+  }
+  async touchApiToken(id: string, at: number): Promise<void> {
+    await this.rows(`UPDATE api_tokens SET last_used_at = $1 WHERE id = $2`, [at, id], "perfect_touch_api_token");
+  }
+  async getLoginFailures(keys: string[]): Promise<LoginFailureRecord[]> {
+    if (!keys.length) return [];
+    return (await this.rows(`SELECT * FROM login_failures WHERE key = ANY($1::text[]) ORDER BY key COLLATE "C"`, [keys])).map(accessRows.failureOf);
+  }
+  async recordLoginFailure(key: string, now: number, windowMs: number, max: number, lockMs: number): Promise<LoginFailureRecord> {
+    const rows = await this.rows(LOGIN_FAILURE_UPSERT("$1", "$2::bigint", "$3::bigint", "$4::int", "$5::bigint"), [key, now, windowMs, max, lockMs]);
+    return accessRows.failureOf(rows[0]);
+  }
+  async clearLoginFailures(key: string): Promise<void> {
+    await this.rows(`DELETE FROM login_failures WHERE key = $1`, [key]);
   }
 }
 

@@ -38,6 +38,7 @@ import type {
   ArtifactRecord,
   AlertAttemptRecord,
   AlertDeliveryRecord,
+  ApiTokenRecord,
   ConcurrencyLimitRecord,
   DeliveryFilter,
   DeliveryOutcome,
@@ -46,6 +47,7 @@ import type {
   ConcurrencySlotRecord,
   VariableRecord,
   NewArtifact,
+  LoginFailureRecord,
   NewLog,
   NewRun,
   NewSchedule,
@@ -54,10 +56,14 @@ import type {
   RunFilter,
   RunPage,
   RunningTaskRecord as RunningTaskRow,
+  NewUser,
+  SessionRecord,
   SlotListingRecord,
+  UserRecord,
 } from "../../domain/records";
 import type { RunState } from "../../domain/states";
 import type { Sensitivity } from "../../domain/states";
+import { LOGIN_FAILURE_UPSERT, accessRows } from "../access-rows";
 import type { Store, StoreOps } from "../store";
 
 /** A history probe counts at most this many matches of one filter: enough to rank them. */
@@ -379,6 +385,16 @@ export class SqliteSync implements Sync<StoreOps> {
         params: [q.parentRunId],
         probe: "SELECT 1 FROM runs INDEXED BY runs_parent_idx WHERE parent_run_id = ? AND id >= ? AND id <= ?",
         probeParams: [q.parentRunId],
+      });
+    }
+    // Who triggered: the partial (triggered_by, id) index yields one name's runs in id order.
+    if (q.triggeredBy !== undefined) {
+      filters.push({
+        index: "runs_triggered_by_idx",
+        sql: "runs.triggered_by = ?",
+        params: [q.triggeredBy],
+        probe: "SELECT 1 FROM runs INDEXED BY runs_triggered_by_idx WHERE triggered_by = ? AND id >= ? AND id <= ?",
+        probeParams: [q.triggeredBy],
       });
     }
     const dated: Filter[] = [...checked];
@@ -870,6 +886,105 @@ export class SqliteSync implements Sync<StoreOps> {
     ).all() as { flowName: string; state: RunState; count: number }[];
     return rows;
   }
+  // ---------------------------------------------------------------- access control
+  countUsers(): number {
+    return this.stmt("countUsers", () => `SELECT count(*) FROM users`).pluck().get() as number;
+  }
+  insertUser(u: NewUser): UserRecord | null {
+    const row = this.stmt(
+      "insertUser",
+      () => `INSERT INTO users (username, password_hash, role, created_at, updated_at, last_login_at) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (username) DO NOTHING RETURNING *`,
+    ).get(u.username, u.passwordHash, u.role, u.createdAt, u.updatedAt, u.lastLoginAt) as Record<string, unknown> | undefined;
+    return row ? accessRows.userOf(row) : null;
+  }
+  getUser(id: number): UserRecord | undefined {
+    const row = this.stmt("getUser", () => `SELECT * FROM users WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+    return row && accessRows.userOf(row);
+  }
+  getUserByName(username: string): UserRecord | undefined {
+    const row = this.stmt("getUserByName", () => `SELECT * FROM users WHERE username = ?`).get(username) as Record<string, unknown> | undefined;
+    return row && accessRows.userOf(row);
+  }
+  listUsers(): UserRecord[] {
+    return (this.stmt("listUsers", () => `SELECT * FROM users`).all() as Record<string, unknown>[]).map(accessRows.userOf).sort((a, b) => byteOrder(a.username, b.username));
+  }
+  updateUser(id: number, patch: Partial<Pick<UserRecord, "role" | "passwordHash" | "updatedAt" | "lastLoginAt">>): void {
+    const cols: Record<string, string> = { role: "role", passwordHash: "password_hash", updatedAt: "updated_at", lastLoginAt: "last_login_at" };
+    const keys = Object.keys(patch).filter((k) => cols[k] && (patch as Record<string, unknown>)[k] !== undefined);
+    if (!keys.length) return;
+    const text = `UPDATE users SET ${keys.map((k) => `${cols[k]} = ?`).join(", ")} WHERE id = ?`;
+    this.stmt(text, () => text).run(...keys.map((k) => (patch as Record<string, unknown>)[k]), id);
+  }
+  deleteUser(id: number): boolean {
+    // Foreign keys are not enforced on every SQLite connection: the sessions go explicitly.
+    this.deleteSessionsOfUser(id);
+    return this.stmt("deleteUser", () => `DELETE FROM users WHERE id = ?`).run(id).changes > 0;
+  }
+  lockUsers(): number[] {
+    // Inside BEGIN IMMEDIATE the write lock is already held: nothing can change the admins.
+    return this.stmt("lockUsers", () => `SELECT id FROM users WHERE role = 'admin' ORDER BY id`).pluck().all() as number[];
+  }
+  insertSession(x: SessionRecord): void {
+    this.stmt("insertSession", () => `INSERT INTO sessions (id_hash, user_id, created_at, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?)`).run(
+      x.idHash,
+      x.userId,
+      x.createdAt,
+      x.expiresAt,
+      x.lastSeenAt,
+    );
+  }
+  getSession(idHash: string): { session: SessionRecord; user: UserRecord } | undefined {
+    const row = this.stmt(
+      "getSession",
+      () => `SELECT s.id_hash AS s_id_hash, s.user_id AS s_user_id, s.created_at AS s_created_at, s.expires_at AS s_expires_at, s.last_seen_at AS s_last_seen_at, u.*
+        FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?`,
+    ).get(idHash) as Record<string, unknown> | undefined;
+    return row && { session: accessRows.sessionOf(row), user: accessRows.userOf(row) };
+  }
+  touchSession(idHash: string, lastSeenAt: number, expiresAt: number): void {
+    this.stmt("touchSession", () => `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id_hash = ?`).run(lastSeenAt, expiresAt, idHash);
+  }
+  deleteSession(idHash: string): void {
+    this.stmt("deleteSession", () => `DELETE FROM sessions WHERE id_hash = ?`).run(idHash);
+  }
+  deleteSessionsOfUser(userId: number): void {
+    this.stmt("deleteSessionsOfUser", () => `DELETE FROM sessions WHERE user_id = ?`).run(userId);
+  }
+  deleteExpiredSessions(now: number): number {
+    return this.stmt("deleteExpiredSessions", () => `DELETE FROM sessions WHERE expires_at < ?`).run(now).changes;
+  }
+  insertApiToken(t: ApiTokenRecord): void {
+    this.stmt(
+      "insertApiToken",
+      () => `INSERT INTO api_tokens (id, name, role, token_hash, created_by, created_at, last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(t.id, t.name, t.role, t.tokenHash, t.createdBy, t.createdAt, t.lastUsedAt, t.revokedAt);
+  }
+  getApiToken(id: string): ApiTokenRecord | undefined {
+    const row = this.stmt("getApiToken", () => `SELECT * FROM api_tokens WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+    return row && accessRows.tokenOf(row);
+  }
+  listApiTokens(): ApiTokenRecord[] {
+    return (this.stmt("listApiTokens", () => `SELECT * FROM api_tokens ORDER BY created_at DESC, id DESC`).all() as Record<string, unknown>[]).map(accessRows.tokenOf);
+  }
+  revokeApiToken(id: string, at: number): boolean {
+    return this.stmt("revokeApiToken", () => `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`).run(at, id).changes > 0;
+  }
+  touchApiToken(id: string, at: number): void {
+    this.stmt("touchApiToken", () => `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`).run(at, id);
+  }
+  getLoginFailures(keys: string[]): LoginFailureRecord[] {
+    if (!keys.length) return [];
+    const text = `SELECT * FROM login_failures WHERE key IN (${keys.map(() => "?").join(", ")}) ORDER BY key`;
+    return (this.stmt(text, () => text).all(...keys) as Record<string, unknown>[]).map(accessRows.failureOf);
+  }
+  recordLoginFailure(key: string, now: number, windowMs: number, max: number, lockMs: number): LoginFailureRecord {
+    const row = this.stmt("recordLoginFailure", () => LOGIN_FAILURE_UPSERT("@key", "@now", "@windowMs", "@max", "@lockMs")).get({ key, now, windowMs, max, lockMs }) as Record<string, unknown>;
+    return accessRows.failureOf(row);
+  }
+  clearLoginFailures(key: string): void {
+    this.stmt("clearLoginFailures", () => `DELETE FROM login_failures WHERE key = ?`).run(key);
+  }
 }
 
 function artifactOf(r: Record<string, unknown>): ArtifactRecord {
@@ -913,6 +1028,7 @@ function healthOf(r: Record<string, unknown>): DestinationHealthRecord {
     lastFailureAt: num(r.last_failure),
   };
 }
+
 
 const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -1007,6 +1123,10 @@ const OPS: (keyof StoreOps)[] = [
   "getVariable", "listVariables", "upsertVariable", "deleteVariable",
   "queueAlertDeliveries", "earliestDeliveryAt", "claimDueDeliveries", "recordDeliveryAttempt", "getDelivery", "listDeliveries",
   "listDeliveryAttempts", "destinationHealth", "countPendingDeliveries", "previousFinishedRunState", "recentRunDurations", "countActiveRuns",
+  "countUsers", "insertUser", "getUser", "getUserByName", "listUsers", "updateUser", "deleteUser", "lockUsers",
+  "insertSession", "getSession", "touchSession", "deleteSession", "deleteSessionsOfUser", "deleteExpiredSessions",
+  "insertApiToken", "getApiToken", "listApiTokens", "revokeApiToken", "touchApiToken",
+  "getLoginFailures", "recordLoginFailure", "clearLoginFailures",
 ];
 
 function bind(sync: SqliteSync, idle: () => Promise<void> | null): StoreOps {

@@ -5,6 +5,6 @@ export const dynamic = "force-dynamic";
 
 export const GET = dashboardRead(({ engine, params }) => engine.getSchedule(params.id));
 
-export const PATCH = dashboardMutation(({ engine, params, body }) => engine.updateSchedule(params.id, parseWith(schedulePatchSchema, body)));
+export const PATCH = dashboardMutation(({ engine, params, body }) => engine.updateSchedule(params.id, parseWith(schedulePatchSchema, body)), 200, { role: "operator" });
 
-export const DELETE = dashboardMutation(({ engine, params }) => engine.deleteSchedule(params.id), 204);
+export const DELETE = dashboardMutation(({ engine, params }) => engine.deleteSchedule(params.id), 204, { role: "operator" });

@@ -5,6 +5,7 @@ export const dynamic = "force-dynamic";
 
 export const GET = dashboardRead(({ engine, params }) => engine.getVariable(params.name));
 
-export const PUT = dashboardMutation(({ engine, params, body }) => engine.setVariable(params.name, parseWith(variableBodySchema, body).value));
+// Variables are run configuration, like schedules: operators may change them.
+export const PUT = dashboardMutation(({ engine, params, body }) => engine.setVariable(params.name, parseWith(variableBodySchema, body).value), 200, { role: "operator" });
 
-export const DELETE = dashboardMutation(({ engine, params }) => engine.deleteVariable(params.name), 204);
+export const DELETE = dashboardMutation(({ engine, params }) => engine.deleteVariable(params.name), 204, { role: "operator" });

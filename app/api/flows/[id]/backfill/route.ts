@@ -7,4 +7,5 @@ export const dynamic = "force-dynamic";
 export const POST = dashboardMutation(
   ({ engine, params, body }) => engine.backfill(params.id, parseWith(backfillSchema, body)),
   (result) => (typeof result === "object" && result !== null && "runs" in result ? 201 : 200),
+  { role: "operator" },
 );

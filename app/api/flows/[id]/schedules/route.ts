@@ -5,4 +5,4 @@ export const dynamic = "force-dynamic";
 
 export const GET = dashboardRead(({ engine, params }) => engine.listSchedules(params.id));
 
-export const POST = dashboardMutation(({ engine, params, body }) => engine.createSchedule(params.id, parseWith(scheduleCreateSchema, body)), 201);
+export const POST = dashboardMutation(({ engine, params, body }) => engine.createSchedule(params.id, parseWith(scheduleCreateSchema, body)), 201, { role: "operator" });

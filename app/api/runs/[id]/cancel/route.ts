@@ -1,5 +1,6 @@
 import { dashboardMutation } from "@/lib/api/route";
+import { actorName } from "@/lib/auth/access";
 
 export const dynamic = "force-dynamic";
 
-export const POST = dashboardMutation(({ engine, params }) => engine.cancelRun(params.id));
+export const POST = dashboardMutation(({ engine, params, actor }) => engine.cancelRun(params.id, actorName(actor)), 200, { role: "operator" });

@@ -1,12 +1,14 @@
 import { handleApiError } from "@/lib/api/errors";
+import { authorize } from "@/lib/api/route";
 import { getEngine } from "@/lib/server";
 import { renderRunReport } from "@/lib/report/run-report";
 
 export const dynamic = "force-dynamic";
 
 /** A self-contained HTML report, downloaded as a file; no scripts may run in it at all. */
-export async function GET(_req: Request, ctx: { params: Promise<{ id: string }> }): Promise<Response> {
+export async function GET(req: Request, ctx: { params: Promise<{ id: string }> }): Promise<Response> {
   try {
+    await authorize(req, "viewer");
     const { id } = await ctx.params;
     const engine = getEngine();
     const run = await engine.getRun(id);
