@@ -34,7 +34,7 @@ describe("direct runs: POST /api/worker/{clientId}/runs", () => {
     expect(started.status).toBe(201);
     expect(started.body.run).toMatchObject({ flowName: ETL_FLOW.name, parameters: { day: "2026-12-01", limit: 100 } });
     const run = (await a.get(`/api/runs/${runId}`)).body;
-    expect([run.state, run.trigger, run.workerId]).toEqual(["RUNNING", "local", workerId]);
+    expect([run.state, run.trigger, run.workerId, run.triggeredBy]).toEqual(["RUNNING", "local", workerId, `worker ${workerId}`]);
     expect(run.taskRuns.map((t: any) => t.name)).toEqual(["extract", "transform", "load"]);
     // it reports like a dispatched run and heartbeats keep it
     const done = await w.events(workerId, runId, [{ seq: 1, type: "run_completed" }]);

@@ -155,6 +155,8 @@ export class ArtifactSystem {
       if (!flow) throw notFound("flow", req.flow);
       return (await this.lifecycle.createRun(tx, flow, req.parameters, {
         trigger: "local",
+        // Audit: a direct run is made by the worker process that called the flow.
+        triggeredBy: `worker ${req.workerId}`,
         override: { state: "RUNNING", workerId: req.workerId, claimedAt: now, startedAt: now },
       }, now))!;
     });
