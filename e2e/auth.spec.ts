@@ -44,6 +44,31 @@ async function login(page: import("@playwright/test").Page, username: string, pa
   await page.getByTestId("login-submit").click();
 }
 
+test("before setup the home page opens to the setup page; 'not now' keeps the dashboard without a login", async ({ browser }) => {
+  // A browser that has not chosen yet (the suite's browsers carry the "not now" cookie).
+  const fresh = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  try {
+    const page = await fresh.newPage();
+    await page.goto(server.url);
+    await expect(page).toHaveURL(/\/setup$/);
+    await expect(page.getByTestId("setup-submit")).toBeVisible();
+    await page.getByTestId("setup-later").click();
+    await expect(page).toHaveURL(`${server.url}/`);
+    await expect(page.getByTestId("setup-link")).toBeVisible();
+    // Chosen once: the home page opens as the dashboard from then on.
+    await page.goto(server.url);
+    await expect(page).toHaveURL(`${server.url}/`);
+    // A deep link is served as it is, chosen or not.
+    const other = await fresh.browser()!.newContext({ storageState: { cookies: [], origins: [] } });
+    const deep = await other.newPage();
+    await deep.goto(`${server.url}/runs`);
+    await expect(deep).toHaveURL(`${server.url}/runs`);
+    await other.close();
+  } finally {
+    await fresh.close();
+  }
+});
+
 test("setup from the machine → signed in as admin → logout → pages need a login and come back after it", async ({ page }) => {
   // Before setup, from loopback, the dashboard opens without a login, offering the setup.
   await page.goto(server.url);

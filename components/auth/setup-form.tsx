@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useState, type FormEvent } from "react";
 import useSWR from "swr";
 import { ApiRequestError, getJson, leaveFor, postJson } from "@/hooks/api-fetch";
+import { SETUP_LATER_COOKIE } from "@/lib/auth/setup-later";
 import { AuthCard, FormError } from "./auth-card";
 
 export function SetupForm() {
@@ -68,6 +69,17 @@ export function SetupForm() {
           {busy ? "Creating…" : "Create admin and sign in"}
         </button>
       </form>
+      <p className="mt-4 text-sm text-muted">
+        <button type="button" onClick={notNow} className="text-accent underline-offset-2 hover:underline" data-testid="setup-later">
+          Not now: keep using the dashboard on this machine without a login
+        </button>
+      </p>
     </AuthCard>
   );
+}
+
+/** "Not now": the home page stops opening to this page in this browser (the server reads the cookie). */
+function notNow() {
+  document.cookie = `${SETUP_LATER_COOKIE}=1; Path=/; Max-Age=${30 * 24 * 3600}; SameSite=Lax`;
+  leaveFor("/");
 }
