@@ -1,54 +1,30 @@
 "use client";
 /** Admin: API tokens — create (the token is shown once, with a copy button), list without secrets, revoke. */
 import { useState, type FormEvent } from "react";
-import useSWR from "swr";
-import { ApiRequestError, deleteJson, getJson, postJson } from "@/hooks/api-fetch";
+import { deleteJson, postJson } from "@/hooks/api-fetch";
+import { useAction, useAdminList } from "@/hooks/use-admin-list";
+import type { TokenView } from "@/lib/contracts/auth";
 import { USER_ROLES, type UserRole } from "@/lib/domain/states";
 import { ErrorState, LoadingBlock } from "@/components/ui/status-views";
 import { FormError } from "./auth-card";
 
-interface TokenRow {
-  id: string;
-  name: string;
-  role: UserRole;
-  createdBy: string | null;
-  createdAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
-
-const message = (e: unknown) => (e instanceof ApiRequestError ? e.message : String(e));
-
 export function TokensAdmin() {
-  const { data, error, mutate } = useSWR<{ tokens: TokenRow[] }>("/api/tokens", getJson);
+  const { data, error, mutate } = useAdminList<{ tokens: TokenView[] }>("/api/tokens");
+  const { error: formError, act } = useAction(mutate);
   const [name, setName] = useState("");
   const [role, setRole] = useState<UserRole>("viewer");
-  const [formError, setFormError] = useState<string | null>(null);
   const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
   const [copied, setCopied] = useState(false);
 
   async function create(e: FormEvent) {
     e.preventDefault();
-    setFormError(null);
-    try {
-      const t = await postJson<TokenRow & { token: string }>("/api/tokens", { name, role });
-      setCreated({ name: t.name, token: t.token });
-      setCopied(false);
-      setName("");
-      await mutate();
-    } catch (err) {
-      setFormError(message(err));
-    }
+    const t = await act(() => postJson<TokenView & { token: string }>("/api/tokens", { name, role }));
+    if (!t) return;
+    setCreated({ name: t.name, token: t.token });
+    setCopied(false);
+    setName("");
   }
-  async function revoke(id: string) {
-    setFormError(null);
-    try {
-      await deleteJson(`/api/tokens/${encodeURIComponent(id)}`);
-      await mutate();
-    } catch (err) {
-      setFormError(message(err));
-    }
-  }
+  const revoke = (id: string) => act(() => deleteJson(`/api/tokens/${encodeURIComponent(id)}`));
 
   if (error) return <ErrorState error={error} />;
   if (!data) return <LoadingBlock />;

@@ -1,53 +1,34 @@
 "use client";
 /** Admin: users — create, change role, reset password, delete. The server refuses what would leave no admin (409). */
 import { useState, type FormEvent } from "react";
-import useSWR from "swr";
-import { ApiRequestError, deleteJson, getJson, patchJson, postJson } from "@/hooks/api-fetch";
+import { deleteJson, patchJson, postJson } from "@/hooks/api-fetch";
+import { useAction, useAdminList } from "@/hooks/use-admin-list";
 import { useMe } from "@/hooks/use-me";
+import type { UserView } from "@/lib/contracts/auth";
 import { USER_ROLES, type UserRole } from "@/lib/domain/states";
 import { ErrorState, LoadingBlock } from "@/components/ui/status-views";
 import { FormError } from "./auth-card";
 
-interface UserRow {
-  username: string;
-  role: UserRole;
-  createdAt: string;
-  lastLoginAt: string | null;
-}
-
-const message = (e: unknown) => (e instanceof ApiRequestError ? e.message : String(e));
-
 export function UsersAdmin() {
-  const { data, error, mutate } = useSWR<{ users: UserRow[] }>("/api/users", getJson);
+  const { data, error, mutate } = useAdminList<{ users: UserView[] }>("/api/users");
   const { data: me } = useMe();
+  const { error: formError, act: actOnForm } = useAction(mutate);
+  const { error: rowError, act } = useAction(mutate);
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [role, setRole] = useState<UserRole>("viewer");
-  const [formError, setFormError] = useState<string | null>(null);
-  const [rowError, setRowError] = useState<string | null>(null);
   const [resetting, setResetting] = useState<string | null>(null);
   const [newPassword, setNewPassword] = useState("");
 
   async function create(e: FormEvent) {
     e.preventDefault();
-    setFormError(null);
-    try {
+    const done = await actOnForm(async () => {
       await postJson("/api/users", { username, password, role });
-      setUsername("");
-      setPassword("");
-      await mutate();
-    } catch (err) {
-      setFormError(message(err));
-    }
-  }
-  async function act(fn: () => Promise<unknown>) {
-    setRowError(null);
-    try {
-      await fn();
-      await mutate();
-    } catch (err) {
-      setRowError(message(err));
-    }
+      return true;
+    });
+    if (!done) return;
+    setUsername("");
+    setPassword("");
   }
 
   if (error) return <ErrorState error={error} />;

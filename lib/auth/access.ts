@@ -10,6 +10,7 @@
  * creation and a token's first use per cache period.
  */
 import { z } from "zod";
+import type { TokenView, UserView } from "../contracts/auth";
 import type { ApiTokenRecord, UserRecord } from "../domain/records";
 import { USER_ROLES, type UserRole } from "../domain/states";
 import type { Clock } from "../engine/clock";
@@ -84,22 +85,6 @@ export const usernameSchema = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, { message: "letters, digits and . _ @ - only" });
 export const passwordSchema = z.string().min(8, { message: "at least 8 characters" }).max(1024);
 export const roleSchema = z.enum(USER_ROLES);
-
-export interface UserView {
-  username: string;
-  role: UserRole;
-  createdAt: string;
-  lastLoginAt: string | null;
-}
-export interface TokenView {
-  id: string;
-  name: string;
-  role: UserRole;
-  createdBy: string | null;
-  createdAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 export const userView = (u: UserRecord): UserView => ({ username: u.username, role: u.role, createdAt: iso(u.createdAt)!, lastLoginAt: iso(u.lastLoginAt) });

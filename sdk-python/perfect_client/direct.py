@@ -24,8 +24,8 @@ from typing import Any, Dict, Optional, Tuple
 from . import parallel as _parallel
 from .concurrency import ApiSlots
 from .context import RunContext, _current_call, _current_run
-from .errors import FatalWorkerError, PerfectError, RunCancelled, RunInterrupted, describe_exception
-from .execution import format_traceback, mark_logged
+from .errors import FatalWorkerError, PerfectError, RunCancelled, RunInterrupted
+from .execution import report_flow_failure
 from .log_capture import flush_line_buffer, install_stdout_router, uninstall_stdout_router
 
 #: Seconds a direct run waits at its end for its events to reach the server.
@@ -234,11 +234,7 @@ def _run(current, flow, args, kwargs):
             channel.emit("run_failed", {"error": "interrupted"}, terminal=True)
             raise
         except BaseException as exc:
-            flush_line_buffer(context)
-            if not getattr(exc, "__perfect_logged__", False):
-                context.log("ERROR", "flow %s failed\n%s" % (flow.name, format_traceback(exc)))
-                mark_logged(exc)
-            channel.emit("run_failed", {"error": describe_exception(exc)}, terminal=True)
+            report_flow_failure(context, flow.name, exc)
             raise
         flush_line_buffer(context)
         if context.stop_kind is RunCancelled:

@@ -149,6 +149,18 @@ def format_traceback(exc):
     return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
 
 
+def report_flow_failure(context, flow_name, exc, error=None):
+    # type: (RunContext, str, BaseException, Optional[str]) -> None
+    """End ``context``'s run as FAILED by ``exc``: its buffered output flushed, the traceback logged
+    once (not again when a task already logged it), then the terminal ``run_failed`` event with
+    ``error`` (default: the exception described)."""
+    flush_line_buffer(context)
+    if not getattr(exc, "__perfect_logged__", False):
+        context.log("ERROR", "flow %s failed\n%s" % (flow_name, format_traceback(exc)))
+        mark_logged(exc)
+    context.channel.emit("run_failed", {"error": error or describe_exception(exc)}, terminal=True)
+
+
 def mark_logged(exc):
     # type: (BaseException) -> None
     """Remember that ``exc``'s traceback is already in the run's logs."""

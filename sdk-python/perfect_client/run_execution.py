@@ -7,8 +7,8 @@ process (``child``); only the channel the events go to differs.
 from typing import Any, Callable, Dict, Optional
 
 from .context import RunContext
-from .errors import RunCancelled, RunFinished, WorkerShutdown, describe_exception
-from .execution import format_traceback, mark_logged
+from .errors import RunCancelled, RunFinished, WorkerShutdown
+from .execution import report_flow_failure
 from .log_capture import flush_line_buffer
 from .parallel import run_flow
 from .parameters import coerce_arguments
@@ -44,12 +44,7 @@ def execute_flow(context, flow, parameters, describe_failure=None):
     except WorkerShutdown:
         return "INTERRUPTED"  # the shutdown already reported the run FAILED
     except BaseException as exc:
-        flush_line_buffer(context)
-        if not getattr(exc, "__perfect_logged__", False):
-            context.log("ERROR", "flow %s failed\n%s" % (context.flow_name, format_traceback(exc)))
-            mark_logged(exc)
-        error = (describe_failure(exc) if describe_failure else None) or describe_exception(exc)
-        channel.emit("run_failed", {"error": error}, terminal=True)
+        report_flow_failure(context, context.flow_name, exc, describe_failure(exc) if describe_failure else None)
         return "FAILED"
     flush_line_buffer(context)
     stop = context.stop_kind

@@ -29,7 +29,7 @@ from . import context as _context
 from . import parallel as _parallel
 from .context import RunContext, TaskCall, _current_call, _current_run, current_run
 from .errors import RunCancelled, RunFinished, RunInterrupted, WorkerShutdown, describe_exception
-from .execution import format_traceback, mark_logged
+from .execution import report_flow_failure
 from .log_capture import flush_line_buffer
 
 _RANK = {RunCancelled: 1, RunFinished: 2, WorkerShutdown: 3}
@@ -195,11 +195,7 @@ def _execute_child(child, flow, args, kwargs):
             _child_stopped(child, type(stop))
             raise _for_parent(child, type(stop))
         except BaseException as exc:
-            flush_line_buffer(child)
-            if not getattr(exc, "__perfect_logged__", False):
-                child.log("ERROR", "flow %s failed\n%s" % (child.flow_name, format_traceback(exc)))
-                mark_logged(exc)
-            channel.emit("run_failed", {"error": describe_exception(exc)}, terminal=True)
+            report_flow_failure(child, child.flow_name, exc)
             raise
         flush_line_buffer(child)
         stop = child.stop_kind

@@ -74,6 +74,16 @@ class FailedRun(RuntimeError):
 FailedRun.__module__ = "prefect.exceptions"  # how tracebacks name it: the user's vocabulary
 
 
+def _is(kind):
+    # type: (StateType) -> Any
+    """``State.is_<kind>()``: True when the state is of ``kind``."""
+    def check(self):
+        return self.type is kind
+    check.__name__ = "is_" + kind.value.lower()
+    check.__doc__ = "True for %s." % kind.value
+    return check
+
+
 class State:
     """A Prefect state: ``type``, ``name``, ``message``, ``data`` (the result or the exception)."""
 
@@ -100,37 +110,14 @@ class State:
             return self.data.result(raise_on_failure=raise_on_failure)
         return self.data
 
-    def is_completed(self):
-        """True for COMPLETED."""
-        return self.type is StateType.COMPLETED
-
-    def is_failed(self):
-        """True for FAILED."""
-        return self.type is StateType.FAILED
-
-    def is_crashed(self):
-        """True for CRASHED."""
-        return self.type is StateType.CRASHED
-
-    def is_cancelled(self):
-        """True for CANCELLED."""
-        return self.type is StateType.CANCELLED
-
-    def is_running(self):
-        """True for RUNNING."""
-        return self.type is StateType.RUNNING
-
-    def is_pending(self):
-        """True for PENDING."""
-        return self.type is StateType.PENDING
-
-    def is_scheduled(self):
-        """True for SCHEDULED."""
-        return self.type is StateType.SCHEDULED
-
-    def is_paused(self):
-        """True for PAUSED."""
-        return self.type is StateType.PAUSED
+    is_completed = _is(StateType.COMPLETED)
+    is_failed = _is(StateType.FAILED)
+    is_crashed = _is(StateType.CRASHED)
+    is_cancelled = _is(StateType.CANCELLED)
+    is_running = _is(StateType.RUNNING)
+    is_pending = _is(StateType.PENDING)
+    is_scheduled = _is(StateType.SCHEDULED)
+    is_paused = _is(StateType.PAUSED)
 
     def is_final(self):
         """True for COMPLETED, FAILED, CRASHED and CANCELLED."""
@@ -140,39 +127,24 @@ class State:
         return "%s(message=%r, type=%s)" % (self.name, self.message, self.type.value)
 
 
-def Completed(message=None, data=None, **kwargs):  # noqa: N802 - Prefect's names
-    """A COMPLETED state (``data``: the result)."""
-    return State(StateType.COMPLETED, message, data, kwargs.get("name"))
+def _state_maker(kind, doc):
+    # type: (StateType, str) -> Any
+    """Prefect's state constructors (``Completed(message=None, data=None, name=None)``, …)."""
+    def make(message=None, data=None, **kwargs):
+        return State(kind, message, data, kwargs.get("name"))
+    make.__name__ = make.__qualname__ = kind.value.title()
+    make.__doc__ = doc
+    return make
 
 
-def Failed(message=None, data=None, **kwargs):  # noqa: N802
-    """A FAILED state: a flow or task returning it fails with ``message``."""
-    return State(StateType.FAILED, message, data, kwargs.get("name"))
-
-
-def Crashed(message=None, data=None, **kwargs):  # noqa: N802
-    """A CRASHED state (treated as FAILED)."""
-    return State(StateType.CRASHED, message, data, kwargs.get("name"))
-
-
-def Cancelled(message=None, data=None, **kwargs):  # noqa: N802
-    """A CANCELLED state: a flow returning it ends CANCELLED."""
-    return State(StateType.CANCELLED, message, data, kwargs.get("name"))
-
-
-def Pending(message=None, data=None, **kwargs):  # noqa: N802
-    """A PENDING state."""
-    return State(StateType.PENDING, message, data, kwargs.get("name"))
-
-
-def Running(message=None, data=None, **kwargs):  # noqa: N802
-    """A RUNNING state."""
-    return State(StateType.RUNNING, message, data, kwargs.get("name"))
-
-
-def Scheduled(message=None, data=None, **kwargs):  # noqa: N802
-    """A SCHEDULED state."""
-    return State(StateType.SCHEDULED, message, data, kwargs.get("name"))
+# Prefect's names, one per state type; what returning each from a flow or task means.
+Completed = _state_maker(StateType.COMPLETED, "A COMPLETED state (``data``: the result).")
+Failed = _state_maker(StateType.FAILED, "A FAILED state: a flow or task returning it fails with ``message``.")
+Crashed = _state_maker(StateType.CRASHED, "A CRASHED state (treated as FAILED).")
+Cancelled = _state_maker(StateType.CANCELLED, "A CANCELLED state: a flow returning it ends CANCELLED.")
+Pending = _state_maker(StateType.PENDING, "A PENDING state.")
+Running = _state_maker(StateType.RUNNING, "A RUNNING state.")
+Scheduled = _state_maker(StateType.SCHEDULED, "A SCHEDULED state.")
 
 
 def _failed_state(exc):
