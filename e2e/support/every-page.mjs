@@ -4,7 +4,8 @@
 // flow's id); `ready` is the element whose appearance means the page's main content is shown.
 // Plain ESM without import.meta: Playwright's loader turns an imported .mjs into CommonJS.
 
-/** @type {{ name: string, path: string, ready: string }[]} */
+/** `empty`: what the page shows instead when the server has none of that content (bench servers have no alerts.json). */
+/** @type {{ name: string, path: string, ready: string, empty?: string }[]} */
 export const EVERY_PAGE = [
   { name: "flows", path: "/", ready: '[data-testid="flow-card"]' },
   { name: "history", path: "/runs", ready: '[data-testid="history-row"]' },
@@ -13,7 +14,7 @@ export const EVERY_PAGE = [
   { name: "clients", path: "/clients", ready: '[data-testid="client-row"]' },
   { name: "statistics", path: "/stats", ready: '[data-testid="stats-row"]' },
   { name: "concurrency", path: "/concurrency", ready: '[data-testid="concurrency-limits"]' },
-  { name: "alerts", path: "/alerts", ready: '[data-testid="alert-rules"]' },
+  { name: "alerts", path: "/alerts", ready: '[data-testid="alert-rules"]', empty: '[data-testid="alerts-no-rules"]' },
   { name: "login", path: "/login", ready: '[data-testid="login-username"]' },
   { name: "setup", path: "/setup", ready: '[data-testid="setup-username"]' },
   { name: "users", path: "/admin/users", ready: '[data-testid="users-table"]' },
