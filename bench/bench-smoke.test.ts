@@ -276,7 +276,7 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
   it("the plan runs the PostgreSQL and peer benchmarks, full and quick", async () => {
     const { plan } = await load("./run-all.mjs");
     const steps = plan({ db: "x.db" });
-    for (const id of ["pg", "peers-pg", "peers-redis", "parallel"]) {
+    for (const id of ["pg", "peers-pg", "peers-redis", "parallel", "first-visit"]) {
       const step = steps.find((st: { id: string }) => st.id === id);
       expect(step, id).toBeTruthy();
       expect(fs.existsSync(path.join(ROOT, "bench", step.script))).toBe(true);

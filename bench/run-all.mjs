@@ -43,6 +43,8 @@ export function plan({ db, runs = 1_000_000 }) {
     { id: "ingest", script: "ingest.mjs", args: ["--trials", "10"], quick: ["--trials", "2"] },
     { id: "sse", script: "sse.mjs", args: ["--dashboards", "50", "--trials", "100"], quick: ["--dashboards", "10", "--trials", "10"] },
     { id: "floods", script: "floods.mjs", args: ["--trials", "100"], quick: ["--trials", "10"] },
+    // Every page's first visit on a fresh `next start` (and, for contrast, two pages on `next dev`).
+    { id: "first-visit", script: "first-visit.mjs", args: ["--rounds", "10", "--runs", "2000", "--dev", "1"], quick: ["--rounds", "1", "--runs", "100"] },
     { id: "live-ui", script: "live-ui.mjs", args: ["--trials", "40"], quick: ["--trials", "3"] },
     { id: "e2e", script: "e2e.mjs", args: ["--dispatch-trials", "200", "--runs", "500", "--throughput-trials", "5"], quick: ["--dispatch-trials", "10", "--runs", "50", "--throughput-trials", "1"] },
     { id: "parallel", script: "parallel.mjs", args: ["--tasks", "1000", "--trials", "5", "--submits", "1000", "--submit-trials", "10"], quick: ["--tasks", "100", "--trials", "1", "--submits", "100", "--submit-trials", "2"] },
