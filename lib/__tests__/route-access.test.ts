@@ -48,6 +48,7 @@ export const ROUTE_TABLE: Record<string, Row> = {
   "GET /api/flows": { role: "viewer", ok: 200 },
   "GET /api/flows/:id": { role: "viewer", ok: 200 },
   "GET /api/flows/:id/schedules": { role: "viewer", ok: 200 },
+  "GET /api/flows/:id/summary": { role: "viewer", ok: 200 },
   "GET /api/runs": { role: "viewer", ok: 200 },
   "GET /api/runs/:id": { role: "viewer", ok: 200 },
   "GET /api/runs/:id/logs": { role: "viewer", ok: 200 },

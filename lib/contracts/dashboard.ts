@@ -272,3 +272,38 @@ export interface TaskStatView {
   criticalAtMs: number | null;
   recentMs: number[];
 }
+
+/** The flow page's windows (GET /api/flows/{id}/summary?window=…). */
+export const FLOW_SUMMARY_WINDOWS = { "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000 } as const;
+export type FlowSummaryWindow = keyof typeof FLOW_SUMMARY_WINDOWS;
+/** How many of the window's newest runs the chart gets at most. */
+export const FLOW_SUMMARY_POINTS = 200;
+
+export const flowSummaryQuerySchema = z.object({
+  window: z.enum(Object.keys(FLOW_SUMMARY_WINDOWS) as [FlowSummaryWindow, ...FlowSummaryWindow[]]).default("24h"),
+});
+
+export interface FlowRunPointView {
+  id: string;
+  state: RunState;
+  createdAt: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  /** endedAt − startedAt of a finished run; null while it has not both. */
+  durationMs: number | null;
+}
+
+export interface FlowSummaryView {
+  flowId: string;
+  window: FlowSummaryWindow;
+  since: string | null;
+  total: number;
+  counts: Partial<Record<RunState, number>>;
+  /** COMPLETED / (COMPLETED + FAILED) of the window's runs; null when none finished so. */
+  successRate: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  samples: number;
+  /** The window's newest runs (at most FLOW_SUMMARY_POINTS), oldest first. */
+  runs: FlowRunPointView[];
+}

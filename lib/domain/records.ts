@@ -405,3 +405,25 @@ export interface LoginFailureRecord {
   windowStartedAt: number;
   lockedUntil: number | null;
 }
+
+/** One run as the flow page's chart plots it. */
+export interface FlowRunPoint {
+  id: number;
+  state: import("./states").RunState;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+}
+
+/** What the flow page summarises over a window (runs created at or after `since`). */
+export interface FlowRunSummaryRecord {
+  /** Runs in the window per state (states without runs are absent). */
+  counts: Partial<Record<import("./states").RunState, number>>;
+  /** Nearest-rank percentiles of the COMPLETED runs' durations (endedAt − startedAt) in the window; null without any. */
+  p50Ms: number | null;
+  p95Ms: number | null;
+  /** How many COMPLETED runs with a duration the percentiles are over. */
+  samples: number;
+  /** The window's newest runs (at most the limit asked for), oldest first. */
+  recent: FlowRunPoint[];
+}

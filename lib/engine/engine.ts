@@ -7,7 +7,7 @@
 import { AlertRegistry } from "../alerts/alerts-file";
 import type { ClientRegistry } from "../clients-file";
 import type { DeliveryListQuery } from "../contracts/alerts";
-import type { FlowListQuery, RunListQuery, ScheduleFields } from "../contracts/dashboard";
+import type { FlowListQuery, FlowSummaryWindow, RunListQuery, ScheduleFields } from "../contracts/dashboard";
 import type { EventBatch, HeartbeatRequest, PollRequest, RegisterRequest, SubflowRequest } from "../contracts/worker";
 import type { Trigger } from "../domain/states";
 import type { ChangeFeed, RunNotifier, Store } from "../store/store";
@@ -306,6 +306,9 @@ export class Engine {
   }
   getFlow(idText: string) {
     return this.queries.getFlow(flowIdOf(idText), idText);
+  }
+  flowSummary(idText: string, window: FlowSummaryWindow) {
+    return this.queries.flowSummary(flowIdOf(idText), idText, window);
   }
   listTaskStats(flowName?: string, flowId?: string) {
     return this.queries.listTaskStats(flowName, flowId);

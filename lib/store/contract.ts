@@ -226,6 +226,38 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       });
     });
 
+    describe("flow run summary", () => {
+      it("counts a flow's runs per state in the window, ranks the COMPLETED durations and lists the newest runs oldest first", async () => {
+        const f = await addFlow(store, "c1", "etl");
+        const g = await addFlow(store, "c1", "other");
+        const run = (state: RunState, createdAt: number, duration: number | null) =>
+          store.insertRun(
+            newRun({ flowId: f, clientId: "c1", flowName: "etl", state, createdAt, startedAt: duration === null ? null : createdAt, endedAt: duration === null ? null : createdAt + duration }),
+          );
+        await run("COMPLETED", T0 - 1, 9_999); // before the window
+        const a = await run("COMPLETED", T0, 400);
+        const b = await run("FAILED", T0 + 1, 50);
+        const c = await run("COMPLETED", T0 + 2, 100);
+        const d = await run("COMPLETED", T0 + 3, 300);
+        const e = await run("RUNNING", T0 + 4, null);
+        await store.insertRun(newRun({ flowId: g, clientId: "c1", flowName: "other", state: "FAILED", createdAt: T0 + 5 }));
+        expect(await store.flowRunSummary(f, T0, 3)).toEqual({
+          counts: { COMPLETED: 3, FAILED: 1, RUNNING: 1 },
+          p50Ms: 300,
+          p95Ms: 400,
+          samples: 3,
+          recent: [
+            { id: c, state: "COMPLETED", createdAt: T0 + 2, startedAt: T0 + 2, endedAt: T0 + 102 },
+            { id: d, state: "COMPLETED", createdAt: T0 + 3, startedAt: T0 + 3, endedAt: T0 + 303 },
+            { id: e, state: "RUNNING", createdAt: T0 + 4, startedAt: null, endedAt: null },
+          ],
+        });
+        expect((await store.flowRunSummary(f, T0, 10)).recent.map((r) => r.id)).toEqual([a, b, c, d, e]);
+        expect(await store.flowRunSummary(f, T0 + 100, 10)).toEqual({ counts: {}, p50Ms: null, p95Ms: null, samples: 0, recent: [] });
+        expect((await store.flowRunSummary(f, T0 + 3, 10)).p50Ms).toBe(300);
+      });
+    });
+
     describe("clients and workers", () => {
       it("upserts clients by id, lists them by id and records their last contact", async () => {
         await store.upsertClient({ id: "c1", name: "Renamed", sensitivity: "conservative" });

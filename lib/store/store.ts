@@ -18,6 +18,7 @@ import type {
   ConcurrencyLimitRecord,
   ConcurrencySlotRecord,
   FlowRecord,
+  FlowRunSummaryRecord,
   FlowTaskRecord,
   LogRecord,
   NewArtifact,
@@ -296,6 +297,12 @@ export interface StoreOps extends AccessStoreOps {
   recentRunDurations(flowId: number, beforeId: number, limit: number): Promise<number[]>;
   /** PENDING and RUNNING runs counted per flow name and state (read through the state index). */
   countActiveRuns(): Promise<{ flowName: string; state: RunState; count: number }[]>;
+  /**
+   * The flow's runs created at or after `since`: counts per state, nearest-rank p50/p95 of the
+   * COMPLETED runs' durations (SQL aggregation: a count, then one ORDER BY … OFFSET per
+   * percentile) and the newest `limit` runs, oldest first. Read through runs_flow_idx.
+   */
+  flowRunSummary(flowId: number, since: number, limit: number): Promise<FlowRunSummaryRecord>;
 }
 
 export interface Store extends StoreOps {

@@ -2,8 +2,8 @@
  * The read model: runs, logs, flows, statistics and clients as the dashboard API shows them,
  * with their live figures (progress, ETA, warnings, who serves what).
  */
-import type { ClientView, FlowListQuery, FlowView, LogView, RunListQuery, RunSummary, RunView, TaskStatView } from "../../contracts/dashboard";
-import { FLOW_PAGE_DEFAULT, encodeFlowCursor } from "../../contracts/dashboard";
+import type { ClientView, FlowListQuery, FlowSummaryView, FlowSummaryWindow, FlowView, LogView, RunListQuery, RunSummary, RunView, TaskStatView } from "../../contracts/dashboard";
+import { FLOW_PAGE_DEFAULT, FLOW_SUMMARY_POINTS, FLOW_SUMMARY_WINDOWS, encodeFlowCursor } from "../../contracts/dashboard";
 import type { FlowRecord, FlowTaskRecord, RunRecord, TaskRunRecord } from "../../domain/records";
 import type { Warning } from "../../domain/states";
 import { notFound } from "../errors";
@@ -130,6 +130,35 @@ export class QuerySystem {
     const flags: Flags = lr ? await this.ctx.store.countWarnings([lr.id]) : new Map();
     const served = await this.servedOnline([id], this.ctx.clock.now());
     return this.flowViewOf(flow, await this.ctx.store.listFlowTasks([id]), lr, flags, served.get(id)?.has(flow.version) ?? false);
+  }
+
+  /** The flow page's figures over a window ending now (404 for an unknown flow). */
+  async flowSummary(id: number, idText: string, window: FlowSummaryWindow): Promise<FlowSummaryView> {
+    const flow = await this.ctx.store.getFlow(id);
+    if (!flow) throw notFound("flow", idText);
+    const since = this.ctx.clock.now() - FLOW_SUMMARY_WINDOWS[window];
+    const s = await this.ctx.store.flowRunSummary(id, since, FLOW_SUMMARY_POINTS);
+    const completed = s.counts.COMPLETED ?? 0;
+    const finished = completed + (s.counts.FAILED ?? 0);
+    return {
+      flowId: String(id),
+      window,
+      since: iso(since),
+      total: Object.values(s.counts).reduce((a, b) => a + (b ?? 0), 0),
+      counts: s.counts,
+      successRate: finished ? completed / finished : null,
+      p50Ms: s.p50Ms,
+      p95Ms: s.p95Ms,
+      samples: s.samples,
+      runs: s.recent.map((r) => ({
+        id: String(r.id),
+        state: r.state,
+        createdAt: iso(r.createdAt),
+        startedAt: iso(r.startedAt),
+        endedAt: iso(r.endedAt),
+        durationMs: r.startedAt !== null && r.endedAt !== null ? r.endedAt - r.startedAt : null,
+      })),
+    };
   }
 
   private flowViewOf(f: FlowRecord, tasks: FlowTaskRecord[], lr: RunRecord | undefined, flags: Flags, online: boolean): FlowView {

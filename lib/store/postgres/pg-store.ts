@@ -21,6 +21,7 @@ import type {
   ConcurrencyLimitRecord,
   ConcurrencySlotRecord,
   FlowRecord,
+  FlowRunSummaryRecord,
   FlowTaskRecord,
   LogRecord,
   NewArtifact,
@@ -1124,6 +1125,36 @@ class PgOps implements StoreOps {
       "perfect_count_active_runs",
     );
     return rows.map((r) => ({ flowName: r.flow_name as string, state: r.state as RunState, count: Number(r.n) }));
+  }
+  async flowRunSummary(flowId: number, since: number, limit: number): Promise<FlowRunSummaryRecord> {
+    const counts = await this.rows(
+      `SELECT state, count(*) AS n FROM runs WHERE flow_id = $1 AND created_at >= $2 GROUP BY state`,
+      [flowId, since],
+      "perfect_flow_summary_counts",
+    );
+    const done = `FROM runs WHERE flow_id = $1 AND created_at >= $2 AND state = 'COMPLETED' AND started_at IS NOT NULL AND ended_at IS NOT NULL`;
+    const samples = Number((await this.rows(`SELECT count(*) AS n ${done}`, [flowId, since], "perfect_flow_summary_samples"))[0].n);
+    const at = async (p: number) =>
+      samples === 0
+        ? null
+        : Number(
+            (await this.rows(`SELECT ended_at - started_at AS d ${done} ORDER BY d LIMIT 1 OFFSET $3`, [flowId, since, Math.ceil(p * samples) - 1], "perfect_flow_summary_rank"))[0].d,
+          );
+    const recent = await this.rows(
+      `SELECT id, state, created_at, started_at, ended_at FROM runs WHERE flow_id = $1 AND created_at >= $2 ORDER BY id DESC LIMIT $3`,
+      [flowId, since, limit],
+      "perfect_flow_summary_recent",
+    );
+    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    return {
+      counts: Object.fromEntries(counts.map((c) => [c.state as string, Number(c.n)])),
+      p50Ms: await at(0.5),
+      p95Ms: await at(0.95),
+      samples,
+      recent: recent
+        .map((r) => ({ id: Number(r.id), state: r.state as RunState, createdAt: Number(r.created_at), startedAt: num(r.started_at), endedAt: num(r.ended_at) }))
+        .reverse(),
+    };
   }
   // ---------------------------------------------------------------- access control
   async countUsers(): Promise<number> {

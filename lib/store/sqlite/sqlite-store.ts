@@ -65,6 +65,7 @@ import type { RunState } from "../../domain/states";
 import type { Sensitivity } from "../../domain/states";
 import { LOGIN_FAILURE_UPSERT, accessRows } from "../access-rows";
 import type { Store, StoreOps } from "../store";
+import type { FlowRunSummaryRecord, FlowRunPoint } from "../../domain/records";
 
 /** A history probe counts at most this many matches of one filter: enough to rank them. */
 const PROBE_CAPS = [1000, 5000];
@@ -886,6 +887,32 @@ export class SqliteSync implements Sync<StoreOps> {
     ).all() as { flowName: string; state: RunState; count: number }[];
     return rows;
   }
+  flowRunSummary(flowId: number, since: number, limit: number): FlowRunSummaryRecord {
+    const counts = this.stmt(
+      "flowRunSummaryCounts",
+      () => `SELECT state, count(*) AS n FROM runs INDEXED BY runs_flow_idx WHERE flow_id = ? AND created_at >= ? GROUP BY state`,
+    ).all(flowId, since) as { state: RunState; n: number }[];
+    const done = `FROM runs INDEXED BY runs_flow_idx WHERE flow_id = ? AND created_at >= ? AND state = 'COMPLETED' AND started_at IS NOT NULL AND ended_at IS NOT NULL`;
+    const samples = this.stmt("flowRunSummarySamples", () => `SELECT count(*) ${done}`).pluck().get(flowId, since) as number;
+    const at = (p: number) =>
+      samples === 0
+        ? null
+        : (this.stmt("flowRunSummaryRank", () => `SELECT ended_at - started_at AS d ${done} ORDER BY d LIMIT 1 OFFSET ?`)
+            .pluck()
+            .get(flowId, since, Math.ceil(p * samples) - 1) as number);
+    const recent = this.stmt(
+      "flowRunSummaryRecent",
+      () => `SELECT id, state, created_at AS createdAt, started_at AS startedAt, ended_at AS endedAt FROM runs INDEXED BY runs_flow_idx
+        WHERE flow_id = ? AND created_at >= ? ORDER BY id DESC LIMIT ?`,
+    ).all(flowId, since, limit) as FlowRunPoint[];
+    return {
+      counts: Object.fromEntries(counts.map((c) => [c.state, c.n])),
+      p50Ms: at(0.5),
+      p95Ms: at(0.95),
+      samples,
+      recent: recent.reverse(),
+    };
+  }
   // ---------------------------------------------------------------- access control
   countUsers(): number {
     return this.stmt("countUsers", () => `SELECT count(*) FROM users`).pluck().get() as number;
@@ -1122,7 +1149,7 @@ const OPS: (keyof StoreOps)[] = [
   "insertArtifact", "getArtifact", "findArtifactByKey", "updateArtifact", "listArtifacts",
   "getVariable", "listVariables", "upsertVariable", "deleteVariable",
   "queueAlertDeliveries", "earliestDeliveryAt", "claimDueDeliveries", "recordDeliveryAttempt", "getDelivery", "listDeliveries",
-  "listDeliveryAttempts", "destinationHealth", "countPendingDeliveries", "previousFinishedRunState", "recentRunDurations", "countActiveRuns",
+  "listDeliveryAttempts", "destinationHealth", "countPendingDeliveries", "previousFinishedRunState", "recentRunDurations", "countActiveRuns", "flowRunSummary",
   "countUsers", "insertUser", "getUser", "getUserByName", "listUsers", "updateUser", "deleteUser", "lockUsers",
   "insertSession", "getSession", "touchSession", "deleteSession", "deleteSessionsOfUser", "deleteExpiredSessions",
   "insertApiToken", "getApiToken", "listApiTokens", "revokeApiToken", "touchApiToken",
