@@ -5,8 +5,9 @@
  *
  *   node bench/run-all.mjs [--quick] [--only dispatch,ingest,...] [--db seeded.db] [--runs 1000000]
  *   node bench/run-all.mjs --render     (docs/BENCHMARKS.md again from bench/results/latest.json)
- *   node bench/run-all.mjs --collect a.json,b.json   (latest.json + the page from single benchmarks' outputs,
- *                                        as a partial run: e.g. the side-by-side ones run by hand)
+ *   node bench/run-all.mjs --collect a.json,b.json [--commit <sha>]   (latest.json + the page from single
+ *       benchmarks' outputs, as a partial run: e.g. the side-by-side ones run by hand; --commit names
+ *       the commit they were measured at when that is not the one checked out now)
  *
  * --quick shrinks every benchmark (a smoke of the whole pipeline, not figures to publish).
  * Before each benchmark it waits (up to 2 minutes) for the 1-minute load average to drop below
@@ -293,7 +294,9 @@ async function main() {
       const step = steps.find((st) => st.id === r.id) ?? { id: r.id };
       return resultOf(step, r, r.loadAtStart === undefined ? null : { waitedSeconds: 0, load: r.loadAtStart }, r.seconds ?? null);
     });
-    const meta = { machine: { ...machineInfo(), ...versions() }, date: new Date().toISOString(), commit: commitOf(), results, seed: null, quick: false, only: results.map((r) => r.id) };
+    // --commit: the commit the outputs were measured at, when it is not the one checked out now.
+    const commit = typeof args.commit === "string" ? args.commit : commitOf();
+    const meta = { machine: { ...machineInfo(), ...versions() }, date: new Date().toISOString(), commit, results, seed: null, quick: false, only: results.map((r) => r.id) };
     fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
     fs.writeFileSync(RESULTS, JSON.stringify(meta, null, 2) + "\n");
     const findings = fs.existsSync(FINDINGS) ? fs.readFileSync(FINDINGS, "utf8") : "";
