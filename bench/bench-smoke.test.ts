@@ -276,12 +276,145 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
   it("the plan runs the PostgreSQL and peer benchmarks, full and quick", async () => {
     const { plan } = await load("./run-all.mjs");
     const steps = plan({ db: "x.db" });
-    for (const id of ["pg", "peers-pg", "peers-redis", "parallel", "first-visit"]) {
+    for (const id of ["pg", "peers-pg", "peers-redis", "bare-compare", "parallel", "first-visit"]) {
       const step = steps.find((st: { id: string }) => st.id === id);
       expect(step, id).toBeTruthy();
       expect(fs.existsSync(path.join(ROOT, "bench", step.script))).toBe(true);
       expect(step.quick.length).toBeGreaterThan(0);
     }
+  });
+
+  it("bare baseline: the real Python worker runs runs end to end against it (one-task dispatch, ten-task runs)", async () => {
+    const { startBare } = await load("./lib/bare-server.mjs");
+    const { pythonDispatcher, pythonThroughput } = await load("./lib/perfect.mjs");
+    const bare = await startBare(path.join(dir, "bare-e2e.db"));
+    const base = `http://127.0.0.1:${bare.port}`;
+    try {
+      const d = await pythonDispatcher(base, { isolation: "thread" });
+      try {
+        const ms = await d.fire();
+        expect(ms).toBeGreaterThan(0);
+      } finally {
+        await d.stop();
+      }
+      const t = await pythonThroughput([base], { workers: 1, maxConcurrentRuns: 2, isolation: "process", tenTasks: true });
+      try {
+        expect(await t.trial(2)).toBeGreaterThan(0);
+        expect(t.check()).toMatchObject({ runs: 2, duplicates: 0, missing: 0, exactlyOnce: true });
+      } finally {
+        await t.stop();
+      }
+      // What the bare server persisted: every triggered run COMPLETED through the worker's
+      // events, with its ten declared task runs COMPLETED, in order, and the seqs applied.
+      const runs = bare.db.prepare("SELECT id, flow_name, state, progress, last_seq, started_at, ended_at FROM runs WHERE worker_id != 'bare' ORDER BY id").all();
+      expect(runs.map((r: { flow_name: string; state: string }) => [r.flow_name, r.state])).toEqual([
+        ["Bench E2E Dispatch", "COMPLETED"],
+        ["Bench Ten Tasks", "COMPLETED"],
+        ["Bench Ten Tasks", "COMPLETED"],
+      ]);
+      for (const r of runs) {
+        expect(r.progress).toBe(1);
+        expect(r.last_seq).toBeGreaterThan(0);
+        expect(r.ended_at).toBeGreaterThanOrEqual(r.started_at);
+      }
+      const tasks = bare.db.prepare("SELECT name, state, call_index FROM task_runs WHERE run_id = ? ORDER BY position").all(runs[1].id);
+      expect(tasks.map((x: { name: string }) => x.name)).toEqual(Array.from({ length: 10 }, (_, i) => `step_${i}`));
+      expect(tasks.every((x: { state: string; call_index: number }, i: number) => x.state === "COMPLETED" && x.call_index === i)).toBe(true);
+      // The protocol's refusals: a seq gap is 409 with the expected seq, a repeat is a duplicate.
+      const { request, makeAgent } = await load("./lib/http.mjs");
+      const agent = makeAgent();
+      const post = (p: string, body: unknown, token = "bench-token") => request(agent, base, "POST", p, { body, headers: { authorization: `Bearer ${token}` } });
+      const runId = bare.runIds[0];
+      const ok = await post(`/api/worker/bench/runs/${runId}/events`, { workerId: "bare", events: [{ seq: 1, type: "log", level: "INFO", message: "<b>kept as text</b>" }] });
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ applied: 1, lastSeq: 1 });
+      const again = await post(`/api/worker/bench/runs/${runId}/events`, { workerId: "bare", events: [{ seq: 1, type: "log", level: "INFO", message: "x" }] });
+      expect(again.body).toMatchObject({ applied: 0, duplicates: 1, lastSeq: 1 });
+      const gap = await post(`/api/worker/bench/runs/${runId}/events`, { workerId: "bare", events: [{ seq: 5, type: "log", level: "INFO", message: "x" }] });
+      expect(gap.status).toBe(409);
+      expect(gap.body.error).toMatchObject({ code: "seq_gap", details: { expectedSeq: 2 } });
+      expect((await post("/api/worker/bench/poll", { workerId: "nobody" })).status).toBe(404);
+      expect((await post("/api/worker/bench/poll", { workerId: "bare" }, "wrong")).status).toBe(401);
+      expect(bare.db.prepare("SELECT message FROM logs WHERE run_id = ?").pluck().all(runId)).toEqual(["<b>kept as text</b>"]);
+      agent.destroy();
+    } finally {
+      await bare.close();
+      bare.db.close();
+    }
+  });
+
+  it("a peer that cannot be opened is a row saying so, never skipped", async () => {
+    const { comparePeers, openPeers } = await load("./lib/compare.mjs");
+    const { openPeer } = await load("./lib/peers.mjs");
+    const opened = await openPeers(openPeer, ["no-such-queue"], "x");
+    expect(opened.peers).toEqual([]);
+    expect(opened.unavailable).toEqual([{ kind: "no-such-queue", reason: "unknown peer no-such-queue" }]);
+    const { figures } = await comparePeers({ perfectBase: "http://127.0.0.1:1", mode: "embedded SQLite", peers: [], unavailable: opened.unavailable, dispatchTrials: 1, jobs: 1, throughputTrials: 1 });
+    expect(figures.map((f: { kind: string; versus: string }) => [f.kind, f.versus])).toEqual([
+      ["unavailable", "no-such-queue"],
+      ["unavailable", "no-such-queue"],
+    ]);
+    const { renderMarkdown } = await load("./run-all.mjs");
+    const md: string = renderMarkdown({
+      machine: { cores: 2, cpu: "Test CPU", memoryGb: 4, platform: "Linux", node: "v20" },
+      date: "2026-01-01T00:00:00.000Z",
+      commit: "abc123",
+      seed: null,
+      results: [{ id: "peers-redis", title: "R", command: "node bench/peers-redis.mjs", figures }],
+    });
+    expect(md).toContain("| no-such-queue | pickup latency: trigger → task body starts (peer: enqueue → handler) | SQLite | — | — | — | — | — | not measured: unknown peer no-such-queue |");
+  });
+
+  it("run-all leads with the ratio table (peers and bare baseline, judged rows first), then the published figures, then the absolute ones", async () => {
+    const { renderMarkdown } = await load("./run-all.mjs");
+    const ratio = (what: string, versus: string | undefined, median: number, kind = "ratio") => ({
+      what,
+      versus,
+      unit: "×",
+      kind,
+      goal: "≥ 0.5 of the baseline",
+      trials: 3,
+      median,
+      p99: median / 2,
+      met: kind === "info" ? null : median >= 0.5,
+      subject: { unit: "ms", median: 10, p99: 20 },
+      baseline: { unit: "ms", median: 5, p99: 8 },
+    });
+    const md: string = renderMarkdown({
+      machine: { cores: 2, cpu: "Test CPU", memoryGb: 4, platform: "Linux", node: "v20" },
+      date: "2026-01-01T00:00:00.000Z",
+      commit: "abc123",
+      seed: null,
+      published: "## Published, not measured here\n\n| system | figure |",
+      results: [
+        { id: "dispatch", title: "D", command: "node bench/dispatch.mjs", load: { load: 1.5 }, figures: [{ what: "latency thing", unit: "ms", goal: "p99 ≤ 25 ms", trials: 3, median: 1.5, p99: 3, met: true }] },
+        {
+          id: "peers-pg",
+          title: "P",
+          command: "node bench/peers-pg.mjs",
+          load: { load: 2.25 },
+          figures: [
+            ratio('pickup latency, Perfect (PostgreSQL) against pg-boss 10.4.2: trigger → task body starts / enqueue → handler starts, one idle worker, Perfect with isolation="thread"', undefined, 0.9, "info"),
+            ratio("throughput, Perfect (PostgreSQL) one-task runs/s against graphile-worker 0.17.3 empty jobs/s, 2 worker processes each", "graphile-worker 0.17.3", 0.25),
+          ],
+        },
+        { id: "bare-compare", title: "B", command: "node bench/bare-compare.mjs", error: "exit 1" },
+      ],
+    });
+    const at = (s: string) => {
+      const i = md.indexOf(s);
+      expect(i, s).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    const judged = at("| graphile-worker 0.17.3 | throughput: one-task runs/s (peer: empty jobs/s) | PostgreSQL, process | 0.25× | 0.13× | 10.0 ms (20.0 ms) | 5.00 ms (8.00 ms) | ≥ 0.5× | **missed** |");
+    const context = at("| pg-boss 10.4.2 | pickup latency: trigger → task body starts (peer: enqueue → handler) | PostgreSQL, thread | 0.90× | 0.45× |");
+    const failed = at("| bare-compare | all | — | — | — | — | — | — | benchmark failed: exit 1 |");
+    expect(at("## Perfect against its peers and the bare baseline")).toBeLessThan(judged);
+    expect(judged).toBeLessThan(context);
+    expect(context).toBeLessThan(failed);
+    expect(failed).toBeLessThan(at("## Published, not measured here"));
+    expect(at("## Published, not measured here")).toBeLessThan(at("| latency thing | p99 ≤ 25 ms | 1.50 ms | 3.00 ms | met | 1.5 |"));
+    expect(md).toContain("- **Commit:** abc123");
   });
 
   it("every bench library parses (node --check)", () => {

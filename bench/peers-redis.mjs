@@ -6,36 +6,48 @@
  *
  *   node bench/peers-redis.mjs [--dispatch-trials 200] [--jobs 1000] [--throughput-trials 5]
  */
+import os from "node:os";
 import { BENCH_CLIENT, startServer } from "./lib/server.mjs";
 import { BENCH_CLIENT_2 } from "./lib/perfect.mjs";
 import { commandOf, runCli } from "./lib/figures.mjs";
-import { comparePeers } from "./lib/compare.mjs";
+import { comparePeers, openPeers, unavailablePeers } from "./lib/compare.mjs";
 import { openPeer, startRedis } from "./lib/peers.mjs";
 
 export async function main(args = {}) {
   const dispatchTrials = args.dispatchTrials ?? 200;
   const jobs = args.jobs ?? 1000;
   const throughputTrials = args.throughputTrials ?? 5;
-  const redis = await startRedis();
+  const loadAtStart = Math.round(os.loadavg()[0] * 100) / 100;
+  const command = commandOf("peers-redis.mjs", `--dispatch-trials ${dispatchTrials} --jobs ${jobs} --throughput-trials ${throughputTrials}`);
+  const title = "Perfect (embedded SQLite) against BullMQ on Redis";
+  let redis;
+  try {
+    redis = await startRedis();
+  } catch (e) {
+    // No redis-server: BullMQ cannot run here. Say so in the table rather than drop the rows.
+    const reason = `redis-server could not be started (${String(e?.message ?? e).split("\n")[0]})`;
+    return { id: "peers-redis", title, command, figures: unavailablePeers("embedded SQLite", [{ kind: "bullmq", reason }]), context: [reason], details: {} };
+  }
   let server;
-  let peer;
+  let peers = [];
   try {
     server = await startServer({ clients: [BENCH_CLIENT, BENCH_CLIENT_2] });
-    peer = await openPeer("bullmq", redis.port);
-    peer.setup = `a Worker blocked on Redis waiting for jobs (defaults otherwise), redis-server ${redis.version}`;
-    const { figures, details } = await comparePeers({ perfectBase: server.url, perfectPid: server.pid, mode: "embedded SQLite", peers: [peer], dispatchTrials, jobs, throughputTrials });
+    const opened = await openPeers(openPeer, ["bullmq"], redis.port, { bullmq: `a Worker blocked on Redis waiting for jobs (defaults otherwise), redis-server ${redis.version}` });
+    peers = opened.peers;
+    const { figures, details } = await comparePeers({ perfectBase: server.url, perfectPid: server.pid, mode: "embedded SQLite", peers, unavailable: opened.unavailable, dispatchTrials, jobs, throughputTrials });
     return {
       id: "peers-redis",
-      title: "Perfect (embedded SQLite) against BullMQ on Redis",
-      command: commandOf("peers-redis.mjs", `--dispatch-trials ${dispatchTrials} --jobs ${jobs} --throughput-trials ${throughputTrials}`),
+      title,
+      loadAtStart,
+      command,
       figures,
       context: [
-        `Setup: Debian's redis-server ${redis.version} on a free 127.0.0.1 port (\`--save "" --appendonly no\`: no persistence, BullMQ's fastest footing), BullMQ ${peer.version} with ioredis; Perfect: one \`next start\` on its SQLite file (WAL, synchronous NORMAL: it persists every run). Perfect's workers are the Python SDK, BullMQ's are Node processes (bench/lib/peer-worker.mjs). Trials alternate system by system.`,
+        `Setup: Debian's redis-server ${redis.version} on a free 127.0.0.1 port (\`--save "" --appendonly no\`: no persistence, BullMQ's fastest footing), BullMQ ${peers[0]?.version ?? "(not installed)"} with ioredis; Perfect: one \`next start\` on its SQLite file (WAL, synchronous NORMAL: it persists every run). Perfect's workers are the Python SDK, BullMQ's are Node processes (bench/lib/peer-worker.mjs). Trials alternate system by system.`,
       ],
       details,
     };
   } finally {
-    if (peer) await peer.close().catch(() => {});
+    for (const p of peers) await p.close().catch(() => {});
     if (server) await server.stop();
     await redis.stop();
   }

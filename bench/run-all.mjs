@@ -5,6 +5,9 @@
  *
  *   node bench/run-all.mjs [--quick] [--only dispatch,ingest,...] [--db seeded.db] [--runs 1000000]
  *   node bench/run-all.mjs --render     (docs/BENCHMARKS.md again from bench/results/latest.json)
+ *   node bench/run-all.mjs --collect a.json,b.json [--commit <sha>]   (latest.json + the page from single
+ *       benchmarks' outputs, as a partial run: e.g. the side-by-side ones run by hand; --commit names
+ *       the commit they were measured at when that is not the one checked out now)
  *
  * --quick shrinks every benchmark (a smoke of the whole pipeline, not figures to publish).
  * Before each benchmark it waits (up to 2 minutes) for the 1-minute load average to drop below
@@ -22,6 +25,7 @@ import { sleep } from "./lib/stats.mjs";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DOC = path.join(ROOT, "docs", "BENCHMARKS.md");
 const FINDINGS = path.join(ROOT, "bench", "FINDINGS.md");
+const PUBLISHED = path.join(ROOT, "bench", "PUBLISHED.md");
 const RESULTS = path.join(ROOT, "bench", "results", "latest.json");
 
 function parseArgs(argv) {
@@ -71,6 +75,7 @@ export function plan({ db, runs = 1_000_000 }) {
       runs,
     },
     { id: "peers-pg", script: "peers-pg.mjs", args: ["--dispatch-trials", "200", "--jobs", "1000", "--throughput-trials", "5"], quick: ["--dispatch-trials", "10", "--jobs", "100", "--throughput-trials", "1"] },
+    { id: "bare-compare", script: "bare-compare.mjs", args: ["--dispatch-trials", "200", "--runs", "500", "--throughput-trials", "5"], quick: ["--dispatch-trials", "10", "--runs", "30", "--throughput-trials", "1"] },
     { id: "peers-redis", script: "peers-redis.mjs", args: ["--dispatch-trials", "200", "--jobs", "1000", "--throughput-trials", "5"], quick: ["--dispatch-trials", "10", "--jobs", "100", "--throughput-trials", "1"] },
   ];
 }
@@ -113,8 +118,71 @@ const fmt = (x, unit) => {
 const verdict = (f) => (f.kind === "info" ? "info" : f.met === null || f.met === undefined ? "pending" : f.met ? "met" : "**missed**");
 const cell = (s) => String(s ?? "").replace(/\|/g, "\\|").replace(/\n/g, " ");
 
+/** The side-by-side benchmarks: their ratio figures lead the page. */
+export const COMPARISONS = ["peers-redis", "peers-pg", "bare-compare"];
+
+/** Whom a ratio figure compares Perfect with (its `versus`, or read from "… against X …"). */
+function versusOf(r, f) {
+  if (f.versus) return f.versus;
+  if (r.id === "bare-compare") return "bare baseline (same protocol, node:http + SQLite)";
+  return /against (?:the )?([^:,]+?)(?: empty jobs\/s|:|,|$)/.exec(f.what)?.[1] ?? r.id;
+}
+function measureOf(f) {
+  if (/^(pickup latency|dispatch)/.test(f.what)) return "pickup latency: trigger → task body starts (peer: enqueue → handler)";
+  if (/ten empty tasks/.test(f.what)) return "throughput: runs of ten empty tasks (task runs/s)";
+  if (/^throughput/.test(f.what)) return "throughput: one-task runs/s (peer: empty jobs/s)";
+  return f.what;
+}
+const backendOf = (f) => (/PostgreSQL/.test(f.what) ? "PostgreSQL" : "SQLite");
+
+/**
+ * The ratio table: one row per comparison figure of the side-by-side benchmarks (Perfect vs each
+ * peer and vs the bare baseline), judged rows (isolation="process") before context rows, and a
+ * row for every comparison that could not be measured or whose benchmark failed.
+ */
+export function ratioRows(results) {
+  const rows = [];
+  for (const r of results.filter((x) => COMPARISONS.includes(x.id))) {
+    if (r.error) {
+      rows.push({ against: r.id, measure: "all", failed: r.error });
+      continue;
+    }
+    for (const f of r.figures ?? []) {
+      if (!["ratio", "info", "unavailable"].includes(f.kind)) continue;
+      rows.push({ against: versusOf(r, f), measure: measureOf(f), backend: backendOf(f), isolation: /isolation="thread"/.test(f.what) ? "thread" : "process", f });
+    }
+  }
+  const rank = (x) => (x.failed || x.f.kind === "unavailable" ? 2 : x.isolation === "process" ? 0 : 1);
+  return rows.map((x, i) => [x, i]).sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1]).map(([x]) => x);
+}
+
+function renderRatioTable(results) {
+  const rows = ratioRows(results);
+  if (!rows.length) return [];
+  const lines = ["## Perfect against its peers and the bare baseline (ratios, same run)", ""];
+  lines.push("Each ratio is taken per trial between two systems measured alternately in the same invocation on the same machine, so the machine's speed and load cancel out; the median and the p99 are over those per-trial ratios (p99 = the low tail: the ratio 99 % of trials reached). Ratio ≥ 1 means Perfect is as fast or faster; the goal ≥ 0.5 means within 2×. Rows with isolation \"process\" (the SDK's default) are judged; \"thread\" rows are context. Perfect also stores what the peers do not (every run's history, task runs, logs, statistics, the dashboard's change feed); the bare baseline does the protocol's minimum persistence. Each benchmark's setup, command and load average are in its section below.", "");
+  lines.push("| Perfect against | measure | Perfect's backend, isolation | ratio median | ratio p99 | Perfect median (p99) | peer median (p99) | goal | verdict |");
+  lines.push("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const x of rows) {
+    if (x.failed) {
+      lines.push(`| ${cell(x.against)} | all | — | — | — | — | — | — | benchmark failed: ${cell(x.failed)} |`);
+      continue;
+    }
+    const f = x.f;
+    if (f.kind === "unavailable") {
+      lines.push(`| ${cell(x.against)} | ${cell(x.measure)} | ${x.backend} | — | — | — | — | — | ${cell(f.note)} |`);
+      continue;
+    }
+    const abs = (s) => (s ? `${fmt(s.median, s.unit)} (${fmt(s.p99, s.unit)})` : "—");
+    const v = f.kind === "info" ? "context" : verdict(f);
+    lines.push(`| ${cell(x.against)} | ${cell(x.measure)} | ${x.backend}, ${x.isolation} | ${fmt(f.median, "×")} | ${fmt(f.p99, "×")} | ${abs(f.subject)} | ${abs(f.baseline)} | ≥ 0.5× | ${v} |`);
+  }
+  lines.push("");
+  return lines;
+}
+
 /** docs/BENCHMARKS.md from the results (pure: the smoke test renders synthetic results). */
-export function renderMarkdown({ machine, date, commit, results, seed, findings = "", quick = false, only = null }) {
+export function renderMarkdown({ machine, date, commit, results, seed, findings = "", published = "", quick = false, only = null }) {
   const lines = [];
   lines.push("# Benchmarks", "");
   lines.push("Generated by `npm run bench` (`node bench/run-all.mjs`) against the built server (`next start`); do not edit by hand.");
@@ -129,13 +197,18 @@ export function renderMarkdown({ machine, date, commit, results, seed, findings 
   lines.push("- **Rerun everything:** `npm run bench` (10–25 minutes: seeding, the runs themselves, and up to 2 minutes before each benchmark waiting for a quieter machine); each row's own command is in its section.");
   lines.push("- The load generators are separate processes from the server; all traffic goes to 127.0.0.1. Other work on a shared machine shows up in the p99s: the 1-minute load average at the start of each benchmark is given.");
   lines.push("");
-  lines.push("| what | goal | median | p99 | verdict |");
-  lines.push("| --- | --- | --- | --- | --- |");
+  lines.push(...renderRatioTable(results));
+  if (published.trim()) lines.push(published.trim(), "");
+  lines.push("## Every figure (absolute values: context for this machine)", "");
+  lines.push("Absolute figures depend on the machine and on what else ran on it; the load column is the 1-minute load average when the benchmark started.", "");
+  lines.push("| what | goal | median | p99 | verdict | load |");
+  lines.push("| --- | --- | --- | --- | --- | --- |");
   for (const r of results) {
+    const load = r.load?.load ?? "—";
     for (const f of r.figures ?? []) {
-      lines.push(`| ${cell(f.what)} | ${cell(f.goal)} | ${fmt(f.median, f.unit)} | ${fmt(f.p99, f.unit)} | ${verdict(f)} |`);
+      lines.push(`| ${cell(f.what)} | ${cell(f.goal)} | ${fmt(f.median, f.unit)} | ${fmt(f.p99, f.unit)} | ${f.kind === "unavailable" ? cell(f.note) : verdict(f)} | ${load} |`);
     }
-    if (r.error) lines.push(`| ${cell(r.id)} | — | — | — | failed: ${cell(r.error)} |`);
+    if (r.error) lines.push(`| ${cell(r.id)} | — | — | — | failed: ${cell(r.error)} | ${load} |`);
   }
   lines.push("");
   if (seed) {
@@ -207,8 +280,31 @@ async function main() {
     // Re-render docs/BENCHMARKS.md from bench/results/latest.json (e.g. after editing FINDINGS.md).
     const meta = JSON.parse(fs.readFileSync(RESULTS, "utf8"));
     const findings = fs.existsSync(FINDINGS) ? fs.readFileSync(FINDINGS, "utf8") : "";
-    fs.writeFileSync(DOC, renderMarkdown({ ...meta, findings }));
+    const published = fs.existsSync(PUBLISHED) ? fs.readFileSync(PUBLISHED, "utf8") : "";
+    fs.writeFileSync(DOC, renderMarkdown({ ...meta, findings, published }));
     console.error(`[bench] rendered ${path.relative(ROOT, DOC)} from ${path.relative(ROOT, RESULTS)}`);
+    return;
+  }
+  if (typeof args.collect === "string") {
+    // Single benchmarks' outputs (their stdout JSON), e.g. the side-by-side ones run by hand with
+    // real sizes: rendered as a partial run of the commit checked out now (never mixed with
+    // another run's figures). A script's own `loadAtStart` is its load column.
+    const files = args.collect.split(",");
+    const steps = plan({ db: "x.db" });
+    const results = files.map((file) => {
+      const r = JSON.parse(fs.readFileSync(file, "utf8"));
+      const step = steps.find((st) => st.id === r.id) ?? { id: r.id };
+      return resultOf(step, r, r.loadAtStart === undefined ? null : { waitedSeconds: 0, load: r.loadAtStart }, r.seconds ?? null);
+    });
+    // --commit: the commit the outputs were measured at, when it is not the one checked out now.
+    const commit = typeof args.commit === "string" ? args.commit : commitOf();
+    const meta = { machine: { ...machineInfo(), ...versions() }, date: new Date().toISOString(), commit, results, seed: null, quick: false, only: results.map((r) => r.id) };
+    fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
+    fs.writeFileSync(RESULTS, JSON.stringify(meta, null, 2) + "\n");
+    const findings = fs.existsSync(FINDINGS) ? fs.readFileSync(FINDINGS, "utf8") : "";
+    const published = fs.existsSync(PUBLISHED) ? fs.readFileSync(PUBLISHED, "utf8") : "";
+    fs.writeFileSync(DOC, renderMarkdown({ ...meta, findings, published }));
+    console.error(`[bench] wrote ${path.relative(ROOT, DOC)} and ${path.relative(ROOT, RESULTS)} from ${files.length} outputs`);
     return;
   }
   const quick = Boolean(args.quick);
@@ -246,7 +342,8 @@ async function main() {
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
   fs.writeFileSync(RESULTS, JSON.stringify(meta, null, 2) + "\n");
   const findings = fs.existsSync(FINDINGS) ? fs.readFileSync(FINDINGS, "utf8") : "";
-  fs.writeFileSync(DOC, renderMarkdown({ ...meta, findings }));
+  const published = fs.existsSync(PUBLISHED) ? fs.readFileSync(PUBLISHED, "utf8") : "";
+  fs.writeFileSync(DOC, renderMarkdown({ ...meta, findings, published }));
   console.error(`[bench] wrote ${path.relative(ROOT, DOC)} and ${path.relative(ROOT, RESULTS)}`);
 }
 

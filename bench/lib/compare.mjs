@@ -9,7 +9,7 @@
  *    Perfect runs one-task flows, a peer empty jobs; 8 enqueues in flight, one job each; trials
  *    alternated; ratio per trial = Perfect's rate / the peer's (goal ≥ 0.5).
  */
-import { ratioFigure } from "./figures.mjs";
+import { ratioFigure, unavailableFigure } from "./figures.mjs";
 import { BENCH_CLIENT } from "./server.mjs";
 import { BENCH_CLIENT_2, alternate, pythonDispatcher, pythonThroughput } from "./perfect.mjs";
 import { peerDispatcher, peerThroughput } from "./peers.mjs";
@@ -33,9 +33,35 @@ const info = (f) => ({ ...f, kind: "info", goal: `context (${f.goal.replace(/^�
  * judged figures — and with isolation="thread" (the run in a thread of the worker, as the peers'
  * handlers run in theirs) as context.
  */
-export async function comparePeers({ perfectBase, perfectPid, mode, peers, dispatchTrials, jobs, throughputTrials, workers = 2, concurrency = 4 }) {
-  const figures = [];
+/** Rows for peers that could not be opened: `{ kind, reason }` each, both metrics. */
+export function unavailablePeers(mode, unavailable) {
+  return unavailable.flatMap((u) => [
+    unavailableFigure({ what: `pickup latency, Perfect (${mode}) against ${u.kind}`, versus: u.kind, reason: u.reason }),
+    unavailableFigure({ what: `throughput, Perfect (${mode}) one-task runs/s against ${u.kind} empty jobs/s`, versus: u.kind, reason: u.reason }),
+  ]);
+}
+
+/** Opens each peer of `kinds` with openPeer(kind, target); one that fails is listed with its reason. */
+export async function openPeers(openPeer, kinds, target, setups = {}) {
+  const peers = [];
+  const unavailable = [];
+  for (const kind of kinds) {
+    try {
+      const p = await openPeer(kind, target);
+      if (setups[kind]) p.setup = setups[kind];
+      peers.push(p);
+    } catch (e) {
+      console.error(`[bench] ${kind} cannot be used: ${e?.message ?? e}`);
+      unavailable.push({ kind, reason: String(e?.message ?? e).split("\n")[0].slice(0, 300) });
+    }
+  }
+  return { peers, unavailable };
+}
+
+export async function comparePeers({ perfectBase, perfectPid, mode, peers, unavailable = [], dispatchTrials, jobs, throughputTrials, workers = 2, concurrency = 4 }) {
+  const figures = unavailablePeers(mode, unavailable);
   const details = {};
+  if (!peers.length) return { figures, details };
   const PERFECTS = [["perfect", "process", BENCH_CLIENT], ["perfect-thread", "thread", BENCH_CLIENT_2]];
   // Latency.
   const dispatchers = {};
@@ -79,6 +105,7 @@ export async function comparePeers({ perfectBase, perfectPid, mode, peers, dispa
       const judged = k === "perfect";
       const tag = judged ? "" : ", Perfect with isolation=\"thread\"";
       const lf = latencyRatio({
+        versus: name,
         what: `pickup latency, Perfect (${mode}) against ${name}${tag}: trigger → task body starts / enqueue → handler starts, one idle worker`,
         ratios: lat[k].map((x, i) => lat[p.kind][i] / x),
         min: 0.5,
@@ -88,6 +115,7 @@ export async function comparePeers({ perfectBase, perfectPid, mode, peers, dispa
         note: `${p.kind}'s latency / Perfect's per alternated trial (≥ 0.5 = within 2× of the peer); ${dispatchTrials} trials each after 10 warm-ups, one at a time; Perfect: one Python worker long-polling (isolation="${isolation}"${judged ? ", the SDK's default: the run goes to a process of its own" : ""}), trigger by POST /api/flows/{id}/runs; ${setup}. ${STORES_MORE}`,
       });
       const tf = ratioFigure({
+        versus: name,
         what: `throughput, Perfect (${mode}) one-task runs/s against ${name} empty jobs/s, ${workers} worker processes each${tag}`,
         ratios: rates[k].map((x, i) => x / rates[p.kind][i]),
         min: 0.5,

@@ -27,10 +27,11 @@ export function latencyFigure({ what, samples, goal, note }) {
 }
 
 /** A ratio against a baseline run side by side: judged on the median of per-trial ratios. */
-export function ratioFigure({ what, ratios, min, subject, baseline, unit, note }) {
+export function ratioFigure({ what, versus, ratios, min, subject, baseline, unit, note }) {
   const s = summarize(ratios);
   return {
     what,
+    ...(versus ? { versus } : {}),
     unit: "×",
     kind: "ratio",
     goal: `≥ ${min} of the baseline`,
@@ -75,6 +76,14 @@ export function ceilingFigure({ what, samples, max, unit, note }) {
     met: s.n > 0 && s.max <= max,
     note,
   };
+}
+
+/**
+ * A comparison that could not be measured (a peer that cannot be installed or started): a row
+ * saying so, never a silently missing one.
+ */
+export function unavailableFigure({ what, versus, reason }) {
+  return { what, versus, kind: "unavailable", unit: "×", goal: "—", trials: 0, median: null, p99: null, met: null, note: `not measured: ${reason}` };
 }
 
 export function pendingFigure({ what, goal, reason }) {

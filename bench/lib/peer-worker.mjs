@@ -5,6 +5,16 @@
  * called (process.hrtime reads CLOCK_MONOTONIC, as the benchmark and the Python worker do).
  * Prints "READY" once it is waiting for jobs.
  *
+ * Reviewed against each peer's documentation for issue 21 (no handicap, no special tuning):
+ *  - BullMQ: a Worker with `concurrency`, the ioredis connection with `maxRetriesPerRequest:
+ *    null` its docs require for workers; defaults otherwise (completed jobs are kept, as by default);
+ *  - graphile-worker: run() in library mode with a task list and `concurrency`, woken by its
+ *    LISTEN/NOTIFY on add_job; its opt-in batching (`localQueue`, `completeJobBatchDelay`, see
+ *    worker.graphile.org/docs/performance) is left off, as by default, since it trades latency;
+ *  - pg-boss: one work() per unit of concurrency (each call adds a worker, as its docs say), the
+ *    documented `batchSize` and the minimum `pollingIntervalSeconds` in its favour; its
+ *    notifyWorker() wake-up only works from the worker's own process, not from a producer.
+ *
  *   node bench/lib/peer-worker.mjs graphile-worker <postgres url> <concurrency>
  *   node bench/lib/peer-worker.mjs pg-boss <postgres url> <concurrency>
  *   node bench/lib/peer-worker.mjs bullmq <redis port> <concurrency>
