@@ -157,7 +157,7 @@ for (const backendName of ["sqlite", "postgres"] as const) {
       setEngine(undefined);
       await closeHarness?.();
       await dbs?.stop();
-    });
+    }, 120_000);
 
     /** A fresh database: a flow, a PENDING run, a schedule, a limit (made before setup, from loopback), then users, sessions and tokens. */
     async function seeded() {
