@@ -188,4 +188,22 @@ describe("dashboard API", () => {
     expect(Buffer.byteLength(log.message)).toBeLessThan(16 * 1024 + 100);
     expect(log.message).toMatch(/… \[truncated \d+ bytes\]$/);
   });
+  it("logs ?q= filters by case-insensitive substring with level kept; an over-long q is a 400 naming the field", async () => {
+    const { a, w, workerId, flowId } = await setup();
+    const run = (await a.post(`/api/flows/${flowId}/runs`, {})).body;
+    await w.poll(workerId);
+    await w.events(workerId, run.id, [
+      { seq: 1, type: "log", level: "INFO", message: "Loading <b>Rows</b>" },
+      { seq: 2, type: "log", level: "ERROR", message: "rows failed" },
+      { seq: 3, type: "log", level: "INFO", message: "other" },
+    ]);
+    const messages = async (qs: string) => (await a.get(`/api/runs/${run.id}/logs?${qs}`)).body.logs.map((l: any) => l.message);
+    expect(await messages("q=ROWS")).toEqual(["Loading <b>Rows</b>", "rows failed"]);
+    expect(await messages("q=rows&level=ERROR")).toEqual(["rows failed"]);
+    expect(await messages(`q=${encodeURIComponent("<b>")}`)).toEqual(["Loading <b>Rows</b>"]);
+    expect(await messages("q=")).toEqual(["Loading <b>Rows</b>", "rows failed", "other"]);
+    const bad = await a.get(`/api/runs/${run.id}/logs?q=${"x".repeat(201)}`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.field).toBe("q");
+  });
 });

@@ -53,11 +53,14 @@ export const triggerRunSchema = z.object({
     .transform((p) => p ?? (Object.create(null) as Record<string, unknown>)),
 });
 
+export const LOG_QUERY_MAX = 200;
 export const logQuerySchema = z.object({
   after: z.coerce.number().int().min(0).default(0),
   taskRunId: z.string().regex(/^\d+$/, { message: "expected a task run id" }).optional(),
   level: z.array(z.enum(LOG_LEVELS)).default([]),
   limit: z.coerce.number().int().min(1).max(5000).default(1000),
+  /** Case-insensitive substring of the message; bounded so a filter cannot be used as a payload. */
+  q: z.string().min(1, { message: "must not be empty" }).max(LOG_QUERY_MAX, { message: `at most ${LOG_QUERY_MAX} characters` }).optional(),
 });
 
 /** `GET /api/flows` pages: by name, then id; the cursor is the last flow of the previous page. */

@@ -298,7 +298,7 @@ export class Engine {
   listRuns(q: RunListQuery) {
     return this.queries.listRuns(q);
   }
-  listLogs(idText: string, q: { after: number; taskRunId?: string; level: string[]; limit: number }) {
+  listLogs(idText: string, q: { after: number; taskRunId?: string; level: string[]; limit: number; q?: string }) {
     return this.queries.listLogs(runIdOf(idText), idText, q);
   }
   listFlows(q?: FlowListQuery) {

@@ -759,6 +759,24 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await store.listLogs(run + 1, { after: 0, levels: [], limit: 100 })).toEqual([]);
       });
 
+      it("listLogs q: case-insensitive substring, literal (no wildcards), combined with level, task and after", async () => {
+        const f = await addFlow(store, "c1", "f");
+        const run = await store.insertRun(newRun({ flowId: f, clientId: "c1" }));
+        const msgs = ["Fetching Page 1", "fetching page 2", "PAGE done", "100% of_rows", "100 of rows", "nothing"];
+        await store.insertLogs(msgs.map((message, i) => ({ runId: run, taskRunId: i % 2 ? 7 : null, seq: i + 1, level: i < 3 ? "INFO" : "ERROR", message, ts: T0 + i })));
+        const seqs = async (o: { q: string; levels?: string[]; taskRunId?: number; after?: number }) =>
+          (await store.listLogs(run, { after: o.after ?? 0, levels: o.levels ?? [], taskRunId: o.taskRunId, limit: 100, q: o.q })).map((l) => l.seq);
+        expect(await seqs({ q: "page" })).toEqual([1, 2, 3]);
+        expect(await seqs({ q: "FETCHING PAGE" })).toEqual([1, 2]);
+        expect(await seqs({ q: "%" })).toEqual([4]);
+        expect(await seqs({ q: "_" })).toEqual([4]);
+        expect(await seqs({ q: "page", taskRunId: 7 })).toEqual([2]);
+        expect(await seqs({ q: "of", levels: ["ERROR"] })).toEqual([4, 5]);
+        const all = await store.listLogs(run, { after: 0, levels: [], limit: 100 });
+        expect(await seqs({ q: "page", after: all[0].id })).toEqual([2, 3]);
+        expect(await seqs({ q: "absent" })).toEqual([]);
+      });
+
       it("recentDurations: completed durations of one task, newest first, limited", async () => {
         const f = await addFlow(store, "c1", "f");
         const g = await addFlow(store, "c1", "g");

@@ -163,7 +163,7 @@ export interface StoreOps extends AccessStoreOps {
 
   /** Returns the id of the last row inserted (0 when rows is empty). */
   insertLogs(rows: NewLog[]): Promise<number>;
-  listLogs(runId: number, opts: { after: number; taskRunId?: number; levels: string[]; limit: number }): Promise<LogRecord[]>;
+  listLogs(runId: number, opts: { after: number; taskRunId?: number; levels: string[]; limit: number; q?: string }): Promise<LogRecord[]>;
 
   getTaskStat(flowId: number, taskName: string): Promise<TaskStatRecord | undefined>;
   getTaskStats(flowId: number): Promise<TaskStatRecord[]>;

@@ -88,7 +88,7 @@ export class QuerySystem {
     };
   }
 
-  async listLogs(runId: number, idText: string, q: { after: number; taskRunId?: string; level: string[]; limit: number }): Promise<{ logs: LogView[] }> {
+  async listLogs(runId: number, idText: string, q: { after: number; taskRunId?: string; level: string[]; limit: number; q?: string }): Promise<{ logs: LogView[] }> {
     const run = await this.ctx.store.getRun(runId);
     if (!run) throw notFound("run", idText);
     const names = new Map((await this.ctx.store.listTaskRuns(run.id)).map((t) => [t.id, t.name]));
@@ -97,6 +97,7 @@ export class QuerySystem {
       taskRunId: q.taskRunId === undefined ? undefined : Number(q.taskRunId),
       levels: q.level,
       limit: q.limit,
+      q: q.q,
     });
     return { logs: rows.map((l) => logView(l, l.taskRunId === null ? null : (names.get(l.taskRunId) ?? null))) };
   }

@@ -670,7 +670,7 @@ class PgOps implements StoreOps {
     ]);
     return res.rows[0].id as number;
   }
-  async listLogs(runId: number, opts: { after: number; taskRunId?: number; levels: string[]; limit: number }): Promise<LogRecord[]> {
+  async listLogs(runId: number, opts: { after: number; taskRunId?: number; levels: string[]; limit: number; q?: string }): Promise<LogRecord[]> {
     const values: unknown[] = [runId, opts.after];
     let text = `SELECT * FROM logs WHERE run_id = $1 AND id > $2`;
     if (opts.taskRunId !== undefined) {
@@ -680,6 +680,11 @@ class PgOps implements StoreOps {
     if (opts.levels.length) {
       values.push(opts.levels);
       text += ` AND level = ANY($${values.length}::text[])`;
+    }
+    if (opts.q) {
+      // Substring, case-folded on both sides; strpos needs no LIKE escaping.
+      values.push(opts.q);
+      text += ` AND strpos(lower(message), lower($${values.length})) > 0`;
     }
     values.push(opts.limit);
     text += ` ORDER BY id LIMIT $${values.length}`;

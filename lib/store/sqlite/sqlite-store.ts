@@ -505,10 +505,12 @@ export class SqliteSync implements Sync<StoreOps> {
     for (const r of rows) last = Number(this.insertLogStmt.run(r.runId, r.taskRunId, r.seq, r.level, r.message, r.ts).lastInsertRowid);
     return last;
   }
-  listLogs(runId: number, opts: { after: number; taskRunId?: number; levels: string[]; limit: number }) {
+  listLogs(runId: number, opts: { after: number; taskRunId?: number; levels: string[]; limit: number; q?: string }) {
     const where: SQL[] = [eq(logs.runId, runId), sql`${logs.id} > ${opts.after}`];
     if (opts.taskRunId !== undefined) where.push(eq(logs.taskRunId, opts.taskRunId));
     if (opts.levels.length) where.push(inArray(logs.level, opts.levels as never[]));
+    // Substring, ASCII case-folded (lower() on both sides; instr needs no LIKE escaping).
+    if (opts.q) where.push(sql`instr(lower(${logs.message}), lower(${opts.q})) > 0`);
     return this.db.select().from(logs).where(and(...where)).orderBy(logs.id).limit(opts.limit).all();
   }
 
