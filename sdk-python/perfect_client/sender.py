@@ -1,12 +1,8 @@
-"""The background threads that deliver every run's events to the server.
+"""The background thread that delivers every run's events to the server.
 
-A few delivery threads (``DELIVERY_THREADS``) share all runs: each takes one run whose batch is
-due, sends it and takes the next, so one run's request in flight never holds up another run's
-events (a worker's throughput is not one round trip per run). A run is served by one thread at
-a time, so its batches stay strictly sequential, as the server's ``seq`` dedupe needs. A server
-outage is handled in one place: while the server is unreachable nothing is sent, events keep
-accumulating in their channels, and delivery resumes with the exact batches that failed (see
-``events``) after one shared exponential backoff.
+One thread serves all runs so that a server outage is handled in one place: while the server is
+unreachable nothing is sent, events keep accumulating in their channels, and delivery resumes
+with the exact batches that failed (see ``events``) after an exponential backoff.
 """
 import sys
 import threading
@@ -17,9 +13,6 @@ from .backoff import Backoff
 from .errors import PerfectError, TokenRejected
 from .events import EventChannel
 from .protocol import RunGone, SeqGap, WorkerApi, is_transient
-
-#: Batches of different runs in flight at once (one per run at most).
-DELIVERY_THREADS = 4
 
 
 class EventSender:
@@ -55,8 +48,7 @@ class EventSender:
         self._failing = False
         self._flushing = 0
         self._stopping = False
-        self._busy = set()  # type: set  # run ids a delivery thread is sending for right now
-        self._threads = []  # type: List[threading.Thread]
+        self._thread = None  # type: Optional[threading.Thread]
 
     def open_channel(self, run_id):
         # type: (str) -> EventChannel
@@ -87,23 +79,19 @@ class EventSender:
 
     def start(self):
         # type: () -> None
-        """Start the delivery threads (idempotent)."""
-        if not self._threads:
-            for n in range(DELIVERY_THREADS):
-                thread = threading.Thread(target=self._loop, name="perfect-events-%d" % n, daemon=True)
-                self._threads.append(thread)
-                thread.start()
+        """Start the sender thread (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="perfect-events", daemon=True)
+            self._thread.start()
 
     def stop(self, timeout=2.0):
         # type: (float) -> None
-        """Stop the threads without waiting for pending events (call ``flush`` first)."""
+        """Stop the thread without waiting for pending events (call ``flush`` first)."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            if thread is not threading.current_thread():
-                thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     def flush(self, timeout):
         # type: (float) -> bool
@@ -115,7 +103,7 @@ class EventSender:
             try:
                 while self._pending_channels():
                     remaining = deadline - time.monotonic()
-                    if remaining <= 0 or self._stopping or not self._threads:
+                    if remaining <= 0 or self._stopping or self._thread is None:
                         return False
                     self._cond.wait(min(remaining, 0.1))
                 return True
@@ -136,46 +124,39 @@ class EventSender:
         # type: () -> None
         while True:
             with self._cond:
-                channel = self._wait_for_work()
-                if channel is None:
+                work = self._wait_for_work()
+                if work is None:
                     return
-                self._busy.add(channel.run_id)
-            try:
-                self._deliver(channel)
-            finally:
-                with self._cond:
-                    self._busy.discard(channel.run_id)
-                    done = [r for r, c in self._channels.items() if c.finished and r not in self._busy]
-                    for run_id in done:
-                        del self._channels[run_id]
-                    self._cond.notify_all()  # flush() and the other delivery threads wait on this
+            for channel in work:
+                if not self._deliver(channel):
+                    break  # the server is down: back off before trying any other run
+            with self._cond:
+                done = [r for r, c in self._channels.items() if c.finished]
+                for run_id in done:
+                    del self._channels[run_id]
+                self._cond.notify_all()  # flush() waits on this condition
             for run_id in done:
                 self._on_done(run_id)
 
     def _wait_for_work(self):
-        # type: () -> Optional[EventChannel]
-        """The run to serve next (the one due first, not being sent by another thread), or None
-        when stopping. Called with the lock held."""
+        # type: () -> Optional[List[EventChannel]]
         while not self._stopping:
             now = time.monotonic()
             if now < self._retry_at:
                 self._cond.wait(self._retry_at - now)
                 continue
             force = self._flushing > 0
-            best, best_due, next_due = None, None, None  # type: Optional[EventChannel], Optional[float], Optional[float]
-            for run_id, channel in self._channels.items():
-                if run_id in self._busy:
-                    continue
+            work, next_due = [], None  # type: List[EventChannel], Optional[float]
+            for channel in self._channels.values():
                 due = channel.due_at(force)
                 if due is None:
                     continue
                 if due <= now:
-                    if best_due is None or due < best_due:
-                        best, best_due = channel, due
+                    work.append(channel)
                 elif next_due is None or due < next_due:
                     next_due = due
-            if best is not None:
-                return best
+            if work:
+                return work
             self._cond.wait(1.0 if next_due is None else max(0.0, next_due - now))
         return None
 
@@ -217,13 +198,12 @@ class EventSender:
             self._refused(channel, batch, "%s: %s" % (type(err).__name__, err))
             return True
         delivered = channel.ack()
-        with self._cond:
-            self._backoff.reset()
-            token_back, reachable_again = self._token_rejected, self._failing
-            self._token_rejected = self._failing = False
-        if token_back:
+        self._backoff.reset()
+        if self._token_rejected:
+            self._token_rejected = False
             self._on_token(False, sent_at)
-        if reachable_again:
+        if self._failing:
+            self._failing = False
             self._say("perfect: server reachable again, delivering buffered events")
         try:
             self._on_delivered(channel.run_id, answer, delivered)
@@ -235,21 +215,16 @@ class EventSender:
 
     def _retry_later(self, err, token=False, sent_at=None):
         # type: (BaseException, bool, Optional[float]) -> bool
+        delay = self._backoff.next_delay()
         with self._cond:
-            # Several threads may fail at once on one outage: the backoff advances once per
-            # retry round, not once per thread.
-            if time.monotonic() >= self._retry_at:
-                self._retry_at = time.monotonic() + self._backoff.next_delay()
-            report_token = token and not self._token_rejected
-            report_outage = not token and not self._failing
-            if report_token:
+            self._retry_at = time.monotonic() + delay
+        if token:
+            if not self._token_rejected:
                 self._token_rejected = True
-            if report_outage:
-                self._failing = True
-        if report_token:
-            self._on_token(True, sent_at)
-        if report_outage:
+                self._on_token(True, sent_at)
+        elif not self._failing:
             self._say("perfect: cannot deliver events (%s); buffering them and retrying" % err)
+            self._failing = True
         return False
 
     def _refused(self, channel, batch, reason):
