@@ -21,9 +21,10 @@ import os from "node:os";
 import path from "node:path";
 import { BENCH_CLIENT, startServer } from "./lib/server.mjs";
 import { BENCH_CLIENT_2, alternate, pythonDispatcher, pythonThroughput } from "./lib/perfect.mjs";
-import { commandOf, ratioFigure, runCli } from "./lib/figures.mjs";
+import { ratioFigure, runCli } from "./lib/figures.mjs";
+import { alternateTrials, benchResult } from "./lib/compare.mjs";
 import { spawnBare } from "./lib/bare-server.mjs";
-import { sleep, summarize } from "./lib/stats.mjs";
+import { summarize } from "./lib/stats.mjs";
 
 const loadAverage = () => os.loadavg().map((x) => x.toFixed(2)).join(" / ");
 const BARE = "bare baseline (same protocol, node:http + SQLite)";
@@ -73,24 +74,12 @@ export async function compareBare({ perfectBase, perfectPid, bareBase, barePid, 
   for (const tenTasks of [true, false]) {
     for (const iso of isolations) {
       const runners = {};
-      const rates = { perfect: [], bare: [] };
-      const checks = {};
-      const cpu = {};
+      let rates, checks, cpu;
       try {
         runners.perfect = await pythonThroughput([perfectBase], { workers, maxConcurrentRuns: concurrency, isolation: iso, client: clients[iso], serverPids: perfectPid ? [perfectPid] : [], tenTasks });
         runners.bare = await pythonThroughput([bareBase], { workers, maxConcurrentRuns: concurrency, isolation: iso, client: clients[iso], serverPids: barePid ? [barePid] : [], tenTasks });
         log(`throughput ${tenTasks ? "ten-task" : "one-task"} ${iso}: ${throughputTrials} alternated trials × ${runs} runs`);
-        for (let t = 0; t < throughputTrials + 1; t++) {
-          for (const [k, r] of Object.entries(runners)) {
-            const rate = await r.trial(t === 0 ? Math.min(runs, 50) : runs);
-            if (t > 0) rates[k].push(rate);
-            await sleep(300);
-          }
-        }
-        for (const [k, r] of Object.entries(runners)) {
-          checks[k] = r.check();
-          cpu[k] = r.cpuShare();
-        }
+        ({ rates, checks, cpu } = await alternateTrials(runners, { trials: throughputTrials, jobs: runs, warmupJobs: 50 }));
       } finally {
         for (const r of Object.values(runners)) await r.stop();
       }
@@ -125,17 +114,14 @@ export async function main(args = {}) {
   const bare = await spawnBare(path.join(dir, "bare.db"));
   try {
     const { figures, details } = await compareBare({ perfectBase: server.url, perfectPid: server.pid, bareBase: bare.base, barePid: bare.pid, dispatchTrials, runs, throughputTrials, log });
-    return {
-      id: "bare-compare",
-      loadAtStart,
-      title: "Perfect (embedded SQLite) against the same-protocol bare baseline",
-      command: commandOf("bare-compare.mjs", `--dispatch-trials ${dispatchTrials} --runs ${runs} --throughput-trials ${throughputTrials}`),
+    const header = { id: "bare-compare", loadAtStart, title: "Perfect (embedded SQLite) against the same-protocol bare baseline", script: "bare-compare.mjs", args: `--dispatch-trials ${dispatchTrials} --runs ${runs} --throughput-trials ${throughputTrials}` };
+    return benchResult(header, {
       figures,
       context: [
         `Setup: one \`next start\` on its SQLite file, and bench/lib/bare-server.mjs (node:http + better-sqlite3, drizzle migrations, the server's pragmas) in a process of its own, each with its own Python workers (the real SDK, bench/py/bench_worker.py). Trials alternate system by system. Load average at the start ${load0}, at the end ${loadAverage()}.`,
       ],
       details,
-    };
+    });
   } finally {
     await bare.stop();
     await server.stop();

@@ -21,6 +21,12 @@ import { startHarness } from "../test/support/http-harness";
 // The bench scripts are plain ESM run by node; load them untyped.
 const load = (name: string): Promise<any> => import(/* @vite-ignore */ new URL(name, import.meta.url).href);
 
+/** The benchmarks page rendered for `page` (results and options) on one fixed machine, date and commit. */
+async function renderPage(page: Record<string, unknown>): Promise<string> {
+  const { renderMarkdown } = await load("./run-all.mjs");
+  return renderMarkdown({ machine: { cores: 2, cpu: "Test CPU", memoryGb: 4, platform: "Linux", node: "v20" }, date: "2026-01-01T00:00:00.000Z", commit: "abc123", seed: null, ...page });
+}
+
 const BENCH = { id: "bench", name: "Bench Client", performanceSensitivity: "normal" as const, token: "bench-token" };
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 
@@ -234,12 +240,7 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
   }, 90_000);
 
   it("run-all renders every figure into the benchmarks page", async () => {
-    const { renderMarkdown } = await load("./run-all.mjs");
-    const md: string = renderMarkdown({
-      machine: { cores: 2, cpu: "Test CPU", memoryGb: 4, platform: "Linux", node: "v20" },
-      date: "2026-01-01T00:00:00.000Z",
-      commit: "abc123",
-      seed: null,
+    const md = await renderPage({
       results: [
         { id: "a", title: "A", command: "node bench/a.mjs", figures: [{ what: "latency thing", unit: "ms", goal: "p99 ≤ 25 ms", trials: 3, median: 1.5, p99: 3, met: true }] },
         { id: "b", title: "B", command: "node bench/b.mjs", figures: [{ what: "ratio thing", unit: "×", goal: "≥ 0.5 of the baseline", trials: 3, median: 0.25, p99: 0.2, met: false }] },
@@ -261,12 +262,7 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
   });
 
   it("a partial run says so in its header", async () => {
-    const { renderMarkdown } = await load("./run-all.mjs");
-    const md: string = renderMarkdown({
-      machine: { cores: 2, cpu: "Test CPU", memoryGb: 4, platform: "Linux", node: "v20" },
-      date: "2026-01-01T00:00:00.000Z",
-      commit: "abc123",
-      seed: null,
+    const md = await renderPage({
       results: [],
       only: ["dispatch"],
     });
@@ -354,19 +350,13 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
       ["unavailable", "no-such-queue"],
       ["unavailable", "no-such-queue"],
     ]);
-    const { renderMarkdown } = await load("./run-all.mjs");
-    const md: string = renderMarkdown({
-      machine: { cores: 2, cpu: "Test CPU", memoryGb: 4, platform: "Linux", node: "v20" },
-      date: "2026-01-01T00:00:00.000Z",
-      commit: "abc123",
-      seed: null,
+    const md = await renderPage({
       results: [{ id: "peers-redis", title: "R", command: "node bench/peers-redis.mjs", figures }],
     });
     expect(md).toContain("| no-such-queue | pickup latency: trigger → task body starts (peer: enqueue → handler) | SQLite | — | — | — | — | — | not measured: unknown peer no-such-queue |");
   });
 
   it("run-all leads with the ratio table (peers and bare baseline, judged rows first), then the published figures, then the absolute ones", async () => {
-    const { renderMarkdown } = await load("./run-all.mjs");
     const ratio = (what: string, versus: string | undefined, median: number, kind = "ratio") => ({
       what,
       versus,
@@ -380,11 +370,7 @@ describe("bench scripts (tiny sizes, correctness only)", () => {
       subject: { unit: "ms", median: 10, p99: 20 },
       baseline: { unit: "ms", median: 5, p99: 8 },
     });
-    const md: string = renderMarkdown({
-      machine: { cores: 2, cpu: "Test CPU", memoryGb: 4, platform: "Linux", node: "v20" },
-      date: "2026-01-01T00:00:00.000Z",
-      commit: "abc123",
-      seed: null,
+    const md = await renderPage({
       published: "## Published, not measured here\n\n| system | figure |",
       results: [
         { id: "dispatch", title: "D", command: "node bench/dispatch.mjs", load: { load: 1.5 }, figures: [{ what: "latency thing", unit: "ms", goal: "p99 ≤ 25 ms", trials: 3, median: 1.5, p99: 3, met: true }] },

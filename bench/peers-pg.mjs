@@ -12,8 +12,8 @@ import { startPostgres } from "../test/support/postgres.mjs";
 import os from "node:os";
 import { BENCH_CLIENT, startServer } from "./lib/server.mjs";
 import { BENCH_CLIENT_2 } from "./lib/perfect.mjs";
-import { commandOf, runCli } from "./lib/figures.mjs";
-import { comparePeers, openPeers } from "./lib/compare.mjs";
+import { runCli } from "./lib/figures.mjs";
+import { benchResult, comparePeers, openPeers } from "./lib/compare.mjs";
 import { openPeer } from "./lib/peers.mjs";
 
 export async function main(args = {}) {
@@ -34,17 +34,14 @@ export async function main(args = {}) {
     const gw = peers.find((p) => p.kind === "graphile-worker") ?? {};
     const boss = peers.find((p) => p.kind === "pg-boss") ?? {};
     const { figures, details } = await comparePeers({ perfectBase: server.url, perfectPid: server.pid, mode: "PostgreSQL", peers, unavailable: opened.unavailable, dispatchTrials, jobs, throughputTrials });
-    return {
-      id: "peers-pg",
-      loadAtStart,
-      title: "Perfect on PostgreSQL against graphile-worker and pg-boss",
-      command: commandOf("peers-pg.mjs", `--dispatch-trials ${dispatchTrials} --jobs ${jobs} --throughput-trials ${throughputTrials}`),
+    const header = { id: "peers-pg", loadAtStart, title: "Perfect on PostgreSQL against graphile-worker and pg-boss", script: "peers-pg.mjs", args: `--dispatch-trials ${dispatchTrials} --jobs ${jobs} --throughput-trials ${throughputTrials}` };
+    return benchResult(header, {
       figures,
       context: [
         `Setup: one throw-away PostgreSQL 15 cluster (test/support/postgres.mjs; fsync off), one database shared by Perfect (public schema), graphile-worker ${gw.version ?? "(not available)"} (schema graphile_worker) and pg-boss ${boss.version ?? "(not available)"} (schema pgboss); one \`next start\` instance with \`PERFECT_DATABASE_URL\`; Perfect's workers are the Python SDK (bench/py/bench_worker.py), the peers' are Node processes (bench/lib/peer-worker.mjs). Trials alternate system by system, so all three share the machine's load alike.`,
       ],
       details,
-    };
+    });
   } finally {
     for (const p of peers) await p.close().catch(() => {});
     if (server) await server.stop();

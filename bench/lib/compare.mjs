@@ -9,7 +9,7 @@
  *    Perfect runs one-task flows, a peer empty jobs; 8 enqueues in flight, one job each; trials
  *    alternated; ratio per trial = Perfect's rate / the peer's (goal ≥ 0.5).
  */
-import { ratioFigure, unavailableFigure } from "./figures.mjs";
+import { commandOf, ratioFigure, unavailableFigure } from "./figures.mjs";
 import { BENCH_CLIENT } from "./server.mjs";
 import { BENCH_CLIENT_2, alternate, pythonDispatcher, pythonThroughput } from "./perfect.mjs";
 import { peerDispatcher, peerThroughput } from "./peers.mjs";
@@ -58,6 +58,34 @@ export async function openPeers(openPeer, kinds, target, setups = {}) {
   return { peers, unavailable };
 }
 
+/**
+ * Throughput trials of several systems, alternated system by system so drift on the machine hits
+ * them alike: one warm-up round of `warmupJobs` (not counted), then `trials` rounds of `jobs`
+ * each. Every runner has `trial(n) → rate`, `check()` and optionally `cpuShare()`.
+ */
+export async function alternateTrials(runners, { trials, jobs, warmupJobs }) {
+  const rates = Object.fromEntries(Object.keys(runners).map((k) => [k, []]));
+  for (let t = 0; t < trials + 1; t++) {
+    for (const [k, r] of Object.entries(runners)) {
+      const rate = await r.trial(t === 0 ? Math.min(jobs, warmupJobs) : jobs);
+      if (t > 0) rates[k].push(rate);
+      await sleep(300);
+    }
+  }
+  const checks = {};
+  const cpu = {};
+  for (const [k, r] of Object.entries(runners)) {
+    checks[k] = r.check();
+    if (r.cpuShare) cpu[k] = r.cpuShare();
+  }
+  return { rates, checks, cpu };
+}
+
+/** A bench script's result: its header (id, load at its start, title, the command to rerun it) and what it measured. */
+export function benchResult({ id, loadAtStart, title, script, args }, { figures, context, details }) {
+  return { id, loadAtStart, title, command: commandOf(script, args), figures, context, details };
+}
+
 export async function comparePeers({ perfectBase, perfectPid, mode, peers, unavailable = [], dispatchTrials, jobs, throughputTrials, workers = 2, concurrency = 4 }) {
   const figures = unavailablePeers(mode, unavailable);
   const details = {};
@@ -75,25 +103,11 @@ export async function comparePeers({ perfectBase, perfectPid, mode, peers, unava
   }
   // Throughput.
   const runners = {};
-  const rates = {};
-  const checks = {};
-  const cpu = {};
+  let rates, checks, cpu;
   try {
     for (const [k, isolation, client] of PERFECTS) runners[k] = await pythonThroughput([perfectBase], { workers, maxConcurrentRuns: concurrency, isolation, client, serverPids: perfectPid ? [perfectPid] : [] });
     for (const p of peers) runners[p.kind] = await peerThroughput(p, { workers, concurrency });
-    for (const k of Object.keys(runners)) rates[k] = [];
-    // One warm-up round (not counted), then the trials, each system in turn.
-    for (let t = 0; t < throughputTrials + 1; t++) {
-      for (const [k, r] of Object.entries(runners)) {
-        const rate = await r.trial(t === 0 ? Math.min(jobs, 100) : jobs);
-        if (t > 0) rates[k].push(rate);
-        await sleep(300);
-      }
-    }
-    for (const [k, r] of Object.entries(runners)) {
-      checks[k] = r.check();
-      if (r.cpuShare) cpu[k] = r.cpuShare();
-    }
+    ({ rates, checks, cpu } = await alternateTrials(runners, { trials: throughputTrials, jobs, warmupJobs: 100 }));
   } finally {
     for (const r of Object.values(runners)) await r.stop();
   }
