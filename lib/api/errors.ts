@@ -28,13 +28,19 @@ export function zodToPerfect(err: ZodError, prefix = ""): PerfectError {
   return new PerfectError("validation_error", `${field}: ${issue.message}`, { field });
 }
 
-export function handleApiError(err: unknown): Response {
+/** An error's answer: status, JSON body and extra headers (Retry-After for a 429). */
+export function apiErrorAnswer(err: unknown): { status: number; body: ReturnType<typeof errorBody>; headers: Record<string, string> } {
   if (err instanceof ZodError) err = zodToPerfect(err);
   if (isPerfectError(err)) {
     const headers: Record<string, string> = {};
     if (err.code === "rate_limited") headers["Retry-After"] = String(Number(err.details?.retryAfterSec) || 1);
-    return Response.json(errorBody(err.code, err.message, err.details), { status: STATUS[err.code], headers });
+    return { status: STATUS[err.code], body: errorBody(err.code, err.message, err.details), headers };
   }
   console.error("[perfect] unexpected error:", err);
-  return Response.json(errorBody("internal", "internal server error"), { status: 500 });
+  return { status: 500, body: errorBody("internal", "internal server error"), headers: {} };
+}
+
+export function handleApiError(err: unknown): Response {
+  const a = apiErrorAnswer(err);
+  return Response.json(a.body, { status: a.status, headers: a.headers });
 }

@@ -24,6 +24,7 @@ import { hostAllowed } from "../auth/hosts";
 import type { ClientRegistry } from "../clients-file";
 import { InFlight, TokenBuckets } from "./rate-limit";
 import type { Limits } from "./limits";
+import type { WorkerLane } from "./worker-lane";
 
 export const PEER_HEADER = "x-perfect-peer";
 const FORWARDED = ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "forwarded", "x-real-ip"];
@@ -264,14 +265,21 @@ function refuseLater(res: http.ServerResponse, r: Refusal, limits: Limits): void
 
 const INSTALLED = Symbol.for("perfect.front-door");
 
-/** Wraps http.Server#emit once per process; later calls replace the door (dev reloads). */
-export function installFrontDoor(door: FrontDoor): void {
-  const g = globalThis as { [INSTALLED]?: { door: FrontDoor } };
+type Holder = { door: FrontDoor; lane?: WorkerLane };
+
+/**
+ * Wraps http.Server#emit once per process; later calls replace the door and lane (dev reloads).
+ * `lane`: requests it takes (the worker protocol, lib/api/worker-lane.ts) are answered past the
+ * door's checks without reaching Next.
+ */
+export function installFrontDoor(door: FrontDoor, lane?: WorkerLane): void {
+  const g = globalThis as { [INSTALLED]?: Holder };
   if (g[INSTALLED]) {
     g[INSTALLED].door = door;
+    g[INSTALLED].lane = lane;
     return;
   }
-  const holder = (g[INSTALLED] = { door });
+  const holder: Holder = (g[INSTALLED] = { door, lane });
   const emit = http.Server.prototype.emit as (this: http.Server, event: string | symbol, ...args: unknown[]) => boolean;
   http.Server.prototype.emit = function (this: http.Server, event: string | symbol, ...args: unknown[]): boolean {
     if (event !== "request") return emit.call(this, event, ...args);
@@ -290,7 +298,9 @@ export function installFrontDoor(door: FrontDoor): void {
       if (v.onClose) res.once("close", v.onClose);
       const url = req.url ?? "/";
       const q = url.indexOf("?");
-      if (d.pageGate && isPagePath(q < 0 ? url : url.slice(0, q))) {
+      const path = q < 0 ? url : url.slice(0, q);
+      if (holder.lane?.(req, res, path)) return true;
+      if (d.pageGate && isPagePath(path)) {
         // Held until the gate answers (a page request has no body to buffer meanwhile). A gate
         // that fails refuses: a page is never served because its check broke.
         d.pageGate({ method: req.method ?? "GET", url, headers: req.headers, peer }).then(
@@ -310,5 +320,5 @@ export function installFrontDoor(door: FrontDoor): void {
 }
 
 export function frontDoor(): FrontDoor | undefined {
-  return (globalThis as { [INSTALLED]?: { door: FrontDoor } })[INSTALLED]?.door;
+  return (globalThis as { [INSTALLED]?: Holder })[INSTALLED]?.door;
 }

@@ -32,7 +32,12 @@ export async function readBytes(req: Request, limit = MAX_BODY_BYTES): Promise<B
 }
 
 export async function readJson(req: Request, limit = MAX_BODY_BYTES): Promise<unknown> {
-  const value = parse((await readBytes(req, limit)).toString("utf8"));
+  return jsonOf(await readBytes(req, limit));
+}
+
+/** A body's bytes as a JSON value, bounded in depth and size (400 naming the field beyond). */
+export function jsonOf(bytes: Buffer): unknown {
+  const value = parse(bytes.toString("utf8"));
   const violation = checkJsonBounds(value);
   if (violation) throw new PerfectError("validation_error", `${violation.field}: ${violation.message}`, { field: violation.field });
   return value;
@@ -52,6 +57,6 @@ function parse(text: string): unknown {
   }
 }
 
-function tooLarge(limit: number): PerfectError {
+export function tooLarge(limit: number): PerfectError {
   return new PerfectError("payload_too_large", `request body exceeds ${limit} bytes`, { limit });
 }

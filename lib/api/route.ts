@@ -2,13 +2,14 @@
  * Thin route wrappers (the dub pattern): auth, origin and body checks, zod parsing, then one
  * engine call; every error goes through handleApiError.
  */
-import type { z } from "zod";
 import { accessOf, type Principal } from "../auth/access";
 import type { UserRole } from "../domain/states";
 import { getEngine } from "../server";
 import type { Engine } from "../engine/engine";
 import { PerfectError } from "../engine/errors";
-import { handleApiError, zodToPerfect } from "./errors";
+import { handleApiError } from "./errors";
+import { parseWith } from "./parse";
+import type { WorkerRouteSpec } from "./worker-protocol";
 import { PEER_HEADER } from "./front-door";
 import { limits } from "./limits";
 import { discard, readBytes, readJson } from "./request-body";
@@ -16,11 +17,7 @@ import { discard, readBytes, readJson } from "./request-body";
 type Params = Record<string, string>;
 type Ctx = { params: Promise<Params> };
 
-export function parseWith<S extends z.ZodType>(schema: S, data: unknown, prefix = ""): z.infer<S> {
-  const r = schema.safeParse(data);
-  if (!r.success) throw zodToPerfect(r.error, prefix);
-  return r.data;
-}
+export { parseWith };
 
 /** Query string → object, repeated keys as arrays for the keys listed in `repeatable`. */
 export function queryOf(req: Request, repeatable: string[] = []): Record<string, string | string[]> {
@@ -76,17 +73,18 @@ function bearer(req: Request): string | null {
   return m ? m[1] : null;
 }
 
-/** Worker routes: the bearer token is checked before the body is read. */
-export function workerRoute(
-  handler: (args: { engine: Engine; clientId: string; params: Params; req: Request; body: () => Promise<unknown> }) => Promise<unknown> | unknown,
-  status = 200,
-) {
+/**
+ * A worker route of lib/api/worker-protocol.ts served by Next (the front door's worker lane
+ * serves the same spec without Next): the bearer token is checked before the body is read.
+ */
+export function workerRoute(spec: WorkerRouteSpec) {
+  const { handle, status } = spec;
   return async (req: Request, ctx: Ctx): Promise<Response> => {
     try {
       const params = await ctx.params;
       const engine = getEngine();
       engine.authenticate(params.clientId, bearer(req));
-      const result = await handler({ engine, clientId: params.clientId, params, req, body: () => readJson(req) });
+      const result = await handle({ engine, clientId: params.clientId, params, body: () => readJson(req), signal: req.signal });
       return status === 204 ? new Response(null, { status: 204 }) : Response.json(result, { status });
     } catch (e) {
       return handleApiError(e);

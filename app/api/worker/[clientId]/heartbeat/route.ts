@@ -1,8 +1,7 @@
-import { parseWith, workerRoute } from "@/lib/api/route";
-import { heartbeatRequestSchema } from "@/lib/contracts/worker";
+import { workerRoute } from "@/lib/api/route";
+import { WORKER_PROTOCOL } from "@/lib/api/worker-protocol";
 
 export const dynamic = "force-dynamic";
 
-// Heartbeat floods are refused by the front door (a rate per client and address, 429), before
-// the body is read: nothing to pace here.
-export const POST = workerRoute(async ({ engine, clientId, body }) => engine.heartbeat(clientId, parseWith(heartbeatRequestSchema, await body())));
+// The handler and its schema: lib/api/worker-protocol.ts (served without Next by the front door's worker lane).
+export const POST = workerRoute(WORKER_PROTOCOL.heartbeat);

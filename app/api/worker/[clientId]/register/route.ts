@@ -1,8 +1,7 @@
-import { parseWith, workerRoute } from "@/lib/api/route";
-import { registerRequestSchema } from "@/lib/contracts/worker";
+import { workerRoute } from "@/lib/api/route";
+import { WORKER_PROTOCOL } from "@/lib/api/worker-protocol";
 
 export const dynamic = "force-dynamic";
 
-export const POST = workerRoute(async ({ engine, clientId, body }) =>
-  engine.register(clientId, parseWith(registerRequestSchema, await body())),
-);
+// The handler and its schema: lib/api/worker-protocol.ts (served without Next by the front door's worker lane).
+export const POST = workerRoute(WORKER_PROTOCOL.register);

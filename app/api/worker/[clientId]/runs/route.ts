@@ -1,11 +1,7 @@
-import { parseWith, workerRoute } from "@/lib/api/route";
-import { localRunRequestSchema } from "@/lib/contracts/artifacts";
+import { workerRoute } from "@/lib/api/route";
+import { WORKER_PROTOCOL } from "@/lib/api/worker-protocol";
 
 export const dynamic = "force-dynamic";
 
-// A flow called directly (`python etl.py` with PERFECT_URL set) by a worker that registered it:
-// 201 with the run, RUNNING for that worker, trigger "local".
-export const POST = workerRoute(
-  async ({ engine, clientId, body }) => engine.startLocalRun(clientId, parseWith(localRunRequestSchema, await body())),
-  201,
-);
+// The handler and its schema: lib/api/worker-protocol.ts (served without Next by the front door's worker lane).
+export const POST = workerRoute(WORKER_PROTOCOL.localRun);

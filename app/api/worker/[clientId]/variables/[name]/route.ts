@@ -1,8 +1,8 @@
-import { parseWith, workerRoute } from "@/lib/api/route";
-import { variableBodySchema } from "@/lib/contracts/artifacts";
+import { workerRoute } from "@/lib/api/route";
+import { WORKER_PROTOCOL } from "@/lib/api/worker-protocol";
 
 export const dynamic = "force-dynamic";
 
-// Prefect's Variable.get / Variable.set from inside a flow (the client's token is enough).
-export const GET = workerRoute(({ engine, params }) => engine.getVariable(params.name));
-export const PUT = workerRoute(async ({ engine, params, body }) => engine.setVariable(params.name, parseWith(variableBodySchema, await body()).value));
+// The handler and its schema: lib/api/worker-protocol.ts (served without Next by the front door's worker lane).
+export const GET = workerRoute(WORKER_PROTOCOL.getVariable);
+export const PUT = workerRoute(WORKER_PROTOCOL.setVariable);

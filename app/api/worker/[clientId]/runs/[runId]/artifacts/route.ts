@@ -1,10 +1,7 @@
-import { parseWith, workerRoute } from "@/lib/api/route";
-import { artifactCreateSchema } from "@/lib/contracts/artifacts";
+import { workerRoute } from "@/lib/api/route";
+import { WORKER_PROTOCOL } from "@/lib/api/worker-protocol";
 
 export const dynamic = "force-dynamic";
 
-// An artifact of the running run `runId` (a keyed progress artifact is updated in place): 201.
-export const POST = workerRoute(
-  async ({ engine, clientId, params, body }) => engine.createArtifact(clientId, params.runId, parseWith(artifactCreateSchema, await body())),
-  201,
-);
+// The handler and its schema: lib/api/worker-protocol.ts (served without Next by the front door's worker lane).
+export const POST = workerRoute(WORKER_PROTOCOL.createArtifact);

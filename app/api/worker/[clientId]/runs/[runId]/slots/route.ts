@@ -1,9 +1,7 @@
-import { parseWith, workerRoute } from "@/lib/api/route";
-import { slotRequestSchema } from "@/lib/contracts/worker";
+import { workerRoute } from "@/lib/api/route";
+import { WORKER_PROTOCOL } from "@/lib/api/worker-protocol";
 
 export const dynamic = "force-dynamic";
 
-/** A task call's slot of a concurrency key: HELD, or WAITING after a long poll (docs/API.md). */
-export const POST = workerRoute(async ({ engine, clientId, params, body, req }) =>
-  engine.acquireSlot(clientId, params.runId, parseWith(slotRequestSchema, await body()), req.signal),
-);
+// The handler and its schema: lib/api/worker-protocol.ts (served without Next by the front door's worker lane).
+export const POST = workerRoute(WORKER_PROTOCOL.acquireSlot);

@@ -1,11 +1,7 @@
-import { parseWith, workerRoute } from "@/lib/api/route";
-import { subflowRequestSchema } from "@/lib/contracts/worker";
+import { workerRoute } from "@/lib/api/route";
+import { WORKER_PROTOCOL } from "@/lib/api/worker-protocol";
 
 export const dynamic = "force-dynamic";
 
-// A flow called inside the running run `runId`: 201 with the child run (the same one again
-// for a re-sent request with the same call).
-export const POST = workerRoute(
-  async ({ engine, clientId, params, body }) => engine.startSubflow(clientId, params.runId, parseWith(subflowRequestSchema, await body())),
-  201,
-);
+// The handler and its schema: lib/api/worker-protocol.ts (served without Next by the front door's worker lane).
+export const POST = workerRoute(WORKER_PROTOCOL.subflow);

@@ -1,9 +1,7 @@
-import { parseWith, workerRoute } from "@/lib/api/route";
-import { artifactUpdateSchema } from "@/lib/contracts/artifacts";
+import { workerRoute } from "@/lib/api/route";
+import { WORKER_PROTOCOL } from "@/lib/api/worker-protocol";
 
 export const dynamic = "force-dynamic";
 
-// New data for an artifact of the running run (Prefect's update_progress_artifact).
-export const PATCH = workerRoute(async ({ engine, clientId, params, body }) =>
-  engine.updateArtifact(clientId, params.runId, params.artifactId, parseWith(artifactUpdateSchema, await body())),
-);
+// The handler and its schema: lib/api/worker-protocol.ts (served without Next by the front door's worker lane).
+export const PATCH = workerRoute(WORKER_PROTOCOL.updateArtifact);

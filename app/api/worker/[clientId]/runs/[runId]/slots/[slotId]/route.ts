@@ -1,6 +1,7 @@
 import { workerRoute } from "@/lib/api/route";
+import { WORKER_PROTOCOL } from "@/lib/api/worker-protocol";
 
 export const dynamic = "force-dynamic";
 
-/** Gives the slot back; 204 whether or not it still existed. */
-export const DELETE = workerRoute(({ engine, clientId, params }) => engine.releaseSlot(clientId, params.runId, params.slotId), 204);
+// The handler and its schema: lib/api/worker-protocol.ts (served without Next by the front door's worker lane).
+export const DELETE = workerRoute(WORKER_PROTOCOL.releaseSlot);
