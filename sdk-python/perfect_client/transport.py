@@ -1,11 +1,15 @@
-"""HTTP transport: JSON over ``urllib`` with a bearer token.
+"""HTTP transport: JSON over HTTP/1.1 with a bearer token.
 
-The worker only ever needs "POST this JSON, give me status and JSON back", so that is the whole
-interface. Anything with a compatible ``post`` method can replace ``HttpTransport`` (tests use an
+Each thread keeps one persistent connection (``http.client``) to the server and reuses it while
+it is fresh, so a worker's polls, event batches and heartbeats do not pay a TCP connect (and the
+server an accept) each; a server behind a proxy from the environment is reached through
+``urllib`` as before. The worker only ever needs "POST this JSON, give me status and JSON back",
+so that is the whole interface. Anything with a compatible ``post`` method can replace ``HttpTransport`` (tests use an
 in-process fake); status codes are interpreted by ``protocol.WorkerApi``, not here.
 """
 import http.client
 import json
+import os
 import socket
 import threading
 import time
@@ -20,6 +24,10 @@ from .wire_text import scrub
 
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
+
+#: A connection idle longer than this is not reused (servers close idle keep-alive connections
+#: after a while — Node's default is 5 s — and a request sent as they do would be lost).
+IDLE_REUSE_SECONDS = 2.0
 
 #: Largest answer read (bytes): 50 claimed runs with 1 MiB of parameters each fit easily.
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
@@ -47,6 +55,23 @@ class Response(NamedTuple):
     body: Any
 
 
+def _closing_on_release(base):
+    """``base`` (an ``http.client`` connection class) closed when the last reference goes — a
+    thread's connection ends with its thread — instead of warning about an unclosed socket."""
+    class Connection(base):
+        def __del__(self):
+            try:
+                self.close()
+            except Exception:
+                pass
+    Connection.__name__ = base.__name__
+    return Connection
+
+
+_HTTPConnection = _closing_on_release(http.client.HTTPConnection)
+_HTTPSConnection = _closing_on_release(http.client.HTTPSConnection)
+
+
 class HttpTransport:
     """POST JSON to a Perfect server with ``Authorization: Bearer <token>``.
 
@@ -64,11 +89,17 @@ class HttpTransport:
         }
         if token:  # the CLI without PERFECT_API_TOKEN sends none
             self._headers["Authorization"] = "Bearer " + token
-        host = urllib.parse.urlsplit(self.base_url).hostname or ""
-        # A proxy from the environment cannot reach this machine's loopback, yet urllib would use
-        # it for "localhost" unless no_proxy says otherwise.
-        handlers = [urllib.request.ProxyHandler({})] if host in _LOOPBACK_HOSTS else []
-        self._opener = urllib.request.build_opener(*handlers)
+        parts = urllib.parse.urlsplit(self.base_url)
+        host = parts.hostname or ""
+        self._opener = None  # urllib's, built when first needed (a proxy in between)
+        proxied = host not in _LOOPBACK_HOSTS and bool(urllib.request.getproxies()) \
+            and not urllib.request.proxy_bypass(host)
+        # Persistent connections for plain http(s) without a proxy in between.
+        self._direct = not proxied and parts.scheme in ("http", "https") and bool(host)
+        self._connection_class = _HTTPSConnection if parts.scheme == "https" else _HTTPConnection
+        self._address = (host, parts.port)
+        self._path_prefix = parts.path.rstrip("/")
+        self._local = threading.local()
 
     def post(self, path, body, timeout):
         # type: (str, Any, float) -> Response
@@ -104,7 +135,7 @@ class HttpTransport:
         headers["Accept"] = "text/event-stream"
         request = urllib.request.Request(self.base_url + path, headers=headers, method="GET")
         try:
-            return self._opener.open(request, timeout=timeout)
+            return self._urllib_opener().open(request, timeout=timeout)
         except urllib.error.HTTPError:
             raise
         except urllib.error.URLError as err:
@@ -112,14 +143,84 @@ class HttpTransport:
         except (OSError, http.client.HTTPException, socket.timeout) as err:
             raise ServerUnreachable(_reason(err)) from None
 
+    def close(self):
+        # type: () -> None
+        """Closes this thread's persistent connection (the next request opens a new one)."""
+        self._drop()
+
+    def _drop(self):
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None and self._local.pid == os.getpid():
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def _connection(self, timeout):
+        # type: (float) -> Any
+        """This thread's connection and whether it is a reused one (fresh enough to trust)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid != os.getpid():
+            # A forked child holds its parent's socket: never write to it (nor close it, which
+            # could end the parent's TLS session); open one of its own.
+            conn = self._local.conn = None
+        if conn is not None and time.monotonic() - self._local.used_at < IDLE_REUSE_SECONDS:
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+            return conn, True
+        self._drop()
+        host, port = self._address
+        conn = self._connection_class(host, port, timeout=timeout)
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        return conn, False
+
     def _send(self, method, path, data, timeout):
         # type: (str, str, Any, float) -> Response
         headers = self._headers if data is not None else {k: v for k, v in self._headers.items() if k != "Content-Type"}
+        if not self._direct:
+            return self._send_urllib(method, path, data, headers, timeout)
+        for attempt in (1, 2):
+            conn, reused = self._connection(timeout)
+            try:
+                conn.request(method, self._path_prefix + path, body=data, headers=headers)
+                answer = conn.getresponse()
+                raw = answer.read(MAX_ANSWER_BYTES + 1)
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as err:
+                self._drop()
+                # The server closed a kept-alive connection as this request went out (an idle
+                # timeout, a restart): it was not served, so it goes once more on a new one.
+                if reused and attempt == 1:
+                    continue
+                raise ServerUnreachable(_reason(err)) from None
+            except (OSError, http.client.HTTPException, socket.timeout) as err:
+                self._drop()
+                raise ServerUnreachable(_reason(err)) from None
+            if answer.will_close or not answer.isclosed():
+                self._drop()  # the server closes it, or a too-large answer was left unread
+            else:
+                self._local.used_at = time.monotonic()
+            return Response(answer.status, decode_answer(raw))
+        raise AssertionError("unreachable")
+
+    def _urllib_opener(self):
+        # type: () -> Any
+        if self._opener is None:
+            # A proxy from the environment cannot reach this machine's loopback, yet urllib would
+            # use it for "localhost" unless no_proxy says otherwise.
+            host = urllib.parse.urlsplit(self.base_url).hostname or ""
+            handlers = [urllib.request.ProxyHandler({})] if host in _LOOPBACK_HOSTS else []
+            self._opener = urllib.request.build_opener(*handlers)
+        return self._opener
+
+    def _send_urllib(self, method, path, data, headers, timeout):
+        # type: (str, str, Any, dict, float) -> Response
         request = urllib.request.Request(
             self.base_url + path, data=data, headers=headers, method=method
         )
         try:
-            with self._opener.open(request, timeout=timeout) as answer:
+            with self._urllib_opener().open(request, timeout=timeout) as answer:
                 return Response(answer.status, decode_answer(answer.read(MAX_ANSWER_BYTES + 1)))
         except urllib.error.HTTPError as err:
             try:
