@@ -294,6 +294,24 @@ for (const kind of ["sqlite", "postgres"] as const) {
       expect((await s.engine.getRun(run.id)).state).toBe("FAILED");
     });
 
+    it("worker.lost is not raised for a worker that said goodbye; its run still RUNNING is FAILED at once", async () => {
+      const s = await setup([{ on: ["worker.lost"], to: ["hook"] }], { heartbeatTimeoutMs: 15_000 });
+      const run = await s.engine.triggerRun(s.flowId, {}, "api");
+      await s.engine.claim("acme", s.workerId, 1);
+      await s.engine.goodbye("acme", { workerId: s.workerId });
+      expect(await s.engine.getRun(run.id)).toMatchObject({ state: "FAILED", error: "worker stopped" });
+      expect((await s.engine.listClients()).clients.find((c) => c.id === "acme")?.workers).toEqual([]);
+      s.clock.advance(16_000);
+      await s.engine.tick();
+      await s.engine.tick();
+      s.clock.advance(1000);
+      await s.engine.tick();
+      await s.engine.alerts.deliverDue();
+      expect(bodies()).toEqual([]);
+      // It is no longer a worker of the client: its next request is refused.
+      await expect(s.engine.heartbeat("acme", { workerId: s.workerId, runIds: [] })).rejects.toMatchObject({ code: "not_found" });
+    });
+
     it("run.late: a run still PENDING past its due time and the grace is reported once", async () => {
       const s = await setup([{ on: ["run.late"], to: ["hook"] }]);
       const run = await s.engine.triggerRun(s.otherFlowId, {}, "api");

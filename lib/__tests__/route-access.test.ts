@@ -89,6 +89,7 @@ export const ROUTE_TABLE: Record<string, Row> = {
   "POST /api/worker/:clientId/register": { role: "worker", ok: 200, body: { flows: [] } },
   "POST /api/worker/:clientId/poll": { role: "worker", ok: 200, body: {} },
   "POST /api/worker/:clientId/heartbeat": { role: "worker", ok: 200, body: {} },
+  "POST /api/worker/:clientId/goodbye": { role: "worker", ok: 204, body: {} },
   "POST /api/worker/:clientId/runs/:runId/events": { role: "worker", ok: 200, body: {} },
   "POST /api/worker/:clientId/runs/:runId/subflows": { role: "worker", ok: 200, body: {} },
   "POST /api/worker/:clientId/runs/:runId/slots": { role: "worker", ok: 200, body: {} },

@@ -8,7 +8,7 @@
  * and tracing cost more per request than the engine's work for them (docs/BENCHMARKS.md).
  */
 import { artifactCreateSchema, artifactUpdateSchema, localRunRequestSchema, variableBodySchema } from "../contracts/artifacts";
-import { eventBatchSchema, heartbeatRequestSchema, pollRequestSchema, registerRequestSchema, slotRequestSchema, subflowRequestSchema } from "../contracts/worker";
+import { eventBatchSchema, goodbyeRequestSchema, heartbeatRequestSchema, pollRequestSchema, registerRequestSchema, slotRequestSchema, subflowRequestSchema } from "../contracts/worker";
 import type { Engine } from "../engine/engine";
 import { PerfectError } from "../engine/errors";
 import { parseWith } from "./parse";
@@ -58,6 +58,9 @@ export const WORKER_PROTOCOL = {
   // Heartbeat floods are refused by the front door (a rate per client and address, 429), before
   // the body is read: nothing to pace here.
   heartbeat: route("POST", "heartbeat", async ({ engine, clientId, body }) => engine.heartbeat(clientId, parseWith(heartbeatRequestSchema, await body()))),
+
+  // A worker process stopping on purpose: forgotten at once, never "lost" (docs/RELIABILITY.md).
+  goodbye: route("POST", "goodbye", async ({ engine, clientId, body }) => engine.goodbye(clientId, parseWith(goodbyeRequestSchema, await body())), 204),
 
   events: route("POST", "runs/:runId/events", async ({ engine, clientId, params, body }) => engine.applyEvents(clientId, params.runId, parseWith(eventBatchSchema, await body()))),
 

@@ -114,6 +114,10 @@ export const heartbeatRequestSchema = z.object({
   runIds: z.array(z.string().max(40)).max(1000).default([]),
 });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
+/** The last request of a worker process that stops on purpose. */
+export const goodbyeRequestSchema = z.object({ workerId });
+export type GoodbyeRequest = z.infer<typeof goodbyeRequestSchema>;
+
 export const heartbeatResponseSchema = z.object({
   cancelledRunIds: z.array(z.string()),
   finishedRunIds: z.array(z.string()),

@@ -8,7 +8,7 @@ import { AlertRegistry } from "../alerts/alerts-file";
 import type { ClientRegistry } from "../clients-file";
 import type { DeliveryListQuery } from "../contracts/alerts";
 import type { FlowListQuery, FlowSummaryWindow, RunListQuery, ScheduleFields } from "../contracts/dashboard";
-import type { EventBatch, HeartbeatRequest, PollRequest, RegisterRequest, SubflowRequest } from "../contracts/worker";
+import type { EventBatch, GoodbyeRequest, HeartbeatRequest, PollRequest, RegisterRequest, SubflowRequest } from "../contracts/worker";
 import type { Trigger } from "../domain/states";
 import type { ChangeFeed, RunNotifier, Store } from "../store/store";
 import type { Clock } from "./clock";
@@ -155,6 +155,9 @@ export class Engine {
   }
   heartbeat(clientId: string, req: HeartbeatRequest) {
     return this.dispatch.heartbeat(clientId, req);
+  }
+  goodbye(clientId: string, req: GoodbyeRequest) {
+    return this.dispatch.goodbye(clientId, req);
   }
   applyEvents(clientId: string, runIdText: string, batch: EventBatch) {
     return this.events.apply(clientId, runIdOf(runIdText), runIdText, batch);

@@ -293,6 +293,19 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await store.listWorkerFlows([f])).toEqual([{ workerId: "new", flowId: f, version: "v1" }]);
       });
 
+      it("deleteWorker removes one worker and its routing rows, and says whether it was there", async () => {
+        const f = await addFlow(store, "c1", "f");
+        await addWorker(store, "leaving", "c1");
+        await addWorker(store, "staying", "c1");
+        await store.replaceWorkerFlows("leaving", [{ flowId: f, version: "v1" }]);
+        await store.replaceWorkerFlows("staying", [{ flowId: f, version: "v1" }]);
+        expect(await store.deleteWorker("leaving")).toBe(true);
+        expect(await store.deleteWorker("leaving")).toBe(false);
+        expect(await store.getWorker("leaving")).toBeUndefined();
+        expect((await store.listWorkers("c1")).map((w) => w.id)).toEqual(["staying"]);
+        expect(await store.listWorkerFlows([f])).toEqual([{ workerId: "staying", flowId: f, version: "v1" }]);
+      });
+
       it("replaceWorkerFlows replaces what a worker registered before", async () => {
         const f1 = await addFlow(store, "c1", "f1");
         const f2 = await addFlow(store, "c1", "f2");

@@ -104,6 +104,8 @@ export interface StoreOps extends AccessStoreOps {
   listWorkers(clientId?: string): Promise<WorkerRecord[]>;
   /** Forgets worker processes last seen before `before` (their routing rows go with them); returns their ids. */
   deleteWorkersSeenBefore(before: number): Promise<string[]>;
+  /** A worker process that said goodbye, with its routing rows; false when it was not stored. */
+  deleteWorker(id: string): Promise<boolean>;
   /** The flows (and versions) a worker process serves; replaces what it registered before. */
   replaceWorkerFlows(workerId: string, served: { flowId: number; version: string }[]): Promise<void>;
   listWorkerFlows(flowIds: number[]): Promise<WorkerFlowRecord[]>;

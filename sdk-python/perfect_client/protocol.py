@@ -5,7 +5,7 @@ or a precise exception, so the runner never looks at status codes.
 """
 import time
 import urllib.parse
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from .errors import (
     FatalWorkerError,
@@ -137,6 +137,15 @@ class WorkerApi:
         if status == 404:
             raise UnknownWorker(error_message(answer))
         return self._check(status, answer)
+
+    def goodbye(self, worker_id, timeout=None):
+        # type: (str, Optional[float]) -> None
+        """Tell the server this worker process is stopping on purpose: it forgets the worker at
+        once instead of judging it lost after the heartbeat timeout (no ``worker.lost`` alert)."""
+        status, answer = self.transport.post(self._prefix + "/goodbye", {"workerId": worker_id},
+                                             self.REQUEST_TIMEOUT if timeout is None else timeout)
+        if status != 204:
+            self._check(status, answer)
 
     def send_events(self, run_id, worker_id, events):
         # type: (str, str, List[Dict[str, Any]]) -> Dict[str, Any]

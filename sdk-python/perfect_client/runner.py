@@ -52,6 +52,8 @@ DEFAULT_CLIENT_ID = "perfect_example"
 DEFAULT_TOKEN = "dev-token"
 #: Error reported for runs still executing when the worker stops.
 INTERRUPTED_ERROR = "worker interrupted"
+#: How long a stopping worker waits for the server to take its goodbye (seconds).
+GOODBYE_TIMEOUT = 3.0
 TERMINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
 _TERMINAL_EVENTS = ("run_completed", "run_failed", "run_cancelled")
 
@@ -867,6 +869,21 @@ class Worker:
             self._say("perfect: could not deliver the events of %d run(s) before exiting"
                       % self._sender.pending_events())
         self._sender.stop()
+        self._say_goodbye()
+
+    def _say_goodbye(self):
+        # type: () -> None
+        """The last request: this worker stops on purpose, so the server forgets it now rather
+        than judging it lost (and alerting) after the heartbeat timeout. Best effort: a server
+        that cannot be told notices the silence as before."""
+        if not self.worker_id:
+            return
+        try:
+            self.api.goodbye(self.worker_id, timeout=GOODBYE_TIMEOUT)
+        except (PerfectError, OSError):
+            pass
+        except KeyboardInterrupt:
+            pass
 
     def _switched(self, old, new, reason):
         # type: (str, str, str) -> None

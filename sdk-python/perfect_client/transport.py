@@ -197,6 +197,11 @@ class HttpTransport:
             except (OSError, http.client.HTTPException, socket.timeout) as err:
                 self._drop()
                 raise ServerUnreachable(_reason(err)) from None
+            except BaseException:
+                # Interrupted mid-exchange (Ctrl-C in a long poll): the connection is half-used
+                # and cannot carry another request.
+                self._drop()
+                raise
             if answer.will_close or not answer.isclosed():
                 self._drop()  # the server closes it, or a too-large answer was left unread
             else:

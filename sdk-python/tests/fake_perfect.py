@@ -52,6 +52,8 @@ class FakePerfect:
         self.heartbeats = []  # type: List[Any]
         self.faults = []  # type: List[Dict[str, Any]]
         self.registrations = []  # type: List[Dict[str, Any]]
+        #: Worker ids that said goodbye (stopped on purpose), in order.
+        self.goodbyes = []  # type: List[str]
         #: False: events answers leave cancelRequested out, so only heartbeats carry cancels.
         self.cancel_in_events_answer = True
         #: ``refuse(event)`` true → the batch holding that event is answered 400 (a value the
@@ -190,6 +192,10 @@ class FakePerfect:
             return self._poll(worker_id, body)
         if parts[3] == "heartbeat":
             return self._heartbeat(body)
+        if parts[3] == "goodbye":
+            self.goodbyes.append(worker_id)
+            del self.workers[worker_id]
+            return 204, None
         if parts[3] == "runs" and len(parts) == 6 and parts[5] == "events":
             return self._events(parts[4], body)
         return _error(404, "not_found", "no route " + path)

@@ -433,6 +433,17 @@ class StopTests(unittest.TestCase):
         assert_contiguous(self, self.fake, run_id)
         self.assertEqual(self.fake.events(run_id)[-1]["type"], "run_failed")
 
+    def test_stop_says_goodbye_last_after_the_run_end_is_delivered(self):
+        run_id = self.start()
+        worker_id = self.worker.worker.worker_id
+        self.worker.stop()
+        self.assertEqual(self.fake.goodbyes, [worker_id])
+        paths = [path for path, _ in self.fake.requests]
+        self.assertTrue(paths[-1].endswith("/goodbye"), paths[-3:])
+        last_events = max(i for i, p in enumerate(paths) if p.endswith("/runs/%s/events" % run_id))
+        self.assertLess(last_events, len(paths) - 1)
+        self.assertEqual(self.fake.state(run_id), "FAILED")
+
 
 class InterruptingTransport:
     """Delivers a KeyboardInterrupt from inside a poll once a run is under way, exactly where a

@@ -223,6 +223,22 @@ class ServerE2ETests(unittest.TestCase):
             self.assertEqual(by_message[message]["level"], level)
             self.assertEqual(str(by_message[message]["taskRunId"]), str(task_ids[task_name]))
 
+    def test_stopped_worker_says_goodbye_and_is_gone_at_once(self):
+        worker = self.start_worker()
+
+        def workers():
+            clients = self.get("/api/clients")["clients"]
+            return [w for c in clients if c["id"] == "perfect_example" for w in c["workers"]]
+
+        listed = self.wait("the worker to be listed online", lambda: [w for w in workers() if w["online"]], 30)
+        self.assertEqual(len(listed), 1)
+        os.killpg(worker.pid, signal.SIGTERM)  # a clean stop, as a deploy or Ctrl-C does
+        worker.wait(30)
+        # Gone as soon as the process has exited: it said so, nobody waits for its silence.
+        with open(os.path.join(self.dir, "worker-%d.log" % (len(self.workers) - 1)), "rb") as handle:
+            output = handle.read().decode("utf-8", "replace")
+        self.assertEqual(workers(), [], "worker output:\n" + output)
+
     def test_killed_worker_fails_its_run_with_heartbeat_lost(self):
         worker = self.start_worker()
         run_id = self.trigger("E2E Slow", {})

@@ -4,7 +4,7 @@
  * run the worker holds gives it back (never received) or fails it (dropped).
  */
 import crypto from "node:crypto";
-import type { ClaimedRun, HeartbeatRequest, PollRequest, RegisterRequest } from "../../contracts/worker";
+import type { ClaimedRun, GoodbyeRequest, HeartbeatRequest, PollRequest, RegisterRequest } from "../../contracts/worker";
 import type { RunRecord } from "../../domain/records";
 import type { StoreOps } from "../../store/store";
 import { PerfectError, invalid } from "../errors";
@@ -16,6 +16,7 @@ import type { RunPublisher } from "./publisher";
 import type { SchedulerSystem } from "./scheduler";
 
 export const RUN_UNREPORTED = "worker stopped reporting this run";
+export const WORKER_STOPPED = "worker stopped";
 /** Consecutive heartbeats that must omit a claimed run before the server acts on it. */
 export const UNREPORTED_BEATS = 2;
 
@@ -177,6 +178,23 @@ export class DispatchSystem {
     for (const r of active) if (!ids.includes(r.id) && reported.has(r.id) && r.cancelRequestedAt !== null) cancelledRunIds.push(String(r.id));
     await this.judgeUnreported(req.workerId, active, reported, now);
     return { cancelledRunIds, finishedRunIds, heartbeatIntervalMs: this.presence.heartbeatIntervalMs };
+  }
+
+  /**
+   * A worker process stopping on purpose (SIGTERM, Ctrl-C, the end of `serve`) says so last: it
+   * is forgotten at once — no longer listed, routed to, or judged lost by the monitor (no
+   * worker.lost alert for a deploy) — and a run of it still RUNNING, whose end the worker could
+   * not deliver, is FAILED now rather than after the heartbeat timeout.
+   */
+  async goodbye(clientId: string, req: GoodbyeRequest): Promise<void> {
+    await this.presence.requireWorker(clientId, req.workerId);
+    const now = this.ctx.clock.now();
+    for (const r of await this.ctx.store.listActiveRunsOfWorker(req.workerId)) {
+      if (r.state !== "RUNNING") continue;
+      await this.lifecycle.finishOnServer(r.id, "FAILED", WORKER_STOPPED, now, `${WORKER_STOPPED}: worker ${req.workerId} stopped before it reported the run's end`);
+    }
+    await this.ctx.store.deleteWorker(req.workerId);
+    this.presence.goodbye(req.workerId, clientId);
   }
 
   /**

@@ -170,6 +170,23 @@ export class PresenceSystem {
     }
   }
 
+  /**
+   * A worker process that stopped on purpose (its goodbye): it leaves every map now, not after
+   * FORGET_WORKER_MS, and its client's online state is published if that changed.
+   */
+  goodbye(workerId: string, clientId: string): void {
+    this.disown(workerId);
+    this.offsets.delete(workerId);
+    this.served.delete(workerId);
+    this.storedSeen.delete(workerId);
+    this.liveness.forget(workerId);
+    const online = this.isClientOnline(clientId, this.ctx.clock.now());
+    if (this.clientOnline.get(clientId) !== online) {
+      this.clientOnline.set(clientId, online);
+      this.ctx.feed.publish({ kind: "client", clientId, online });
+    }
+  }
+
   /** Publishes a client change when it goes offline (or online) without any request. */
   publishClientTransitions(now: number): void {
     for (const c of this.ctx.clients.all()) {

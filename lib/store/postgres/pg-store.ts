@@ -395,6 +395,9 @@ class PgOps implements StoreOps {
     // worker_flows rows go with them (ON DELETE CASCADE).
     return (await this.rows(`DELETE FROM workers WHERE last_seen_at < $1 RETURNING id`, [before])).map((r) => r.id as string);
   }
+  async deleteWorker(id: string): Promise<boolean> {
+    return (await this.rows(`DELETE FROM workers WHERE id = $1 RETURNING id`, [id])).length > 0;
+  }
   async replaceWorkerFlows(workerId: string, served: { flowId: number; version: string }[]): Promise<void> {
     await this.atomic(async (ops) => {
       await ops.q.query(`DELETE FROM worker_flows WHERE worker_id = $1`, [workerId]);

@@ -235,6 +235,9 @@ export class SqliteSync implements Sync<StoreOps> {
   deleteWorkersSeenBefore(before: number): string[] {
     return this.db.delete(workers).where(lt(workers.lastSeenAt, before)).returning({ id: workers.id }).all().map((w) => w.id);
   }
+  deleteWorker(id: string): boolean {
+    return this.db.delete(workers).where(eq(workers.id, id)).run().changes > 0;
+  }
   getFlow(id: number) {
     const r = this.getFlowStmt.get(id) as Record<string, unknown> | undefined;
     return r && FLOW.fromDriver(r);
@@ -1135,7 +1138,7 @@ function plainJson<T>(v: T): T {
 /** The names of every operation, so the async wrapper is built from the sync twin. */
 const OPS: (keyof StoreOps)[] = [
   "upsertClient", "listClients", "touchClient",
-  "insertWorker", "getWorker", "touchWorker", "listWorkers", "deleteWorkersSeenBefore",
+  "insertWorker", "getWorker", "touchWorker", "listWorkers", "deleteWorkersSeenBefore", "deleteWorker",
   "replaceWorkerFlows", "listWorkerFlows", "listFlowsOfWorker",
   "upsertFlow", "replaceFlowTasks", "getFlow", "listFlows", "listFlowsPage", "countFlowsByClient", "listFlowTasks", "lastRunsOfFlows",
   "insertRun", "insertRunTags", "getRun", "getRunForUpdate", "updateRun", "updateRunIf", "claimPendingRuns",
