@@ -212,6 +212,29 @@ describe("several instances", () => {
   });
 });
 
+describe("a token id under attack", () => {
+  it("wrong secrets for a real token id: 401 up to the budget, then 429 without scrypt; the cached holder keeps working; the window ends it", async () => {
+    const clock = new ManualClock();
+    const { root, a } = await withAdmin({ clock });
+    const made = (await root.post("/api/tokens", { name: "ci", role: "viewer" })).body;
+    const good = { authorization: `Bearer ${made.token}` };
+    expect((await a.call("GET", "/api/flows", undefined, good)).status).toBe(200); // verified, cached
+    const { maxFailures, windowMs } = accessOf(env.engine).config;
+    const forged = (i: number) => ({ authorization: `Bearer pft_${made.id}_${String(i).padStart(43, "x")}` });
+    for (let i = 0; i < maxFailures; i++) expect((await a.call("GET", "/api/flows", undefined, forged(i))).status).toBe(401);
+    const refused = await a.call("GET", "/api/flows", undefined, forged(99));
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBe(Math.ceil(windowMs / 1000));
+    // Another instance shares the budget (login_failures), and refuses before scrypt.
+    const other = new AccessControl(env.store, clock);
+    await expect(other.identify({ cookie: null, peer: "10.0.0.9", ...forged(100) })).rejects.toMatchObject({ code: "rate_limited" });
+    // The holder's token, verified before, is served from the cache meanwhile.
+    expect((await a.call("GET", "/api/flows", undefined, good)).status).toBe(200);
+    clock.advance(windowMs);
+    expect((await a.call("GET", "/api/flows", undefined, forged(101))).status).toBe(401);
+  });
+});
+
 describe("pages", () => {
   it("before setup a page from another address is 401 with how to set up; from loopback it is served; /login and /setup always are", async () => {
     const e = fresh();

@@ -173,7 +173,21 @@ export class AccessControl {
     }
     const cached = this.tokenCache.get(key);
     if (!cached || cached.tokenId !== row.id || now - cached.verifiedAt >= TOKEN_CACHE_MS) {
-      if (!(await verifySecret(parsed.secret, row.tokenHash))) return null;
+      // scrypt for every wrong secret under a real id would let anyone who saw an id spend the
+      // server's CPU: past a budget of failures per id (shared by instances, like logins) it
+      // is 429 without scrypt. A holder whose verified token is cached never reaches this.
+      const failures = `token:${row.id}`;
+      const [lock] = await this.store.getLoginFailures([failures]);
+      if (lock && lock.lockedUntil !== null && lock.lockedUntil > now) {
+        const retryAfterSec = Math.max(1, Math.ceil((lock.lockedUntil - now) / 1000));
+        throw new PerfectError("rate_limited", `too many wrong secrets for API token ${row.id}: retry after ${retryAfterSec} s`, { retryAfterSec });
+      }
+      if (!(await verifySecret(parsed.secret, row.tokenHash))) {
+        const c = this.config;
+        await this.store.recordLoginFailure(failures, now, c.windowMs, c.maxFailures, c.windowMs);
+        return null;
+      }
+      if (lock) await this.store.clearLoginFailures(failures);
       if (this.tokenCache.size >= TOKEN_CACHE_MAX) this.tokenCache.clear();
       this.tokenCache.set(key, { tokenId: row.id, verifiedAt: now });
     }
