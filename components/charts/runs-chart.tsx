@@ -49,7 +49,9 @@ export function RunsChart({ runs, caption, height = 200 }: { runs: FlowRunPointV
     (t: ChartTheme) => ({
       series: [{}, ...states.map((s: RunState) => pointSeries(s, t.state[s], 8))],
       legend: { show: false },
-      cursor: { drag: { x: false, y: false, setScale: false }, points: { size: 12, fill: "transparent" } },
+      // No drag-zoom; and a click that uPlot counts as the end of a drag (the pointer's last
+      // recorded position differs from the press) must still open the run, not be swallowed.
+      cursor: { drag: { x: false, y: false, setScale: false, click: () => {} }, points: { size: 12, fill: "transparent" } },
       padding: [12, 12, 0, 0] as uPlot.Padding,
       scales: {
         x: { time: true, range: (_u: uPlot, min: number, max: number) => (min === max ? [min - 60, max + 60] : [min, max]) as uPlot.Range.MinMax },
