@@ -5,6 +5,11 @@ import type { TaskStatView } from "@/lib/contracts/dashboard";
 import { formatDuration } from "@/components/ui/time-format";
 import { levelSeries, pointSeries, UplotChart, type ChartTheme } from "@/components/charts/uplot-chart";
 
+/** A `#rrggbb` colour at this opacity (any other notation is returned as it is: opaque). */
+function withAlpha(colour: string, alpha: number): string {
+  return /^#[0-9a-f]{6}$/i.test(colour) ? `${colour}${Math.round(alpha * 255).toString(16).padStart(2, "0")}` : colour;
+}
+
 /** How a duration compares with the task's thresholds (the colour its dot takes). */
 export function durationLevel(stat: Pick<TaskStatView, "slowAtMs" | "criticalAtMs">, v: number): "normal" | "slow" | "critical" {
   if (stat.criticalAtMs !== null && v >= stat.criticalAtMs) return "critical";
@@ -46,7 +51,7 @@ export function DurationChart({ stat, height = 64, className = "w-60", axes = fa
       const lo = Math.max(Math.min(...stat.recentMs, stat.meanMs) * 0.85, 0);
       const series: uPlot.Series[] = [
         {},
-        { label: "recent durations", stroke: `${t.accent}73`, width: 1.2, points: { show: false } },
+        { label: "recent durations", stroke: withAlpha(t.accent, 0.45), width: 1.2, points: { show: false } },
         levelSeries(`mean ${formatDuration(stat.meanMs)}`, t.magenta),
       ];
       if (stat.slowAtMs !== null) series.push(levelSeries(`SLOW ≥ ${formatDuration(stat.slowAtMs)}`, t.slow, [4, 3]));
