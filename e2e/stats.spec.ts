@@ -11,9 +11,15 @@ test("statistics show per-task figures and a chart with the mean and threshold l
   await expect(row.getByTestId("stats-threshold")).toContainText("SLOW ≥");
   const chart = row.getByTestId("stats-chart");
   await expect(chart).toBeVisible();
-  await expect(chart.getByTestId("chart-mean-line")).toHaveCount(1);
-  await expect(chart.getByTestId("chart-slow-line")).toHaveCount(1);
-  await expect(chart.getByTestId("chart-critical-line")).toHaveCount(1);
-  expect(await chart.locator("circle").count()).toBeGreaterThanOrEqual(5);
-  await expect(chart).toHaveAttribute("aria-label", /SLOW at/);
+  // uPlot drew it: one canvas, with the mean, SLOW and CRITICAL lines among its series.
+  const host = chart.getByTestId("chart-canvas");
+  await expect(host).toHaveAttribute("data-ready", "true");
+  await expect(host.locator("canvas")).toHaveCount(1);
+  const series = (await host.getAttribute("data-series"))!.split("|");
+  expect(series.some((s) => s.startsWith("mean "))).toBe(true);
+  expect(series.some((s) => s.startsWith("SLOW ≥ "))).toBe(true);
+  expect(series.some((s) => s.startsWith("CRITICAL ≥ "))).toBe(true);
+  expect(Number(await chart.getAttribute("data-points"))).toBeGreaterThanOrEqual(5);
+  // The text alternative states the thresholds.
+  await expect(chart.getByTestId("chart-summary")).toContainText(/SLOW at .*CRITICAL at/);
 });

@@ -138,7 +138,7 @@ function HistoryRow({ run }: { run: RunSummary }) {
         </Link>
       </td>
       <td className="max-w-64" data-label="Flow">
-        <Link href={`/runs/${run.id}`} className="break-words text-ink" data-testid="history-flow">
+        <Link href={`/flows/${encodeURIComponent(run.flowId)}`} className="break-words text-ink" data-testid="history-flow">
           {showBidiControls(run.flowName)}
         </Link>
         {run.parentRunId ? (

@@ -1,71 +1,102 @@
+"use client";
+import { useCallback, useMemo } from "react";
+import type uPlot from "uplot";
 import type { TaskStatView } from "@/lib/contracts/dashboard";
 import { formatDuration } from "@/components/ui/time-format";
+import { levelSeries, pointSeries, UplotChart, type ChartTheme } from "@/components/charts/uplot-chart";
 
-const W = 240;
-const H = 64;
-const PAD_X = 4;
-const PAD_Y = 6;
+/** A `#rrggbb` colour at this opacity (any other notation is returned as it is: opaque). */
+function withAlpha(colour: string, alpha: number): string {
+  return /^#[0-9a-f]{6}$/i.test(colour) ? `${colour}${Math.round(alpha * 255).toString(16).padStart(2, "0")}` : colour;
+}
+
+/** How a duration compares with the task's thresholds (the colour its dot takes). */
+export function durationLevel(stat: Pick<TaskStatView, "slowAtMs" | "criticalAtMs">, v: number): "normal" | "slow" | "critical" {
+  if (stat.criticalAtMs !== null && v >= stat.criticalAtMs) return "critical";
+  if (stat.slowAtMs !== null && v >= stat.slowAtMs) return "slow";
+  return "normal";
+}
+
+/** The chart's text alternative: what it shows, in one sentence. */
+export function durationChartSummary(stat: TaskStatView): string {
+  const over = stat.recentMs.filter((v) => durationLevel(stat, v) !== "normal").length;
+  return `${stat.recentMs.length} recent durations of ${stat.taskName}: mean ${formatDuration(stat.meanMs)}${
+    stat.slowAtMs !== null ? `, SLOW at ${formatDuration(stat.slowAtMs)}` : ", no threshold yet (fewer than 5 samples)"
+  }${stat.criticalAtMs !== null ? `, CRITICAL at ${formatDuration(stat.criticalAtMs)}` : ""}${
+    stat.slowAtMs !== null ? `; ${over} over a threshold` : ""
+  }.`;
+}
 
 /**
- * Recent durations (oldest → newest) as a line of dots, with the mean and the SLOW / CRITICAL
- * thresholds as horizontal lines. Durations over a threshold take that threshold's colour.
+ * Recent durations (oldest → newest) as dots joined by a faint line, with the mean and the SLOW /
+ * CRITICAL thresholds as horizontal lines; durations over a threshold take that threshold's
+ * colour. Drawn by uPlot; the caption (visually hidden) is the text alternative.
  */
-export function DurationChart({ stat }: { stat: TaskStatView }) {
-  const data = stat.recentMs;
-  const lines = [stat.meanMs, stat.slowAtMs, stat.criticalAtMs].filter((v): v is number => v !== null);
-  const max = Math.max(...data, ...lines, 1) * 1.08;
-  const min = Math.max(Math.min(...data, stat.meanMs) * 0.85, 0);
-  const y = (v: number) => PAD_Y + (1 - (v - min) / Math.max(max - min, 1)) * (H - 2 * PAD_Y);
-  const x = (i: number) => (data.length <= 1 ? W / 2 : PAD_X + (i / (data.length - 1)) * (W - 2 * PAD_X));
-  const colour = (v: number) =>
-    stat.criticalAtMs !== null && v >= stat.criticalAtMs
-      ? "var(--color-st-critical)"
-      : stat.slowAtMs !== null && v >= stat.slowAtMs
-        ? "var(--color-st-slow)"
-        : "var(--color-accent)";
-  const label = `${data.length} recent durations of ${stat.taskName}: mean ${formatDuration(stat.meanMs)}${
-    stat.slowAtMs !== null ? `, SLOW at ${formatDuration(stat.slowAtMs)}` : ", no threshold yet (fewer than 5 samples)"
-  }${stat.criticalAtMs !== null ? `, CRITICAL at ${formatDuration(stat.criticalAtMs)}` : ""}`;
+export function DurationChart({ stat, height = 64, className = "w-60", axes = false }: { stat: TaskStatView; height?: number; className?: string; axes?: boolean }) {
+  const data = useMemo<uPlot.AlignedData>(() => {
+    const ys = stat.recentMs;
+    const xs = ys.map((_, i) => i);
+    const only = (level: ReturnType<typeof durationLevel>) => ys.map((v) => (durationLevel(stat, v) === level ? v : null));
+    const cols: (number | null)[][] = [ys, ys.map(() => stat.meanMs)];
+    if (stat.slowAtMs !== null) cols.push(ys.map(() => stat.slowAtMs));
+    if (stat.criticalAtMs !== null) cols.push(ys.map(() => stat.criticalAtMs));
+    cols.push(only("normal"), only("slow"), only("critical"));
+    return [xs, ...cols] as uPlot.AlignedData;
+  }, [stat]);
+
+  const options = useCallback(
+    (t: ChartTheme) => {
+      const lines = [stat.meanMs, stat.slowAtMs, stat.criticalAtMs].filter((v): v is number => v !== null);
+      const hi = Math.max(...stat.recentMs, ...lines, 1) * 1.08;
+      const lo = Math.max(Math.min(...stat.recentMs, stat.meanMs) * 0.85, 0);
+      const series: uPlot.Series[] = [
+        {},
+        { label: "recent durations", stroke: withAlpha(t.accent, 0.45), width: 1.2, points: { show: false } },
+        levelSeries(`mean ${formatDuration(stat.meanMs)}`, t.magenta),
+      ];
+      if (stat.slowAtMs !== null) series.push(levelSeries(`SLOW ≥ ${formatDuration(stat.slowAtMs)}`, t.slow, [4, 3]));
+      if (stat.criticalAtMs !== null) series.push(levelSeries(`CRITICAL ≥ ${formatDuration(stat.criticalAtMs)}`, t.critical, [4, 3]));
+      const dot = stat.recentMs.length > 60 ? 3 : 4;
+      series.push(pointSeries("normal", t.accent, dot), pointSeries("slow", t.slow, dot), pointSeries("critical", t.critical, dot));
+      return {
+        series,
+        legend: { show: false },
+        cursor: { show: false },
+        padding: axes ? ([8, 8, 6, 0] as uPlot.Padding) : ([6, 4, 6, 4] as uPlot.Padding),
+        scales: { x: { time: false, range: (_u: uPlot, min: number, max: number) => (min === max ? [min - 1, max + 1] : [min, max]) as uPlot.Range.MinMax }, y: { range: [lo, hi] as uPlot.Range.MinMax } },
+        axes: axes
+          ? [
+              { show: false },
+              { stroke: t.muted, grid: { stroke: t.line, width: 1 }, ticks: { show: false }, size: 64, font: "11px ui-monospace, monospace", values: (_u: uPlot, v: number[]) => v.map((x) => formatDuration(x)) },
+            ]
+          : [{ show: false }, { show: false }],
+      };
+    },
+    [stat, axes],
+  );
+
+  const summary = durationChartSummary(stat);
   return (
-    <svg
-      viewBox={`0 0 ${W} ${H}`}
-      width={W}
-      height={H}
-      role="img"
-      aria-label={label}
+    <figure
+      className="m-0"
       data-testid="stats-chart"
-      className="block overflow-visible rounded-md border border-line bg-[#0b0a20]"
+      data-points={stat.recentMs.length}
+      data-mean-ms={stat.meanMs}
+      data-slow-ms={stat.slowAtMs ?? ""}
+      data-critical-ms={stat.criticalAtMs ?? ""}
     >
-      <title>{label}</title>
-      {stat.criticalAtMs !== null ? (
-        <line x1={0} x2={W} y1={y(stat.criticalAtMs)} y2={y(stat.criticalAtMs)} stroke="var(--color-st-critical)" strokeWidth={1} strokeDasharray="4 3" data-testid="chart-critical-line" />
-      ) : null}
-      {stat.slowAtMs !== null ? (
-        <line x1={0} x2={W} y1={y(stat.slowAtMs)} y2={y(stat.slowAtMs)} stroke="var(--color-st-slow)" strokeWidth={1} strokeDasharray="4 3" data-testid="chart-slow-line" />
-      ) : null}
-      <line x1={0} x2={W} y1={y(stat.meanMs)} y2={y(stat.meanMs)} stroke="var(--color-magenta)" strokeWidth={1} opacity={0.8} data-testid="chart-mean-line" />
-      {data.length > 1 ? (
-        <polyline
-          points={data.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}
-          fill="none"
-          stroke="var(--color-accent)"
-          strokeOpacity={0.45}
-          strokeWidth={1.2}
-        />
-      ) : null}
-      {data.map((v, i) => (
-        <circle key={i} cx={x(i)} cy={y(v)} r={data.length > 60 ? 1.4 : 2} fill={colour(v)} />
-      ))}
-    </svg>
+      <UplotChart options={options} data={data} height={height} className={`${className} overflow-hidden rounded-md border border-line bg-[#0b0a20]`} testId="chart-canvas" />
+      <figcaption className="sr-only" data-testid="chart-summary">
+        {summary}
+      </figcaption>
+    </figure>
   );
 }
 
 export function ChartLegend() {
   const item = (colour: string, text: string, dashed = false) => (
     <span className="flex items-center gap-1.5">
-      <svg width="18" height="6" aria-hidden="true">
-        <line x1="0" x2="18" y1="3" y2="3" stroke={colour} strokeWidth="2" strokeDasharray={dashed ? "4 3" : undefined} />
-      </svg>
+      <span aria-hidden="true" className="inline-block w-[18px] border-t-2" style={{ borderColor: colour, borderTopStyle: dashed ? "dashed" : "solid" }} />
       {text}
     </span>
   );

@@ -1,8 +1,77 @@
 import { expect, type Locator, type Page } from "@playwright/test";
 
-/** The flow page (/flows/{id}): header, parameters, tasks and the schedules panel. */
+/**
+ * The flow page (/flows/{id}): header, the window's figures and runs chart, task statistics,
+ * concurrency, parameters, tasks and the schedules panel.
+ */
 export class FlowPage {
   constructor(readonly page: Page) {}
+
+  /** Opens the page (optionally with `?window=`) and waits until the window's summary is shown. */
+  async gotoSummary(flowId: string, window?: string): Promise<void> {
+    await this.page.goto(`/flows/${flowId}${window ? `?window=${window}` : ""}`);
+    await expect(this.page.getByTestId("flow-page")).toBeVisible();
+    await this.summaryLoaded();
+  }
+
+  async summaryLoaded(): Promise<void> {
+    await expect(this.summary).toHaveAttribute("data-loaded", "true");
+  }
+
+  get summary(): Locator {
+    return this.page.getByTestId("flow-summary");
+  }
+  figure(name: "total" | "success-rate" | "p50" | "p95"): Locator {
+    return this.summary.getByTestId(`summary-${name}`);
+  }
+  stateCount(state: string): Locator {
+    return this.summary.getByTestId(`summary-count-${state}`);
+  }
+  windowButton(w: string): Locator {
+    return this.page.getByTestId(`window-${w}`);
+  }
+  get runsChart(): Locator {
+    return this.page.getByTestId("flow-runs-chart");
+  }
+  get runsTableRows(): Locator {
+    return this.runsChart.getByTestId("flow-runs-table-row");
+  }
+  runsTableRow(runId: string): Locator {
+    return this.runsChart.locator(`[data-testid="flow-runs-table-row"][data-run-id="${runId}"]`);
+  }
+  taskStat(name: string): Locator {
+    return this.page.locator(`[data-testid="flow-task-stat"][data-task="${name}"]`);
+  }
+  get concurrency(): Locator {
+    return this.page.getByTestId("flow-concurrency");
+  }
+
+  /**
+   * The largest share of one canvas row's pixels that are within `tolerance` of `hex`: a
+   * horizontal line of that colour across the plot gives ≥ 0.4 (a 4-on-3-off dash ≈ 0.57),
+   * dots of the colour stay far below.
+   */
+  async lineShare(canvasHost: Locator, hex: string, tolerance = 24): Promise<number> {
+    return canvasHost.locator("canvas").evaluate(
+      (c: HTMLCanvasElement, [hex, tol]) => {
+        const want = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+        const ctx = c.getContext("2d");
+        if (!ctx) return 0;
+        const { data, width, height } = ctx.getImageData(0, 0, c.width, c.height);
+        let best = 0;
+        for (let y = 0; y < height; y++) {
+          let n = 0;
+          for (let x = 0; x < width; x++) {
+            const o = (y * width + x) * 4;
+            if (data[o + 3] > 200 && Math.abs(data[o] - want[0]) <= tol && Math.abs(data[o + 1] - want[1]) <= tol && Math.abs(data[o + 2] - want[2]) <= tol) n++;
+          }
+          best = Math.max(best, n / width);
+        }
+        return best;
+      },
+      [hex, tolerance] as [string, number],
+    );
+  }
 
   async goto(flowId: string): Promise<void> {
     await this.page.goto(`/flows/${flowId}`);

@@ -10,7 +10,7 @@ export const EVERY_PAGE = [
   { name: "flows", path: "/", ready: '[data-testid="flow-card"]' },
   { name: "history", path: "/runs", ready: '[data-testid="history-row"]' },
   { name: "run", path: "/runs/{run}", ready: '[data-testid="task-row"]' },
-  { name: "flow", path: "/flows/{flow}", ready: '[data-testid="flow-title"]' },
+  { name: "flow", path: "/flows/{flow}", ready: '[data-testid="flow-summary"][data-loaded="true"]' },
   { name: "clients", path: "/clients", ready: '[data-testid="client-row"]' },
   { name: "statistics", path: "/stats", ready: '[data-testid="stats-row"]' },
   { name: "concurrency", path: "/concurrency", ready: '[data-testid="concurrency-limits"]' },
