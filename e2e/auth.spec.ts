@@ -24,7 +24,8 @@ test.describe.configure({ mode: "serial" });
 test.beforeAll(async () => {
   test.setTimeout(180_000);
   pg = process.env.PERFECT_TEST_BACKEND === "postgres" ? await startPostgres() : null;
-  server = new AppServer({ appDir: process.env.PERFECT_E2E_APP_DIR ?? ROOT, clients: [CLIENT], env: pg ? { PERFECT_DATABASE_URL: pg.url } : {} });
+  // Streams recheck their credential quickly here, so a session ended elsewhere shows at once.
+  server = new AppServer({ appDir: process.env.PERFECT_E2E_APP_DIR ?? ROOT, clients: [CLIENT], env: { PERFECT_SSE_RECHECK_MS: "500", ...(pg ? { PERFECT_DATABASE_URL: pg.url } : {}) } });
   await server.start();
   // A flow to see and (not) run: registered over the worker protocol, no Python needed.
   const reg = await apiClient(server.url).worker(CLIENT.id, CLIENT.token).register([{ name: "Guarded flow", tasks: [{ name: "only" }], parameters: [] }]);
@@ -96,6 +97,13 @@ test("setup from the machine → signed in as admin → logout → pages need a 
   await page.getByTestId("login-submit").click();
   await expect(page).toHaveURL(/\/runs\?state=FAILED$/);
   await expect(page.getByTestId("user-name")).toHaveText("root");
+
+  // The same session logged out from elsewhere (another tab, a script): the open page's live
+  // stream is ended by the server, its reconnect is refused, and the page goes to the login.
+  const session = (await page.context().cookies()).find((c) => c.name === "perfect_session")!;
+  const out = await fetch(`${server.url}/api/auth/logout`, { method: "POST", headers: { cookie: `perfect_session=${session.value}`, "content-type": "application/json" }, body: "{}" });
+  expect(out.status).toBeLessThan(300);
+  await expect(page).toHaveURL(/\/login\?next=%2Fruns%3Fstate%3DFAILED$/);
 });
 
 test("a viewer sees the flow but no Run button, and a forged trigger from the page is refused (403, no run)", async ({ page, request }) => {
@@ -148,6 +156,9 @@ test("an admin creates a token in the UI; it works from a script until revoked",
   await expect(page.getByTestId("run-triggered-by")).toHaveText("ci-script");
   await expect(page.getByTestId("cancel-button")).toBeVisible(); // an admin may cancel
   await page.goto(`${server.url}/runs`);
+  // Rows come from the client's first fetch: once shown, the page is hydrated and a typed filter
+  // is not reset by hydration (under load the fill could land on the server-rendered input).
+  await expect(page.getByTestId("history-row").first()).toBeVisible();
   await page.getByTestId("filter-triggered-by").fill("ci-script");
   await page.getByTestId("filter-apply").click();
   await expect(page).toHaveURL(/triggeredBy=ci-script/);

@@ -8,6 +8,7 @@
 import { useEffect } from "react";
 import { useSWRConfig } from "swr";
 import type { Change } from "@/lib/domain/changes";
+import { getJson } from "./api-fetch";
 import { connectionHealth } from "./connection-health";
 import { isClientsKey } from "./use-clients";
 import { isAlertsKey } from "./use-alerts";
@@ -162,6 +163,9 @@ export function LiveEventsProvider() {
         if (source && source.readyState === EventSource.CLOSED) {
           source.close();
           source = null;
+          // An HTTP error: when it is a 401 (the session ended — the server ends a stream whose
+          // credential is gone), one read says so and getJson takes the page to the login.
+          void getJson("/api/auth/me").catch(() => {});
           retryTimer = setTimeout(connect, retryDelay);
           retryDelay = Math.min(retryDelay * 2, 15_000);
         }

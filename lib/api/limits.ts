@@ -16,6 +16,8 @@ export const limitsEnvSchema = z.object({
   PERFECT_SSE_MAX_STREAMS: int(256),
   /** Bytes queued for one SSE reader that does not read before it is dropped. */
   PERFECT_SSE_MAX_QUEUE_BYTES: int(256 * 1024),
+  /** How often an open SSE stream checks that its session or token is still valid (ms). */
+  PERFECT_SSE_RECHECK_MS: int(30_000),
   /** Dashboard mutations (trigger, cancel) per address: a rate and a burst. */
   PERFECT_RATE_MUTATIONS_PER_SEC: num(20),
   PERFECT_RATE_MUTATIONS_BURST: int(60),
@@ -50,7 +52,7 @@ export interface Limits {
   /** PERFECT_ALLOWED_HOSTS: the Host names served (null: any, from `*`); see lib/auth/hosts.ts. */
   allowedHosts: Set<string> | null;
   maxBodyBytes: number;
-  sse: { perAddress: number; total: number; maxQueueBytes: number };
+  sse: { perAddress: number; total: number; maxQueueBytes: number; recheckMs: number };
   mutations: { ratePerSec: number; burst: number };
   authFailures: { ratePerSec: number; burst: number };
   heartbeats: { ratePerSec: number; burst: number };
@@ -72,7 +74,7 @@ export function loadLimits(env: NodeJS.ProcessEnv = process.env): Limits {
     trustProxy: e.PERFECT_TRUST_PROXY === "1" || e.PERFECT_TRUST_PROXY === "true",
     allowedHosts: allowedHosts(env),
     maxBodyBytes: MAX_BODY_BYTES,
-    sse: { perAddress: e.PERFECT_SSE_MAX_PER_ADDRESS, total: e.PERFECT_SSE_MAX_STREAMS, maxQueueBytes: e.PERFECT_SSE_MAX_QUEUE_BYTES },
+    sse: { perAddress: e.PERFECT_SSE_MAX_PER_ADDRESS, total: e.PERFECT_SSE_MAX_STREAMS, maxQueueBytes: e.PERFECT_SSE_MAX_QUEUE_BYTES, recheckMs: e.PERFECT_SSE_RECHECK_MS },
     mutations: { ratePerSec: e.PERFECT_RATE_MUTATIONS_PER_SEC, burst: e.PERFECT_RATE_MUTATIONS_BURST },
     authFailures: { ratePerSec: e.PERFECT_RATE_AUTH_FAILURES_PER_SEC, burst: e.PERFECT_RATE_AUTH_FAILURES_BURST },
     heartbeats: { ratePerSec: e.PERFECT_RATE_HEARTBEATS_PER_SEC, burst: e.PERFECT_RATE_HEARTBEATS_BURST },

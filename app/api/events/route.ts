@@ -24,18 +24,23 @@ function encodeChange(c: Change): Uint8Array {
  * beyond). Here each stream's queue is bounded: a reader that stops reading lets bytes pile up
  * in its queue (desiredSize goes negative), and past PERFECT_SSE_MAX_QUEUE_BYTES it is dropped
  * and everything it held is freed; its browser reconnects and refetches.
+ *
+ * The caller is checked at connect and again every PERFECT_SSE_RECHECK_MS (30 s): a stream whose
+ * session expired or was logged out, or whose API token was revoked, is ended — its reconnect
+ * then meets the 401 — so no change reaches a credential that is no longer valid.
  */
 export async function GET(req: Request): Promise<Response> {
   try {
     await authorize(req, "viewer");
     const engine = getEngine();
-    const maxQueue = limits().sse.maxQueueBytes;
+    const { maxQueueBytes: maxQueue, recheckMs } = limits().sse;
     let cleanup = () => {};
     const stream = new ReadableStream<Uint8Array>(
       {
         start(controller) {
           let closed = false;
           let keepAlive: NodeJS.Timeout | undefined = undefined;
+          let recheck: NodeJS.Timeout | undefined = undefined;
           let unsubscribe = () => {};
           let unresync = () => {};
           let untrack = () => {};
@@ -55,6 +60,7 @@ export async function GET(req: Request): Promise<Response> {
             unresync();
             untrack();
             clearInterval(keepAlive);
+            clearInterval(recheck);
             req.signal.removeEventListener("abort", close);
           };
           const send = (text: string | Uint8Array) => {
@@ -83,6 +89,9 @@ export async function GET(req: Request): Promise<Response> {
           // A named event (not a comment) so the page can tell a live stream from a half-open one.
           keepAlive = setInterval(() => send(`event: ping\ndata: {}\n\n`), 15_000);
           untrack = trackStream(close);
+          recheck = setInterval(() => {
+            authorize(req, "viewer").catch(() => close());
+          }, recheckMs);
           req.signal.addEventListener("abort", close, { once: true });
         },
         cancel() {
