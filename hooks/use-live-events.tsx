@@ -19,6 +19,7 @@ import { isRunLogsKey } from "./use-run-logs";
 import { isRunListKey } from "./use-runs";
 import { flowSchedulesKey, isScheduleChangeKey } from "./use-schedules";
 import { isStatsKey } from "./use-task-stats";
+import { isSummaryKey } from "./use-summary";
 
 const EVENTS_URL = "/api/events";
 const COALESCE_MS = 40;
@@ -56,10 +57,10 @@ export function matchersFor(incoming: IncomingChange, view?: LiveView): KeyMatch
   switch (change.kind) {
     case "run": {
       const k = runKey(change.runId);
-      if (!view) return [(key) => key === k, isRunListKey, isFlowsKey];
+      if (!view) return [(key) => key === k, isRunListKey, isFlowsKey, isSummaryKey];
       const stateChanged = view.lastState(change.runId) !== change.state;
       const lists: KeyMatcher = (key) => isRunListKey(key) && (view.listShows(key, change.runId) || (stateChanged && isFirstListPage(key)));
-      return stateChanged ? [(key) => key === k, lists, isFlowsKey] : [(key) => key === k, lists];
+      return stateChanged ? [(key) => key === k, lists, isFlowsKey, isSummaryKey] : [(key) => key === k, lists];
     }
     case "taskRun": {
       const k = runKey(change.runId);
@@ -68,7 +69,7 @@ export function matchersFor(incoming: IncomingChange, view?: LiveView): KeyMatch
     case "log":
       return [isRunLogsKey(change.runId)];
     case "client":
-      return [isClientsKey, isFlowsKey];
+      return [isClientsKey, isFlowsKey, isSummaryKey];
     case "flow": {
       // A registration replaces the flow's schedules declared in code.
       const k = flowSchedulesKey(change.flowId);

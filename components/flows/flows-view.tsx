@@ -10,6 +10,7 @@ import { useDebounced } from "@/hooks/use-debounced";
 import { useFlowsPage } from "@/hooks/use-flows";
 import { EmptyState, ErrorState, LoadingBlock } from "@/components/ui/status-views";
 import { FlowCard } from "./flow-card";
+import { SummaryStrip } from "./summary-strip";
 import { TriggerDialog } from "./trigger-dialog";
 
 export function FlowsView() {
@@ -30,6 +31,7 @@ export function FlowsView() {
 
   return (
     <>
+      <SummaryStrip />
       {searchable ? (
         <div className="mb-4 max-w-sm">
           <label htmlFor="flow-search" className="label">

@@ -64,3 +64,34 @@ describe("flow summary route", () => {
     expect((await a.get(`/api/flows/nope/summary?window=7d`)).status).toBe(404);
   });
 });
+
+describe("summary strip route", () => {
+  it("GET /api/summary counts running, pending, failed in 24 h and late runs, and the workers online", async () => {
+    const clock = new ManualClock(T0);
+    const env = fresh({ clock });
+    const a = api(env);
+    const w = a.worker();
+    const reg = (await w.register([ETL_FLOW])).body;
+    const flowId = reg.flows[0].id as string;
+    const workerId = reg.workerId as string;
+    const trigger = async () => (await a.post(`/api/flows/${flowId}/runs`, {})).body.id as string;
+
+    const early = await trigger();
+    await w.poll(workerId);
+    expect((await w.events(workerId, early, [{ seq: 1, type: "run_failed", error: "old" }])).status).toBe(200);
+    clock.advance(25 * HOUR); // that failure leaves the 24 h window
+    const failing = await trigger();
+    await w.poll(workerId);
+    expect((await w.events(workerId, failing, [{ seq: 1, type: "run_failed", error: "boom" }])).status).toBe(200);
+    const running = await trigger();
+    await w.poll(workerId);
+    await trigger(); // waits: the worker polls no more
+    expect((await a.get("/api/summary")).body).toMatchObject({ runningNow: 1, pendingNow: 1, failed24h: 1, late: 0, workersOnline: 1, clientsOnline: 1 });
+    expect((await w.heartbeat(workerId, [running])).status).toBe(200);
+    clock.advance(env.engine.config.scheduleGraceMs + 1000); // the PENDING run is now late
+    expect((await w.heartbeat(workerId, [running])).status).toBe(200);
+    const s = (await a.get("/api/summary")).body;
+    expect(s).toMatchObject({ runningNow: 1, pendingNow: 1, failed24h: 1, late: 1, workersOnline: 1 });
+    expect(s.failedSince).toBe(new Date(clock.now() - 24 * HOUR).toISOString());
+  });
+});

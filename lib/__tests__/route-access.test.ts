@@ -45,6 +45,7 @@ export const ROUTE_TABLE: Record<string, Row> = {
 
   "GET /api/clients": { role: "viewer", ok: 200 },
   "GET /api/events": { role: "viewer", ok: 200 },
+  "GET /api/summary": { role: "viewer", ok: 200 },
   "GET /api/flows": { role: "viewer", ok: 200 },
   "GET /api/flows/:id": { role: "viewer", ok: 200 },
   "GET /api/flows/:id/schedules": { role: "viewer", ok: 200 },

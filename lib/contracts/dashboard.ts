@@ -296,6 +296,21 @@ export interface FlowRunPointView {
   durationMs: number | null;
 }
 
+/** The flows page's summary strip (GET /api/summary). */
+export interface SummaryView {
+  runningNow: number;
+  pendingNow: number;
+  /** Runs created in the last 24 h that are FAILED. */
+  failed24h: number;
+  /** PENDING past their due time (scheduledFor, else createdAt) by more than PERFECT_SCHEDULE_GRACE_MS — run.late's rule. */
+  late: number;
+  workersOnline: number;
+  clientsOnline: number;
+  /** The start of the 24 h window. */
+  failedSince: string;
+  asOf: string;
+}
+
 export interface FlowSummaryView {
   flowId: string;
   window: FlowSummaryWindow;

@@ -416,6 +416,14 @@ export interface FlowRunPoint {
 }
 
 /** What the flow page summarises over a window (runs created at or after `since`). */
+/** What the flows page's summary strip counts (store.runCounts). */
+export interface RunCountsRecord {
+  running: number;
+  pending: number;
+  failedSince: number;
+  late: number;
+}
+
 export interface FlowRunSummaryRecord {
   /** Runs in the window per state (states without runs are absent). */
   counts: Partial<Record<import("./states").RunState, number>>;

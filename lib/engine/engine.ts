@@ -310,6 +310,9 @@ export class Engine {
   getFlow(idText: string) {
     return this.queries.getFlow(flowIdOf(idText), idText);
   }
+  summary() {
+    return this.queries.summary();
+  }
   flowSummary(idText: string, window: FlowSummaryWindow) {
     return this.queries.flowSummary(flowIdOf(idText), idText, window);
   }

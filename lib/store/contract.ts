@@ -256,6 +256,24 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await store.flowRunSummary(f, T0 + 100, 10)).toEqual({ counts: {}, p50Ms: null, p95Ms: null, samples: 0, recent: [] });
         expect((await store.flowRunSummary(f, T0 + 3, 10)).p50Ms).toBe(300);
       });
+
+      it("runCounts: running and pending now, failed since a time, pending past their due time", async () => {
+        const f = await addFlow(store, "c1", "strip");
+        const add = (state: NewRun["state"], createdAt: number, scheduledFor: number | null = null) =>
+          store.insertRun(newRun({ flowId: f, clientId: "c1", flowName: "strip", state, createdAt, scheduledFor }));
+        await add("RUNNING", T0);
+        await add("RUNNING", T0 + 10);
+        await add("FAILED", T0 - 1); // before the window
+        await add("FAILED", T0);
+        await add("FAILED", T0 + 20);
+        await add("COMPLETED", T0 + 20);
+        await add("PENDING", T0); // due at creation: late when dueBefore is past it
+        await add("PENDING", T0 - 100, T0 + 1000); // scheduled later: not late
+        await add("PENDING", T0 + 50);
+        expect(await store.runCounts(T0, T0 + 10)).toEqual({ running: 2, pending: 3, failedSince: 2, late: 1 });
+        expect(await store.runCounts(T0 + 21, T0)).toEqual({ running: 2, pending: 3, failedSince: 0, late: 0 });
+        expect(await store.runCounts(T0 - 1, T0 + 2000)).toEqual({ running: 2, pending: 3, failedSince: 3, late: 3 });
+      });
     });
 
     describe("clients and workers", () => {

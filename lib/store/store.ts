@@ -41,6 +41,7 @@ import type {
   VariableRecord,
   UserRecord,
   WorkerFlowRecord,
+  RunCountsRecord,
   WorkerRecord,
 } from "../domain/records";
 import type { RunState, Sensitivity, Warning } from "../domain/states";
@@ -305,6 +306,12 @@ export interface StoreOps extends AccessStoreOps {
    * percentile) and the newest `limit` runs, oldest first. Read through runs_flow_idx.
    */
   flowRunSummary(flowId: number, since: number, limit: number): Promise<FlowRunSummaryRecord>;
+  /**
+   * The flows page's strip: runs RUNNING and PENDING now, runs created at or after `since` that
+   * are FAILED, and PENDING runs due (scheduledFor, else createdAt) before `dueBefore` — late.
+   * Read through the state index and runs_created_idx: no scan of the history.
+   */
+  runCounts(since: number, dueBefore: number): Promise<RunCountsRecord>;
 }
 
 export interface Store extends StoreOps {

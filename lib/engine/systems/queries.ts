@@ -2,7 +2,7 @@
  * The read model: runs, logs, flows, statistics and clients as the dashboard API shows them,
  * with their live figures (progress, ETA, warnings, who serves what).
  */
-import type { ClientView, FlowListQuery, FlowSummaryView, FlowSummaryWindow, FlowView, LogView, RunListQuery, RunSummary, RunView, TaskStatView } from "../../contracts/dashboard";
+import type { ClientView, FlowListQuery, FlowSummaryView, FlowSummaryWindow, FlowView, LogView, SummaryView, RunListQuery, RunSummary, RunView, TaskStatView } from "../../contracts/dashboard";
 import { FLOW_PAGE_DEFAULT, FLOW_SUMMARY_POINTS, FLOW_SUMMARY_WINDOWS, encodeFlowCursor } from "../../contracts/dashboard";
 import type { FlowRecord, FlowTaskRecord, RunRecord, TaskRunRecord } from "../../domain/records";
 import type { Warning } from "../../domain/states";
@@ -131,6 +131,17 @@ export class QuerySystem {
     const flags: Flags = lr ? await this.ctx.store.countWarnings([lr.id]) : new Map();
     const served = await this.servedOnline([id], this.ctx.clock.now());
     return this.flowViewOf(flow, await this.ctx.store.listFlowTasks([id]), lr, flags, served.get(id)?.has(flow.version) ?? false);
+  }
+
+  /** The flows page's strip: what runs, waits, failed lately and is late now, and who serves. */
+  async summary(): Promise<SummaryView> {
+    const now = this.ctx.clock.now();
+    const since = now - 24 * 60 * 60 * 1000;
+    const c = await this.ctx.store.runCounts(since, now - this.ctx.config.scheduleGraceMs);
+    let workersOnline = 0;
+    for (const n of this.presence.onlineWorkersByClient(now).values()) workersOnline += n;
+    const clientsOnline = this.ctx.clients.all().filter((cl) => this.presence.isClientOnline(cl.id, now)).length;
+    return { runningNow: c.running, pendingNow: c.pending, failed24h: c.failedSince, late: c.late, workersOnline, clientsOnline, failedSince: iso(since)!, asOf: iso(now)! };
   }
 
   /** The flow page's figures over a window ending now (404 for an unknown flow). */

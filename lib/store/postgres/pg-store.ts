@@ -22,6 +22,7 @@ import type {
   ConcurrencySlotRecord,
   FlowRecord,
   FlowRunSummaryRecord,
+  RunCountsRecord,
   FlowTaskRecord,
   LogRecord,
   NewArtifact,
@@ -1133,6 +1134,18 @@ class PgOps implements StoreOps {
       "perfect_count_active_runs",
     );
     return rows.map((r) => ({ flowName: r.flow_name as string, state: r.state as RunState, count: Number(r.n) }));
+  }
+  async runCounts(since: number, dueBefore: number): Promise<RunCountsRecord> {
+    const [r] = await this.rows(
+      `SELECT
+        (SELECT count(*) FROM runs WHERE state = 'RUNNING') AS running,
+        (SELECT count(*) FROM runs WHERE state = 'PENDING') AS pending,
+        (SELECT count(*) FROM runs WHERE created_at >= $1 AND state = 'FAILED') AS failed_since,
+        (SELECT count(*) FROM runs WHERE state = 'PENDING' AND coalesce(scheduled_for, created_at) < $2) AS late`,
+      [since, dueBefore],
+      "perfect_run_counts",
+    );
+    return { running: Number(r.running), pending: Number(r.pending), failedSince: Number(r.failed_since), late: Number(r.late) };
   }
   async flowRunSummary(flowId: number, since: number, limit: number): Promise<FlowRunSummaryRecord> {
     const counts = await this.rows(

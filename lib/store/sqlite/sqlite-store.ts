@@ -65,7 +65,7 @@ import type { RunState } from "../../domain/states";
 import type { Sensitivity } from "../../domain/states";
 import { LOGIN_FAILURE_UPSERT, accessRows } from "../access-rows";
 import type { Store, StoreOps } from "../store";
-import type { FlowRunSummaryRecord, FlowRunPoint } from "../../domain/records";
+import type { FlowRunSummaryRecord, FlowRunPoint, RunCountsRecord } from "../../domain/records";
 
 /** A history probe counts at most this many matches of one filter: enough to rank them. */
 const PROBE_CAPS = [1000, 5000];
@@ -892,6 +892,17 @@ export class SqliteSync implements Sync<StoreOps> {
     ).all() as { flowName: string; state: RunState; count: number }[];
     return rows;
   }
+  runCounts(since: number, dueBefore: number): RunCountsRecord {
+    const r = this.stmt(
+      "runCounts",
+      () => `SELECT
+        (SELECT count(*) FROM runs INDEXED BY runs_state_idx WHERE state = 'RUNNING') AS running,
+        (SELECT count(*) FROM runs INDEXED BY runs_state_idx WHERE state = 'PENDING') AS pending,
+        (SELECT count(*) FROM runs INDEXED BY runs_created_idx WHERE created_at >= ? AND state = 'FAILED') AS failedSince,
+        (SELECT count(*) FROM runs INDEXED BY runs_state_idx WHERE state = 'PENDING' AND coalesce(scheduled_for, created_at) < ?) AS late`,
+    ).get(since, dueBefore) as RunCountsRecord;
+    return { running: r.running, pending: r.pending, failedSince: r.failedSince, late: r.late };
+  }
   flowRunSummary(flowId: number, since: number, limit: number): FlowRunSummaryRecord {
     const counts = this.stmt(
       "flowRunSummaryCounts",
@@ -1154,7 +1165,7 @@ const OPS: (keyof StoreOps)[] = [
   "insertArtifact", "getArtifact", "findArtifactByKey", "updateArtifact", "listArtifacts",
   "getVariable", "listVariables", "upsertVariable", "deleteVariable",
   "queueAlertDeliveries", "earliestDeliveryAt", "claimDueDeliveries", "recordDeliveryAttempt", "getDelivery", "listDeliveries",
-  "listDeliveryAttempts", "destinationHealth", "countPendingDeliveries", "previousFinishedRunState", "recentRunDurations", "countActiveRuns", "flowRunSummary",
+  "listDeliveryAttempts", "destinationHealth", "countPendingDeliveries", "previousFinishedRunState", "recentRunDurations", "countActiveRuns", "flowRunSummary", "runCounts",
   "countUsers", "insertUser", "getUser", "getUserByName", "listUsers", "updateUser", "deleteUser", "lockUsers",
   "insertSession", "getSession", "touchSession", "deleteSession", "deleteSessionsOfUser", "deleteExpiredSessions",
   "insertApiToken", "getApiToken", "listApiTokens", "revokeApiToken", "touchApiToken",
