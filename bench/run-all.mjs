@@ -50,6 +50,7 @@ export function plan({ db, runs = 1_000_000 }) {
     // Every page's first visit on a fresh `next start` (and, for contrast, two pages on `next dev`).
     { id: "first-visit", script: "first-visit.mjs", args: ["--rounds", "10", "--runs", "2000", "--dev", "1"], quick: ["--rounds", "1", "--runs", "100"] },
     { id: "live-ui", script: "live-ui.mjs", args: ["--trials", "40"], quick: ["--trials", "3"] },
+    { id: "log-list", script: "log-list.mjs", args: ["--lines", "100000", "--frames", "600"], quick: ["--lines", "5000", "--frames", "120"] },
     { id: "e2e", script: "e2e.mjs", args: ["--dispatch-trials", "200", "--runs", "500", "--throughput-trials", "5"], quick: ["--dispatch-trials", "10", "--runs", "50", "--throughput-trials", "1"] },
     { id: "parallel", script: "parallel.mjs", args: ["--tasks", "1000", "--trials", "5", "--submits", "1000", "--submit-trials", "10"], quick: ["--tasks", "100", "--trials", "1", "--submits", "100", "--submit-trials", "2"] },
     { id: "schedules", script: "schedules.mjs", args: ["--schedules", "1000", "--fires", "60", "--idle-schedules", "10000", "--idle-seconds", "30"], quick: ["--schedules", "50", "--fires", "5", "--idle-schedules", "500", "--idle-seconds", "3"] },

@@ -15,8 +15,10 @@ export interface LogFilter {
 }
 
 const BATCH = 1000;
-/** Stop after this many batches per revalidation; the next change event continues from there. */
-const MAX_BATCHES = 20;
+/** Stop after this many batches per revalidation (each request stays bounded at BATCH lines); the
+ * next change event continues from there. 120 batches: a finished 100,000-line run opens whole,
+ * since no change event would come to fetch the rest. */
+const MAX_BATCHES = 120;
 
 export const logsKey = (runId: string, filter: LogFilter): string => {
   const p = new URLSearchParams();
